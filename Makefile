@@ -1,0 +1,95 @@
+# scanlogin: `make run` serves the app, `make test` runs every test layer.
+# Both first install whatever is missing (registries and rustup only) and skip what is
+# already there at the right version. Measured times on 2 cores are in the README.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# cargo-leptos 0.3.11 needs rustc 1.96 to build; the app itself builds with the
+# machine's stable toolchain.
+CARGO_LEPTOS_VERSION := 0.3.11
+CARGO_LEPTOS_RUSTC   := 1.96.0
+# wasm-opt for release builds: binaryen from npm (Debian's binaryen 108 makes a wasm
+# that fails to hydrate; compiling the wasm-opt crate costs 9 minutes).
+BINARYEN_VERSION     := 132.0.0
+# The wasm-bindgen CLI must match the library in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export CARGO_TERM_COLOR := never
+
+.PHONY: help setup run test lint unit e2e tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
+
+help:
+	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
+	@echo "make test   lint, unit + integration tests, and the Playwright suite against the release build"
+	@echo "make setup  only install the tools"
+
+setup: tools end2end/node_modules/.package-lock.json
+
+run: tools
+	cargo leptos serve --release
+
+test: setup lint unit e2e
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e: tools end2end/node_modules/.package-lock.json
+	cargo leptos end-to-end --release
+
+tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
+
+rust-tools:
+	@rustup component list --installed | grep -q '^clippy' && rustup component list --installed | grep -q '^rustfmt' \
+	  || rustup component add clippy rustfmt
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+
+cargo-leptos:
+	@if cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)$$"; then \
+	  echo "cargo-leptos $(CARGO_LEPTOS_VERSION): installed"; \
+	else \
+	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 14 minutes on 2 cores)"; \
+	  rustup toolchain install $(CARGO_LEPTOS_RUSTC) --profile minimal; \
+	  cargo +$(CARGO_LEPTOS_RUSTC) install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked; \
+	fi
+
+wasm-bindgen:
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "no wasm-bindgen in Cargo.lock"; exit 1; }
+	@if wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
+	  echo "wasm-bindgen-cli $(WASM_BINDGEN_VERSION): installed"; \
+	else \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 2 minutes)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	fi
+
+wasm-opt:
+	@if wasm-opt --version 2>/dev/null | grep -q "version $(basename $(basename $(BINARYEN_VERSION))) "; then \
+	  echo "wasm-opt (binaryen $(BINARYEN_VERSION)): installed"; \
+	else \
+	  echo "installing binaryen $(BINARYEN_VERSION) from npm"; \
+	  npm install --global --no-fund --no-audit binaryen@$(BINARYEN_VERSION); \
+	fi
+
+chromium:
+	@if command -v chromium >/dev/null; then \
+	  echo "chromium: installed"; \
+	else \
+	  echo "installing Debian's chromium (about 1 minute)"; \
+	  $(SUDO) apt-get update -q; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
+	fi
+
+end2end/node_modules/.package-lock.json: end2end/package-lock.json
+	cd end2end && npm ci --no-fund --no-audit

@@ -1,0 +1,54 @@
+//! Starts the real application on a free loopback port for a test.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::{collections::HashMap, net::SocketAddr};
+
+use scanlogin::server::{Application, Config};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the app in demo mode with `vars` as its environment.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config = Config::for_tests(move |name| vars.get(name).cloned()).expect("test config");
+    let app = Application::build(config).await.expect("app starts");
+    let addr = app.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        shutdown: Some(tx),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
