@@ -4,21 +4,24 @@
 //! lookup function so tests can build a configuration without touching the process
 //! environment.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, str::FromStr, time::Duration};
 
 use leptos::config::LeptosOptions;
+use secrecy::SecretString;
+
+use super::wechat::TokenApi;
 
 /// How the server talks to WeChat.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Mode {
     /// No credentials: the built-in WeChat simulator answers instead of WeChat.
     Demo,
     /// Real credentials for WeChat's API.
-    WeChat { appid: String, secret: String },
+    WeChat { appid: String, secret: SecretString },
 }
 
 impl std::fmt::Debug for Mode {
-    // The app secret must never reach logs, so `Debug` shows the appid only.
+    // The app secret must never reach logs: `Debug` shows the appid only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Mode::Demo => f.write_str("Demo"),
@@ -36,6 +39,22 @@ pub struct Config {
     /// Leptos's options: site root, output name, and the address to listen on.
     pub leptos: LeptosOptions,
     pub mode: Mode,
+    /// The origin people's browsers use (`SCANLOGIN_PUBLIC_ORIGIN`); by default
+    /// `http://` and the address the server listens on.
+    pub public_origin: Option<String>,
+    /// WeChat's API (`SCANLOGIN_WECHAT_API_BASE`); ignored in demo mode.
+    pub wechat_api_base: String,
+    pub wechat_token_api: TokenApi,
+    pub wechat_timeout: Duration,
+    /// The mini-program page a code opens (`SCANLOGIN_MP_PAGE`).
+    pub mp_page: String,
+    /// `release`, `trial` or `develop` (`SCANLOGIN_MP_ENV_VERSION`).
+    pub mp_env_version: String,
+    /// Width of the code image in pixels, 280 to 1280 (`SCANLOGIN_MP_CODE_WIDTH`).
+    pub mp_code_width: u32,
+    /// Demo mode's simulator: token lifetime and codes allowed per minute.
+    pub sim_token_ttl: Duration,
+    pub sim_codes_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,15 +93,29 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok(), leptos)
     }
 
+    /// A configuration for tests: listening on a free loopback port, `lookup` for the
+    /// `SCANLOGIN_*` variables.
+    pub fn for_tests(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let leptos = LeptosOptions::builder()
+            .output_name(env!("CARGO_PKG_NAME"))
+            .site_root("target/site")
+            .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .build();
+        Self::from_lookup(lookup, leptos)
+    }
+
     /// Builds a configuration from `lookup` (a variable's value, if set).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
         leptos: LeptosOptions,
     ) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mode = match (get(APPID), get(SECRET)) {
+        let vars = Vars(&|name| lookup(name).filter(|v| !v.trim().is_empty()));
+        let mode = match (vars.get(APPID), vars.get(SECRET)) {
             (None, None) => Mode::Demo,
-            (Some(appid), Some(secret)) => Mode::WeChat { appid, secret },
+            (Some(appid), Some(secret)) => Mode::WeChat {
+                appid,
+                secret: SecretString::from(secret),
+            },
             (Some(_), None) => {
                 return Err(ConfigError::HalfCredentials {
                     present: APPID,
@@ -96,23 +129,87 @@ impl Config {
                 })
             }
         };
-        Ok(Self { leptos, mode })
-    }
-
-    /// A configuration for tests: demo mode, listening on a free loopback port.
-    pub fn for_tests(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let leptos = LeptosOptions::builder()
-            .output_name(env!("CARGO_PKG_NAME"))
-            .site_root("target/site")
-            .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .build();
-        Self::from_lookup(lookup, leptos)
+        let wechat_token_api = match vars.get("SCANLOGIN_WECHAT_TOKEN_API").as_deref() {
+            None | Some("stable_token") => TokenApi::Stable,
+            Some("token") => TokenApi::Classic,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "SCANLOGIN_WECHAT_TOKEN_API",
+                    value: other.to_owned(),
+                    reason: "use stable_token or token".into(),
+                })
+            }
+        };
+        let mp_env_version = vars
+            .get("SCANLOGIN_MP_ENV_VERSION")
+            .unwrap_or_else(|| "release".into());
+        if !matches!(mp_env_version.as_str(), "release" | "trial" | "develop") {
+            return Err(ConfigError::Invalid {
+                name: "SCANLOGIN_MP_ENV_VERSION",
+                value: mp_env_version,
+                reason: "use release, trial or develop".into(),
+            });
+        }
+        let mp_code_width = vars.parse("SCANLOGIN_MP_CODE_WIDTH", 280u32)?;
+        if !(280..=1280).contains(&mp_code_width) {
+            return Err(ConfigError::Invalid {
+                name: "SCANLOGIN_MP_CODE_WIDTH",
+                value: mp_code_width.to_string(),
+                reason: "WeChat draws codes 280 to 1280 pixels wide".into(),
+            });
+        }
+        Ok(Self {
+            leptos,
+            mode,
+            public_origin: vars
+                .get("SCANLOGIN_PUBLIC_ORIGIN")
+                .map(|o| o.trim_end_matches('/').to_owned()),
+            wechat_api_base: vars
+                .get("SCANLOGIN_WECHAT_API_BASE")
+                .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+            wechat_token_api,
+            wechat_timeout: Duration::from_millis(vars.parse("SCANLOGIN_WECHAT_TIMEOUT_MS", 5000)?),
+            mp_page: vars
+                .get("SCANLOGIN_MP_PAGE")
+                .unwrap_or_else(|| "pages/login/login".into()),
+            mp_env_version,
+            mp_code_width,
+            sim_token_ttl: Duration::from_secs(vars.parse("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200)?),
+            sim_codes_per_minute: vars.parse("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000)?,
+        })
     }
 
     pub fn mode_name(&self) -> &'static str {
         match self.mode {
             Mode::Demo => "demo",
             Mode::WeChat { .. } => "wechat",
+        }
+    }
+}
+
+/// Typed access to the variables.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                    value,
+                }),
         }
     }
 }
@@ -130,8 +227,13 @@ mod tests {
     }
 
     #[test]
-    fn no_credentials_means_demo_mode() {
-        assert_eq!(config(&[]).unwrap().mode, Mode::Demo);
+    fn no_credentials_means_demo_mode_with_defaults() {
+        let c = config(&[]).unwrap();
+        assert!(matches!(c.mode, Mode::Demo));
+        assert_eq!(c.mp_page, "pages/login/login");
+        assert_eq!(c.mp_env_version, "release");
+        assert_eq!(c.wechat_timeout, Duration::from_secs(5));
+        assert_eq!(c.wechat_token_api, TokenApi::Stable);
     }
 
     #[test]
@@ -154,5 +256,16 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("wx123"));
         assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = config(&[("SCANLOGIN_WECHAT_TIMEOUT_MS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SCANLOGIN_WECHAT_TIMEOUT_MS"), "{err}");
+        assert!(config(&[("SCANLOGIN_MP_ENV_VERSION", "beta")]).is_err());
+        assert!(config(&[("SCANLOGIN_MP_CODE_WIDTH", "100")]).is_err());
+        assert!(config(&[("SCANLOGIN_WECHAT_TOKEN_API", "x")]).is_err());
     }
 }

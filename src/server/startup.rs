@@ -8,7 +8,14 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 
-use super::Config;
+use super::{
+    config::Mode,
+    wechat::{
+        simulator::{Simulator, SimulatorConfig, DEMO_APPID, DEMO_SECRET},
+        TokenApi, WeChatClient, WeChatError, WeChatSettings,
+    },
+    Config,
+};
 use crate::app::{shell, App};
 
 /// What every handler can reach.
@@ -16,6 +23,18 @@ use crate::app::{shell, App};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
+    pub wechat: Arc<WeChatClient>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("WeChat client: {0}")]
+    WeChat(#[from] WeChatError),
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -28,6 +47,7 @@ impl AppState {
     /// Makes the server state available to server functions and components.
     fn provide(&self) {
         provide_context(self.config.clone());
+        provide_context(self.wechat.clone());
     }
 }
 
@@ -38,15 +58,63 @@ pub struct Application {
 
 impl Application {
     /// Binds `config.leptos.site_addr` (port 0 picks a free port) and builds the router.
-    pub async fn build(config: Config) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.leptos.site_addr).await?;
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let addr = config.leptos.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        // The server's own address as seen from this machine (0.0.0.0 is not one).
+        let own = if local.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], local.port()))
+        } else {
+            local
+        };
+        let public_origin = config
+            .public_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{own}"));
+
+        let (settings, simulator) = match &config.mode {
+            Mode::Demo => {
+                let simulator = Simulator::new(SimulatorConfig {
+                    token_ttl: config.sim_token_ttl,
+                    codes_per_minute: config.sim_codes_per_minute,
+                    ..SimulatorConfig::demo(public_origin, vec![config.mp_page.clone()])
+                });
+                let settings = WeChatSettings {
+                    base: format!("http://{own}/__wechat"),
+                    appid: DEMO_APPID.to_owned(),
+                    secret: DEMO_SECRET.into(),
+                    token_api: config.wechat_token_api,
+                    timeout: config.wechat_timeout,
+                };
+                (settings, Some(simulator))
+            }
+            Mode::WeChat { appid, secret } => {
+                let settings = WeChatSettings {
+                    base: config.wechat_api_base.clone(),
+                    appid: appid.clone(),
+                    secret: secret.clone(),
+                    token_api: config.wechat_token_api,
+                    timeout: config.wechat_timeout,
+                };
+                (settings, None)
+            }
+        };
+        if config.wechat_token_api == TokenApi::Classic {
+            tracing::warn!("cgi-bin/token: each process invalidates the others' tokens; prefer stable_token with several processes");
+        }
         let state = AppState {
             leptos_options: config.leptos.clone(),
             config: Arc::new(config),
+            wechat: Arc::new(WeChatClient::new(settings)?),
         };
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state, simulator),
         })
     }
 
@@ -70,21 +138,35 @@ impl Application {
     }
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     register_server_functions();
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
         move || state.provide()
     };
+    let mut router = Router::<AppState>::new();
+    if let Some(simulator) = simulator {
+        // Demo mode only: with real credentials neither the simulator nor its
+        // control surface exists.
+        router = router.nest("/__wechat", simulator.router());
+    }
     // Also mounts every registered server function at its own path and method.
-    Router::new()
+    router
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            // Paths only: query strings can hold tokens and secrets (the simulator's
+            // `access_token=`), and they must not reach the logs.
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
         .with_state(state)
 }
 

@@ -1,0 +1,363 @@
+//! The WeChat server-API client.
+
+use std::{future::Future, time::Duration};
+
+use bytes::Bytes;
+use reqwest::header::CONTENT_TYPE;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::{
+    token::{AccessToken, FetchedToken, TokenCache},
+    WeChatError,
+};
+
+/// Which WeChat API hands out access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenApi {
+    /// `POST cgi-bin/stable_token`: the same token for every server that asks, so
+    /// several processes can share one app without invalidating each other.
+    Stable,
+    /// `GET cgi-bin/token`: each call replaces the previous token.
+    Classic,
+}
+
+/// How to reach WeChat.
+#[derive(Clone)]
+pub struct WeChatSettings {
+    /// `https://api.weixin.qq.com`, or the simulator's mount in demo mode.
+    pub base: String,
+    pub appid: String,
+    pub secret: SecretString,
+    pub token_api: TokenApi,
+    /// For every request.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for WeChatSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeChatSettings")
+            .field("base", &self.base)
+            .field("appid", &self.appid)
+            .field("secret", &"<redacted>")
+            .field("token_api", &self.token_api)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A request for a mini-program code (`wxa/getwxacodeunlimit`).
+#[derive(Debug, Clone, Serialize)]
+pub struct WxaCodeRequest {
+    pub scene: String,
+    pub page: String,
+    pub check_path: bool,
+    pub env_version: String,
+    pub width: u32,
+}
+
+/// A mini-program code image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WxaCode {
+    pub bytes: Bytes,
+    /// The image's real type, from its first bytes: `image/jpeg`, `image/png` or `image/gif`.
+    pub mime: &'static str,
+}
+
+/// What `jscode2session` says about the person behind a `wx.login` code.
+#[derive(Clone, Deserialize)]
+pub struct LoginSession {
+    pub openid: String,
+    #[serde(default)]
+    pub unionid: Option<String>,
+    /// Kept on the server; never logged, never sent on.
+    pub session_key: SecretString,
+}
+
+impl std::fmt::Debug for LoginSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginSession")
+            .field("openid", &self.openid)
+            .field("unionid", &self.unionid)
+            .field("session_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// WeChat's error envelope; `errcode` 0 or absent means success.
+#[derive(Debug, Deserialize)]
+struct ApiStatus {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[derive(Debug)]
+pub struct WeChatClient {
+    http: reqwest::Client,
+    settings: WeChatSettings,
+    tokens: TokenCache,
+}
+
+impl WeChatClient {
+    pub fn new(settings: WeChatSettings) -> Result<Self, WeChatError> {
+        // reqwest is built without a default TLS provider; ring is ours. Installing
+        // twice is harmless (the first one stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .user_agent(concat!("scanlogin/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
+        Ok(Self {
+            http,
+            settings,
+            tokens: TokenCache::new(),
+        })
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.settings.appid
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.settings.base.trim_end_matches('/'), path)
+    }
+
+    fn failed(&self, err: reqwest::Error) -> WeChatError {
+        WeChatError::from_reqwest(err, self.settings.timeout)
+    }
+
+    /// The current access token, fetched if there is none worth using.
+    pub async fn access_token(&self) -> Result<AccessToken, WeChatError> {
+        self.tokens.get(|force| self.fetch_token(force)).await
+    }
+
+    async fn fetch_token(&self, force_refresh: bool) -> Result<FetchedToken, WeChatError> {
+        let secret = self.settings.secret.expose_secret();
+        let request = match self.settings.token_api {
+            TokenApi::Stable => {
+                self.http
+                    .post(self.url("/cgi-bin/stable_token"))
+                    .json(&serde_json::json!({
+                        "grant_type": "client_credential",
+                        "appid": self.settings.appid,
+                        "secret": secret,
+                        "force_refresh": force_refresh,
+                    }))
+            }
+            TokenApi::Classic => self.http.get(self.url("/cgi-bin/token")).query(&[
+                ("grant_type", "client_credential"),
+                ("appid", self.settings.appid.as_str()),
+                ("secret", secret),
+            ]),
+        };
+        let answer: TokenAnswer = self.json_call(request).await?;
+        tracing::info!(
+            api = ?self.settings.token_api,
+            force_refresh,
+            expires_in = answer.expires_in,
+            "fetched a WeChat access token"
+        );
+        Ok(FetchedToken {
+            token: AccessToken::new(answer.access_token),
+            expires_in: Duration::from_secs(answer.expires_in),
+        })
+    }
+
+    /// Runs `call` with the access token; if WeChat rejects the token (40001, 42001,
+    /// 40014), gets a new one and runs `call` once more, and no more.
+    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, WeChatError>
+    where
+        F: Fn(AccessToken) -> Fut,
+        Fut: Future<Output = Result<T, WeChatError>>,
+    {
+        let token = self.access_token().await?;
+        match call(token.clone()).await {
+            Err(err) if err.is_token_rejected() => {
+                tracing::warn!(%err, "WeChat rejected the access token; retrying once with a new one");
+                let token = self
+                    .tokens
+                    .replace_rejected(&token, |force| self.fetch_token(force))
+                    .await?;
+                call(token).await
+            }
+            other => other,
+        }
+    }
+
+    /// `wxa/getwxacodeunlimit`: a mini-program code that opens `page` with `scene`.
+    pub async fn get_wxacode_unlimit(&self, req: &WxaCodeRequest) -> Result<WxaCode, WeChatError> {
+        self.with_token(|token| self.fetch_wxacode(token, req))
+            .await
+    }
+
+    async fn fetch_wxacode(
+        &self,
+        token: AccessToken,
+        req: &WxaCodeRequest,
+    ) -> Result<WxaCode, WeChatError> {
+        let response = self
+            .http
+            .post(self.url("/wxa/getwxacodeunlimit"))
+            .query(&[("access_token", token.expose())])
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| self.failed(e))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let body = response.bytes().await.map_err(|e| self.failed(e))?;
+        if !status.is_success() {
+            return Err(WeChatError::Status(status.as_u16()));
+        }
+        decide_wxacode(&content_type, body)
+    }
+
+    /// `sns/jscode2session`: who is behind a `wx.login` code.
+    pub async fn code_to_session(&self, js_code: &str) -> Result<LoginSession, WeChatError> {
+        let request = self.http.get(self.url("/sns/jscode2session")).query(&[
+            ("appid", self.settings.appid.as_str()),
+            ("secret", self.settings.secret.expose_secret()),
+            ("js_code", js_code),
+            ("grant_type", "authorization_code"),
+        ]);
+        self.json_call(request).await
+    }
+
+    /// Sends a request whose answer is JSON, whatever its `Content-Type` says
+    /// (`jscode2session` answers `text/plain`).
+    async fn json_call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, WeChatError> {
+        let response = request.send().await.map_err(|e| self.failed(e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| self.failed(e))?;
+        if !status.is_success() {
+            return Err(WeChatError::Status(status.as_u16()));
+        }
+        parse_json(&body)
+    }
+}
+
+/// Parses WeChat's JSON: an error envelope with a non-zero `errcode`, or `T`.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WeChatError> {
+    let status: ApiStatus = serde_json::from_slice(body)
+        .map_err(|e| WeChatError::BadResponse(format!("not JSON: {e}")))?;
+    if status.errcode != 0 {
+        return Err(WeChatError::Api {
+            errcode: status.errcode,
+            errmsg: status.errmsg,
+        });
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| WeChatError::BadResponse(format!("missing fields: {e}")))
+}
+
+/// `getwxacodeunlimit` answers either an image or a JSON error. The `Content-Type`
+/// decides, and the bytes must agree: an "image" must start like one, and a body that
+/// is JSON is read as an error whatever its type says.
+fn decide_wxacode(content_type: &str, body: Bytes) -> Result<WxaCode, WeChatError> {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if mime.starts_with("image/") {
+        return match sniff_image(&body) {
+            Some(mime) => Ok(WxaCode { bytes: body, mime }),
+            None => Err(WeChatError::BadResponse(format!(
+                "{mime} body that is not an image ({} bytes)",
+                body.len()
+            ))),
+        };
+    }
+    if mime == "application/json" || mime == "text/plain" || body.first() == Some(&b'{') {
+        let status: ApiStatus = serde_json::from_slice(&body)
+            .map_err(|e| WeChatError::BadResponse(format!("not JSON: {e}")))?;
+        return Err(if status.errcode != 0 {
+            WeChatError::Api {
+                errcode: status.errcode,
+                errmsg: status.errmsg,
+            }
+        } else {
+            WeChatError::BadResponse("JSON without an error code instead of an image".into())
+        });
+    }
+    // No usable Content-Type: trust the bytes if they are an image.
+    match sniff_image(&body) {
+        Some(mime) => Ok(WxaCode { bytes: body, mime }),
+        None => Err(WeChatError::BadResponse(format!(
+            "unexpected Content-Type {content_type:?}"
+        ))),
+    }
+}
+
+/// The image type a body starts with.
+pub fn sniff_image(body: &[u8]) -> Option<&'static str> {
+    if body.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if body.starts_with(b"\xff\xd8\xff") {
+        Some("image/jpeg")
+    } else if body.starts_with(b"GIF87a") || body.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n rest";
+
+    #[test]
+    fn an_image_content_type_with_image_bytes_is_an_image() {
+        let code = decide_wxacode("image/jpeg", Bytes::from_static(PNG)).unwrap();
+        assert_eq!(code.mime, "image/png", "the bytes say PNG");
+    }
+
+    #[test]
+    fn json_error_is_an_api_error_even_if_errmsg_is_not_searched() {
+        let body = Bytes::from_static(br#"{"errcode":40169,"errmsg":"invalid length for scene"}"#);
+        let err = decide_wxacode("application/json; encoding=utf-8", body).unwrap_err();
+        assert_eq!(err.errcode(), Some(40169));
+    }
+
+    #[test]
+    fn an_image_that_mentions_errmsg_is_still_an_image() {
+        // The seed searched the body for "errmsg"; image bytes may contain anything.
+        let mut body = PNG.to_vec();
+        body.extend_from_slice(b"errmsg");
+        assert!(decide_wxacode("image/png", Bytes::from(body)).is_ok());
+    }
+
+    #[test]
+    fn garbage_is_a_bad_response() {
+        let err = decide_wxacode("image/jpeg", Bytes::from_static(b"nope")).unwrap_err();
+        assert!(matches!(err, WeChatError::BadResponse(_)), "{err:?}");
+        let err = decide_wxacode("application/json", Bytes::from_static(b"<html>")).unwrap_err();
+        assert!(matches!(err, WeChatError::BadResponse(_)), "{err:?}");
+        let err = decide_wxacode("text/html", Bytes::from_static(b"<html>")).unwrap_err();
+        assert!(matches!(err, WeChatError::BadResponse(_)), "{err:?}");
+    }
+
+    #[test]
+    fn json_with_errcode_zero_is_read_as_the_answer() {
+        let s: LoginSession =
+            parse_json(br#"{"errcode":0,"openid":"o1","session_key":"k"}"#).unwrap();
+        assert_eq!(s.openid, "o1");
+        assert!(!format!("{s:?}").contains("\"k\""));
+    }
+}

@@ -1,0 +1,54 @@
+//! WeChat's server API: the client the app uses, and the simulator that stands in
+//! for WeChat in demo mode and in every test.
+//!
+//! Three APIs are used: an access token (`cgi-bin/stable_token` or `cgi-bin/token`),
+//! the mini-program code (`wxa/getwxacodeunlimit`) and the login
+//! (`sns/jscode2session`).
+
+pub mod client;
+pub mod error;
+pub mod simulator;
+pub mod token;
+
+pub use client::{LoginSession, TokenApi, WeChatClient, WeChatSettings, WxaCode, WxaCodeRequest};
+pub use error::WeChatError;
+
+/// WeChat's error codes that this crate acts on.
+pub mod errcode {
+    /// `invalid credential, access_token is invalid or not latest`
+    pub const INVALID_CREDENTIAL: i64 = 40001;
+    /// `invalid appid`
+    pub const INVALID_APPID: i64 = 40013;
+    /// `invalid access_token` (malformed)
+    pub const INVALID_ACCESS_TOKEN: i64 = 40014;
+    /// `invalid code` (unknown or expired `wx.login` code)
+    pub const INVALID_CODE: i64 = 40029;
+    /// `invalid args`
+    pub const INVALID_ARGS: i64 = 40097;
+    /// `invalid appsecret`
+    pub const INVALID_SECRET: i64 = 40125;
+    /// `invalid scene` (a character outside WeChat's set)
+    pub const INVALID_SCENE: i64 = 40129;
+    /// `code been used`
+    pub const CODE_BEEN_USED: i64 = 40163;
+    /// `invalid length for scene`
+    pub const INVALID_SCENE_LENGTH: i64 = 40169;
+    /// `access_token missing`
+    pub const ACCESS_TOKEN_MISSING: i64 = 41001;
+    /// `invalid page`
+    pub const INVALID_PAGE: i64 = 41030;
+    /// `access_token expired`
+    pub const ACCESS_TOKEN_EXPIRED: i64 = 42001;
+    /// `reach max api daily quota limit` (also the code limit per minute)
+    pub const QUOTA_LIMIT: i64 = 45009;
+    /// `api minute-quota reach limit` (forced stable-token refresh too soon)
+    pub const MINUTE_QUOTA_LIMIT: i64 = 45011;
+
+    /// The codes after which a new access token is worth one retry.
+    pub fn is_token_rejected(code: i64) -> bool {
+        matches!(
+            code,
+            INVALID_CREDENTIAL | ACCESS_TOKEN_EXPIRED | INVALID_ACCESS_TOKEN
+        )
+    }
+}
