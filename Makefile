@@ -44,7 +44,8 @@ unit:
 	cargo test --features ssr
 
 e2e: tools end2end/node_modules/.package-lock.json
-	cargo leptos end-to-end --release
+	cargo leptos build --release
+	cd end2end && npx playwright test
 
 tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
 

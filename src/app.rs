@@ -7,7 +7,7 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{home::HomePage, login::LoginPage};
+use crate::pages::{home::HomePage, login::LoginPage, phone::PhonePage};
 
 /// The document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -40,6 +40,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/phone") view=PhonePage/>
                 </Routes>
             </main>
         </Router>

@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod app;
+pub mod components;
 pub mod pages;
+pub mod protocol;
 
 #[cfg(feature = "ssr")]
 pub mod server;

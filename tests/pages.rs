@@ -1,8 +1,8 @@
-//! The server renders the pages and answers server functions over real HTTP.
+//! The server renders the pages over real HTTP.
 
 mod common;
 
-use common::spawn_app;
+use common::{flow::id, spawn_app};
 
 #[tokio::test]
 async fn login_page_is_rendered_on_the_server() {
@@ -10,7 +10,11 @@ async fn login_page_is_rendered_on_the_server() {
     let res = app.http.get(app.url("/login")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
-    assert!(html.contains(r#"data-testid="server-check""#), "{html}");
+    assert!(html.contains(r#"data-testid="qr-login""#), "{html}");
+    assert!(
+        html.contains(r#"data-state="loading""#),
+        "the browser makes the scene: {html}"
+    );
     assert!(
         html.contains("/pkg/scanlogin"),
         "hydration scripts are linked"
@@ -18,19 +22,32 @@ async fn login_page_is_rendered_on_the_server() {
 }
 
 #[tokio::test]
-async fn check_server_function_answers_json() {
+async fn home_page_offers_login_when_logged_out() {
+    let app = spawn_app().await;
+    let html = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"href="/login""#), "{html}");
+}
+
+#[tokio::test]
+async fn phone_page_renders_for_a_scene() {
     let app = spawn_app().await;
     let res = app
         .http
-        .post(app.url("/api/check_server"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .get(app.url(&format!("/phone?scene={}", id())))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["name"], "scanlogin");
-    assert_eq!(body["mode"], "demo");
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"data-testid="phone-scan""#), "{html}");
 }
 
 #[tokio::test]

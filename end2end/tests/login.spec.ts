@@ -1,21 +1,119 @@
-import { expect, test } from "@playwright/test";
+import { Browser, expect, Page, test } from "@playwright/test";
 
-test("the login page hydrates and calls a server function", async ({ page }) => {
-  const consoleErrors: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") consoleErrors.push(msg.text());
-  });
+const SHORT_TTL = "http://127.0.0.1:3002";
 
+/** Opens the login page and waits for its first code; returns the scene. */
+async function openLogin(page: Page, base = ""): Promise<string> {
+  await page.goto(`${base}/login`);
+  const qr = page.getByTestId("qr-login");
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  await expect(page.getByTestId("qr-image")).toHaveAttribute("src", /^data:image\/png;base64,/);
+  const scene = await qr.getAttribute("data-scene");
+  expect(scene).toMatch(/^[A-Za-z0-9]{32}$/);
+  return scene!;
+}
+
+/** A phone (its own browser context) scans the scene as `person` (index in the list). */
+async function phoneScans(browser: Browser, scene: string, base: string, person = 0): Promise<Page> {
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  await phone.goto(`${base}/phone?scene=${scene}`);
+  await expect(phone.getByTestId("phone")).toHaveAttribute("data-hydrated", "true");
+  await phone.getByTestId("phone-person").selectOption(String(person));
+  await phone.getByTestId("phone-scan").click();
+  await expect(phone.getByTestId("phone-browser")).toBeVisible();
+  return phone;
+}
+
+test("the login page hydrates, makes a scene and gets its code from a server function", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+  const codeRequests: string[] = [];
+  page.on("request", (r) => r.url().endsWith("/miniapp/getwxacodeunlimit") && codeRequests.push(r.postData() ?? ""));
+
+  const scene = await openLogin(page);
+  // The browser made the scene and asked for its code itself, after hydration.
+  expect(codeRequests).toHaveLength(1);
+  expect(JSON.parse(codeRequests[0]).scene).toBe(scene);
+  const countdown = page.getByTestId("qr-countdown");
+  const secondsLeft = async () => Number((await countdown.textContent())?.match(/Expires in (\d+) s/)?.[1]);
+  const first = await secondsLeft();
+  expect(first).toBeGreaterThanOrEqual(118);
+  expect(first).toBeLessThanOrEqual(120);
+  await expect.poll(secondsLeft, { timeout: 5_000 }).toBeLessThan(first);
+  expect(errors).toEqual([]);
+
+  // A reload makes a different scene.
+  await page.reload();
+  await expect(page.getByTestId("qr-login")).not.toHaveAttribute("data-scene", scene);
+});
+
+test("scan, confirm on the phone, and the page is logged in", async ({ page, browser, baseURL }) => {
+  const scene = await openLogin(page);
+  const phone = await phoneScans(browser, scene, baseURL!, 0);
+  await expect(page.getByTestId("qr-login")).toHaveAttribute("data-state", "scanned");
+  await expect(page.getByTestId("qr-message")).toHaveText(/confirm on your phone/);
+  // The phone shows which browser asks.
+  await expect(phone.getByTestId("phone-browser-ip")).toHaveText("127.0.0.1");
+  await expect(phone.getByTestId("phone-browser-agent")).toContainText("Chrome");
+
+  await phone.getByTestId("phone-confirm").click();
+  await expect(phone.getByTestId("phone-done")).toContainText("Confirmed");
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("user-nickname")).toHaveText("Alice 爱丽丝");
+  const me = await page.request.get("/api/me");
+  expect(me.status()).toBe(200);
+  expect((await me.json()).user.nickname).toBe("Alice 爱丽丝");
+
+  // Logged in: /login goes to /. Logging out ends it.
   await page.goto("/login");
-  // Only an Effect, which never runs on the server, sets this: the page is hydrated.
-  await expect(page.locator("[data-hydrated=true]")).toBeVisible();
-  await expect(page.getByTestId("server-answer")).toHaveText("");
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.locator("section[data-hydrated=true]")).toBeVisible();
+  await page.getByTestId("logout").click();
+  await expect(page).toHaveURL(/\/login$/);
+  expect((await page.request.get("/api/me")).status()).toBe(401);
+});
 
-  await page.getByTestId("server-check").click();
-  await expect(page.getByTestId("server-answer")).toHaveText(
-    /^scanlogin \S+ is up \(demo mode\)$/,
-  );
-  expect(consoleErrors).toEqual([]);
+test("cancel on the phone shows cancelled, then a fresh code", async ({ page, browser, baseURL }) => {
+  const scene = await openLogin(page);
+  const phone = await phoneScans(browser, scene, baseURL!, 1);
+  await phone.getByTestId("phone-cancel").click();
+  const qr = page.getByTestId("qr-login");
+  await expect(qr).toHaveAttribute("data-state", "cancelled");
+  await expect(page.getByTestId("qr-refresh")).toBeVisible();
+  await page.getByTestId("qr-refresh").click();
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  await expect(qr).not.toHaveAttribute("data-scene", scene);
+});
+
+test("an expired code says so and is replaced by itself", async ({ page }) => {
+  const scene = await openLogin(page, SHORT_TTL);
+  const qr = page.getByTestId("qr-login");
+  await expect(qr).toHaveAttribute("data-state", "expired", { timeout: 8_000 });
+  await expect(qr).toHaveAttribute("data-state", "waiting", { timeout: 8_000 });
+  await expect(qr).not.toHaveAttribute("data-scene", scene);
+});
+
+test("a killed socket reconnects and still receives the confirmation", async ({ page, browser, baseURL }) => {
+  // Sits between the page and the server; the first socket is cut after it hears `scanned`.
+  let connections = 0;
+  await page.routeWebSocket(/\/websocket/, (ws) => {
+    connections += 1;
+    const server = ws.connectToServer();
+    const first = connections === 1;
+    server.onMessage((message) => {
+      ws.send(message);
+      if (first && String(message).includes('"scanned"')) {
+        ws.close({ code: 4000, reason: "cut by the test" });
+        server.close();
+      }
+    });
+  });
+  const scene = await openLogin(page);
+  const phone = await phoneScans(browser, scene, baseURL!, 2);
+  await expect(page.getByTestId("qr-login")).toHaveAttribute("data-state", "scanned");
+  await expect.poll(() => connections).toBeGreaterThanOrEqual(2);
+  await phone.getByTestId("phone-confirm").click();
+  await expect(page.getByTestId("user-nickname")).toHaveText("Carol 卡罗尔");
 });
 
 test("the home page links to the login page", async ({ page }) => {

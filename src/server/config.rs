@@ -55,6 +55,13 @@ pub struct Config {
     /// Demo mode's simulator: token lifetime and codes allowed per minute.
     pub sim_token_ttl: Duration,
     pub sim_codes_per_minute: u32,
+    /// How long a code (scene) stays valid (`SCANLOGIN_SCENE_TTL_SECS`).
+    pub scene_ttl: Duration,
+    /// Users and sessions (`SCANLOGIN_DATABASE_URL`).
+    pub database_url: String,
+    /// A session's lifetime from login, and how long it survives unused.
+    pub session_ttl: Duration,
+    pub session_idle: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,15 +100,22 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok(), leptos)
     }
 
-    /// A configuration for tests: listening on a free loopback port, `lookup` for the
-    /// `SCANLOGIN_*` variables.
+    /// A configuration for tests: listening on a free loopback port, an in-memory
+    /// database unless `lookup` names one, `lookup` for the `SCANLOGIN_*` variables.
     pub fn for_tests(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let leptos = LeptosOptions::builder()
             .output_name(env!("CARGO_PKG_NAME"))
             .site_root("target/site")
             .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
             .build();
-        Self::from_lookup(lookup, leptos)
+        Self::from_lookup(
+            |name| {
+                lookup(name).or_else(|| {
+                    (name == "SCANLOGIN_DATABASE_URL").then(|| "sqlite::memory:".to_owned())
+                })
+            },
+            leptos,
+        )
     }
 
     /// Builds a configuration from `lookup` (a variable's value, if set).
@@ -176,6 +190,21 @@ impl Config {
             mp_code_width,
             sim_token_ttl: Duration::from_secs(vars.parse("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200)?),
             sim_codes_per_minute: vars.parse("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000)?,
+            scene_ttl: Duration::from_secs(positive(
+                vars.parse("SCANLOGIN_SCENE_TTL_SECS", 120)?,
+                "SCANLOGIN_SCENE_TTL_SECS",
+            )?),
+            database_url: vars
+                .get("SCANLOGIN_DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://scanlogin.db".into()),
+            session_ttl: Duration::from_secs(positive(
+                vars.parse("SCANLOGIN_SESSION_TTL_SECS", 7 * 86_400)?,
+                "SCANLOGIN_SESSION_TTL_SECS",
+            )?),
+            session_idle: Duration::from_secs(positive(
+                vars.parse("SCANLOGIN_SESSION_IDLE_SECS", 86_400)?,
+                "SCANLOGIN_SESSION_IDLE_SECS",
+            )?),
         })
     }
 
@@ -185,6 +214,17 @@ impl Config {
             Mode::WeChat { .. } => "wechat",
         }
     }
+}
+
+fn positive(value: u64, name: &'static str) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            name,
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(value)
 }
 
 /// Typed access to the variables.

@@ -1,8 +1,24 @@
 //! Everything that runs only on the server (`ssr` feature).
+//!
+//! Following the data: `code.rs` (the code endpoint) registers a scene (`scene.rs`) and
+//! asks WeChat (`wechat/`); the browser's socket (`socket.rs`) watches the scene in the
+//! push hub (`hub.rs`); the phone calls `mp_api.rs`; the ticket becomes a session
+//! (`session.rs`) stored with the user in `store.rs`. `error.rs` maps every failure to
+//! what the client sees, once.
 
+pub mod code;
 pub mod config;
+pub mod context;
+pub mod error;
+pub mod hub;
+pub mod mp_api;
 pub mod random;
+pub mod scene;
+pub mod secret;
+pub mod session;
+pub mod socket;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod wechat;
 

@@ -1,15 +1,25 @@
 //! Builds the axum router and binds the listener. `main` and the integration tests
 //! both start the server through [`Application`], so tests exercise the real app.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{extract::FromRef, Router};
+use axum::{
+    extract::{FromRef, Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+    Router,
+};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use super::{
     config::Mode,
+    hub::Hub,
+    scene::Scenes,
+    session, socket,
+    store::{SessionPolicy, Store},
     wechat::{
         simulator::{Simulator, SimulatorConfig, DEMO_APPID, DEMO_SECRET},
         TokenApi, WeChatClient, WeChatError, WeChatSettings,
@@ -24,6 +34,12 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub wechat: Arc<WeChatClient>,
+    pub scenes: Arc<Scenes>,
+    pub hub: Arc<Hub>,
+    pub store: Store,
+    pub session_policy: SessionPolicy,
+    /// The public origin is https: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +51,8 @@ pub enum StartupError {
     },
     #[error("WeChat client: {0}")]
     WeChat(#[from] WeChatError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -46,14 +64,14 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// Makes the server state available to server functions and components.
     fn provide(&self) {
-        provide_context(self.config.clone());
-        provide_context(self.wechat.clone());
+        provide_context(self.clone());
     }
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    state: AppState,
 }
 
 impl Application {
@@ -82,7 +100,7 @@ impl Application {
                 let simulator = Simulator::new(SimulatorConfig {
                     token_ttl: config.sim_token_ttl,
                     codes_per_minute: config.sim_codes_per_minute,
-                    ..SimulatorConfig::demo(public_origin, vec![config.mp_page.clone()])
+                    ..SimulatorConfig::demo(public_origin.clone(), vec![config.mp_page.clone()])
                 });
                 let settings = WeChatSettings {
                     base: format!("http://{own}/__wechat"),
@@ -107,14 +125,25 @@ impl Application {
         if config.wechat_token_api == TokenApi::Classic {
             tracing::warn!("cgi-bin/token: each process invalidates the others' tokens; prefer stable_token with several processes");
         }
+        let secure_cookies = public_origin.starts_with("https://");
+        let store = Store::connect(&config.database_url).await?;
         let state = AppState {
             leptos_options: config.leptos.clone(),
-            config: Arc::new(config),
             wechat: Arc::new(WeChatClient::new(settings)?),
+            scenes: Arc::new(Scenes::new(config.scene_ttl)),
+            hub: Arc::new(Hub::new()),
+            store,
+            session_policy: SessionPolicy {
+                ttl: config.session_ttl,
+                idle: config.session_idle,
+            },
+            secure_cookies,
+            config: Arc::new(config),
         };
         Ok(Self {
             listener,
-            router: router(state, simulator),
+            router: router(state.clone(), simulator),
+            state,
         })
     }
 
@@ -128,13 +157,16 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let sweeper = tokio::spawn(sweep(self.state));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        sweeper.abort();
+        served
     }
 }
 
@@ -153,11 +185,13 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     }
     // Also mounts every registered server function at its own path and method.
     router
+        .route("/websocket", get(socket::handler))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), login_redirect))
         .layer(
             // Paths only: query strings can hold tokens and secrets (the simulator's
             // `access_token=`), and they must not reach the logs.
@@ -175,5 +209,45 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
 /// say), so every one is registered by name as well.
 fn register_server_functions() {
     use leptos::server_fn::axum::register_explicit;
-    register_explicit::<crate::api::CheckServer>();
+    register_explicit::<crate::api::code::GetWxacode>();
+    register_explicit::<crate::api::mp::MpScan>();
+    register_explicit::<crate::api::mp::MpConfirm>();
+    register_explicit::<crate::api::mp::MpCancel>();
+    register_explicit::<crate::api::session::CreateSession>();
+    register_explicit::<crate::api::session::GetMe>();
+    register_explicit::<crate::api::session::Logout>();
+}
+
+/// `GET /login` when already logged in: straight to `/`.
+async fn login_redirect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/login" && req.method() == axum::http::Method::GET {
+        if let Ok(Some(_)) = session::current_user(&state, req.headers()).await {
+            return Redirect::to("/").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Twice a second: expires scenes whose time is up (pushing `expired` to their
+/// sockets) and forgets finished ones; hourly, deletes expired sessions.
+async fn sweep(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
+    loop {
+        tick.tick().await;
+        let (expired, forgotten) = state.scenes.sweep(tokio::time::Instant::now());
+        for (scene, event) in expired {
+            state.hub.publish(&scene, event);
+        }
+        for scene in forgotten {
+            state.hub.close(&scene);
+        }
+        ticks += 1;
+        if ticks.is_multiple_of(7200) {
+            if let Err(err) = state.store.purge_expired_sessions().await {
+                tracing::warn!(%err, "purging expired sessions failed");
+            }
+        }
+    }
 }

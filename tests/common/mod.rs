@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod flow;
+
 use std::{collections::HashMap, net::SocketAddr};
 
 use scanlogin::server::{Application, Config};

@@ -1,0 +1,18 @@
+//! The code endpoint, at the seed's path.
+
+use leptos::prelude::*;
+
+use super::ApiError;
+use crate::protocol::CodeAnswer;
+
+/// `POST /miniapp/getwxacodeunlimit {"scene","key"}` → `{"code":200,"data":"data:image/...",
+/// "msg":"ok","expires_in":N}`. The first request for a scene registers it to `key`.
+#[server(prefix = "/miniapp", endpoint = "getwxacodeunlimit", input = server_fn::codec::Json)]
+pub async fn get_wxacode(scene: String, key: String) -> Result<CodeAnswer, ApiError> {
+    super::run(|state| async move {
+        let (headers, ip) = crate::server::context::request().await?;
+        crate::server::code::issue_code(&state, &headers, ip, &scene, &key).await
+    })
+    .await
+    .map_err(ApiError::seed_envelope)
+}

@@ -1,0 +1,91 @@
+//! Server functions: declared once, called from the browser (and the demo phone page)
+//! as HTTP requests, run on the server. Their bodies delegate to `crate::server`.
+//!
+//! All of them encode JSON both ways and fail with [`ApiError`], whose JSON is the
+//! envelope `{"code","msg","data":null}` and whose HTTP status the server sets through
+//! Leptos's `ResponseOptions`, malformed input (400) included.
+
+pub mod code;
+pub mod mp;
+pub mod session;
+
+use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
+use serde::{Deserialize, Serialize};
+
+pub use code::get_wxacode;
+pub use mp::{mp_cancel, mp_confirm, mp_scan};
+pub use session::{create_session, get_me, logout};
+
+/// A failed call, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{msg}")]
+pub struct ApiError {
+    /// The HTTP status (the seed's code endpoint always says 400).
+    pub code: u16,
+    pub msg: String,
+    /// Always `null`: the envelope's shape.
+    #[serde(default)]
+    pub data: Option<()>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, msg: impl Into<String>) -> Self {
+        Self {
+            code,
+            msg: msg.into(),
+            data: None,
+        }
+    }
+
+    /// Sets the response's HTTP status and makes the error.
+    #[cfg(feature = "ssr")]
+    pub fn with_status(status: axum::http::StatusCode, msg: impl Into<String>) -> Self {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        Self::new(status.as_u16(), msg)
+    }
+
+    /// The seed's code endpoint answers `code: 400` for every failure (the HTTP status
+    /// still says what kind).
+    pub fn seed_envelope(mut self) -> Self {
+        self.code = 400;
+        self
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        let (status, msg) = match value {
+            E::Args(m) | E::Deserialization(m) | E::MissingArg(m) => {
+                (400, format!("malformed request: {m}"))
+            }
+            E::UnsupportedRequestMethod(m) => (405, m),
+            E::Request(m) => (0, format!("network error: {m}")),
+            E::Response(m) => (0, format!("unexpected answer: {m}")),
+            E::Registration(_)
+            | E::ServerError(_)
+            | E::MiddlewareError(_)
+            | E::Serialization(_) => (500, "internal error".to_owned()),
+        };
+        #[cfg(feature = "ssr")]
+        if let Ok(status) = axum::http::StatusCode::from_u16(status) {
+            return Self::with_status(status, msg);
+        }
+        Self::new(status, msg)
+    }
+}
+
+/// Runs a server function's body with the request's state and maps its error once.
+#[cfg(feature = "ssr")]
+async fn run<T, F, Fut>(body: F) -> Result<T, ApiError>
+where
+    F: FnOnce(crate::server::AppState) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::server::error::AppError>>,
+{
+    let state = crate::server::context::state()?;
+    body(state).await.map_err(ApiError::from)
+}

@@ -1,0 +1,35 @@
+//! The mini-program API: what the phone calls.
+
+use leptos::prelude::*;
+
+use super::ApiError;
+use crate::protocol::{Envelope, Profile, ScanData};
+
+/// `POST /api/mp/scan {"scene","code"}`: `code` is from `wx.login`.
+#[server(prefix = "/api/mp", endpoint = "scan", input = server_fn::codec::Json)]
+pub async fn mp_scan(scene: String, code: String) -> Result<Envelope<ScanData>, ApiError> {
+    super::run(|state| async move { crate::server::mp_api::scan(&state, &scene, &code).await })
+        .await
+}
+
+/// `POST /api/mp/confirm {"scene","scan_token","profile"?}`.
+#[server(prefix = "/api/mp", endpoint = "confirm", input = server_fn::codec::Json)]
+pub async fn mp_confirm(
+    scene: String,
+    scan_token: String,
+    profile: Option<Profile>,
+) -> Result<Envelope<()>, ApiError> {
+    super::run(|state| async move {
+        crate::server::mp_api::confirm(&state, &scene, &scan_token, profile).await
+    })
+    .await
+}
+
+/// `POST /api/mp/cancel {"scene","scan_token"}`.
+#[server(prefix = "/api/mp", endpoint = "cancel", input = server_fn::codec::Json)]
+pub async fn mp_cancel(scene: String, scan_token: String) -> Result<Envelope<()>, ApiError> {
+    super::run(
+        |state| async move { crate::server::mp_api::cancel(&state, &scene, &scan_token).await },
+    )
+    .await
+}

@@ -1,0 +1,47 @@
+//! Sessions: the ticket becomes a cookie; who is logged in; logging out.
+
+use leptos::prelude::*;
+
+use super::ApiError;
+use crate::protocol::Me;
+
+/// `POST /api/session {"scene","ticket","key"}` → `{"user":{...}}` and the session cookie.
+#[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
+pub async fn create_session(scene: String, ticket: String, key: String) -> Result<Me, ApiError> {
+    super::run(|state| async move {
+        let (headers, _) = crate::server::context::request().await?;
+        let (me, cookie) =
+            crate::server::session::exchange_ticket(&state, &headers, &scene, &ticket, &key)
+                .await?;
+        expect_context::<leptos_axum::ResponseOptions>()
+            .append_header(axum::http::header::SET_COOKIE, cookie);
+        Ok(me)
+    })
+    .await
+}
+
+/// `GET /api/me` → `{"user":{"id","nickname","avatar_url"}}`, or 401.
+#[server(prefix = "/api", endpoint = "me", input = server_fn::codec::GetUrl)]
+pub async fn get_me() -> Result<Me, ApiError> {
+    super::run(|state| async move {
+        let (headers, _) = crate::server::context::request().await?;
+        match crate::server::session::current_user(&state, &headers).await? {
+            Some(user) => Ok(Me { user }),
+            None => Err(crate::server::error::AppError::NotLoggedIn),
+        }
+    })
+    .await
+}
+
+/// `POST /api/logout`: ends the session on the server and clears the cookie.
+#[server(prefix = "/api", endpoint = "logout")]
+pub async fn logout() -> Result<(), ApiError> {
+    super::run(|state| async move {
+        let (headers, _) = crate::server::context::request().await?;
+        let cookie = crate::server::session::logout(&state, &headers).await?;
+        expect_context::<leptos_axum::ResponseOptions>()
+            .append_header(axum::http::header::SET_COOKIE, cookie);
+        Ok(())
+    })
+    .await
+}

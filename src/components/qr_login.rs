@@ -1,0 +1,342 @@
+//! The QR login component: makes a scene and a browser key, gets the scene's code, opens
+//! the scene's socket, and turns the pushed events into a session.
+//!
+//! Its state is on `[data-testid="qr-login"]`: `data-state` (`loading`, `waiting`,
+//! `scanned`, `confirmed`, `cancelled`, `expired`, `error`) and `data-scene`.
+//! Everything that touches the browser (crypto, sockets, timers) runs only after
+//! hydration, in the `browser` module.
+
+use leptos::prelude::*;
+
+/// What the component shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Loading,
+    Waiting,
+    Scanned,
+    Confirmed,
+    Cancelled,
+    Expired,
+    Error,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Loading => "loading",
+            Phase::Waiting => "waiting",
+            Phase::Scanned => "scanned",
+            Phase::Confirmed => "confirmed",
+            Phase::Cancelled => "cancelled",
+            Phase::Expired => "expired",
+            Phase::Error => "error",
+        }
+    }
+
+    /// Nothing more will happen to this scene.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Phase::Confirmed | Phase::Cancelled | Phase::Expired | Phase::Error
+        )
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Phase::Loading => "Getting a code…",
+            Phase::Waiting => "Scan with WeChat to log in",
+            Phase::Scanned => "Scanned: confirm on your phone",
+            Phase::Confirmed => "Confirmed: logging you in…",
+            Phase::Cancelled => "Cancelled on the phone",
+            Phase::Expired => "This code has expired",
+            Phase::Error => "Something went wrong",
+        }
+    }
+}
+
+/// The component's signals; `Copy`, so closures and tasks share them freely.
+#[derive(Clone, Copy)]
+pub struct Flow {
+    pub phase: RwSignal<Phase>,
+    pub scene: RwSignal<String>,
+    pub image: RwSignal<String>,
+    pub detail: RwSignal<String>,
+    /// When the code expires, and now (ms since the epoch), for the countdown.
+    pub expires_at: RwSignal<f64>,
+    pub now: RwSignal<f64>,
+    /// Bumped for every new scene: work for an older scene stops.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    generation: StoredValue<u64>,
+}
+
+impl Flow {
+    fn new() -> Self {
+        Self {
+            phase: RwSignal::new(Phase::Loading),
+            scene: RwSignal::new(String::new()),
+            image: RwSignal::new(String::new()),
+            detail: RwSignal::new(String::new()),
+            expires_at: RwSignal::new(0.0),
+            now: RwSignal::new(0.0),
+            generation: StoredValue::new(0),
+        }
+    }
+
+    fn seconds_left(&self) -> u64 {
+        ((self.expires_at.get() - self.now.get()) / 1000.0)
+            .max(0.0)
+            .ceil() as u64
+    }
+}
+
+#[component]
+pub fn QrLogin() -> impl IntoView {
+    let flow = Flow::new();
+    // Effects run only in the browser, once hydrated.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        browser::start(flow);
+    });
+
+    let refresh = move |_| {
+        #[cfg(feature = "hydrate")]
+        browser::new_scene(flow);
+    };
+    let phase = move || flow.phase.get();
+    let countdown = move || match phase() {
+        Phase::Waiting | Phase::Scanned => format!("Expires in {} s", flow.seconds_left()),
+        _ => String::new(),
+    };
+
+    view! {
+        <div
+            class="qr-login"
+            data-testid="qr-login"
+            data-state=move || phase().name()
+            data-scene=move || flow.scene.get()
+        >
+            <div class="qr-frame" class:faded=move || phase() != Phase::Waiting>
+                <Show
+                    when=move || !flow.image.get().is_empty()
+                    fallback=|| view! { <div class="qr-empty">"…"</div> }
+                >
+                    <img
+                        data-testid="qr-image"
+                        src=move || flow.image.get()
+                        alt="WeChat mini-program code"
+                        width="200"
+                        height="200"
+                    />
+                </Show>
+            </div>
+            <p class="qr-message" data-testid="qr-message">{move || phase().message()}</p>
+            <p class="qr-detail" data-testid="qr-detail">{move || flow.detail.get()}</p>
+            <p class="qr-countdown" data-testid="qr-countdown">{countdown}</p>
+            <Show when=move || phase().is_final() && phase() != Phase::Confirmed>
+                <button class="qr-refresh" data-testid="qr-refresh" on:click=refresh>
+                    "Get a new code"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    //! The component's browser side.
+
+    use futures::{SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+    use gloo_timers::future::TimeoutFuture;
+    use leptos::{prelude::*, task::spawn_local};
+
+    use super::{Flow, Phase};
+    use crate::{
+        api::{create_session, get_wxacode},
+        protocol::{id_from_random_bytes, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED},
+    };
+
+    /// After `expired`, a new code appears by itself this soon.
+    const EXPIRED_REFRESH_MS: u32 = 1500;
+    /// After `cancelled`, likewise (the button does it at once).
+    const CANCELLED_REFRESH_MS: u32 = 3000;
+    const BACKOFF_START_MS: u32 = 500;
+    const BACKOFF_MAX_MS: u32 = 10_000;
+
+    fn now_ms() -> f64 {
+        js_sys::Date::now()
+    }
+
+    /// A scene id or key from `crypto.getRandomValues`.
+    fn random_id() -> String {
+        let crypto = window().crypto().expect("browsers have crypto");
+        let mut pool = [0u8; 64];
+        let mut used = pool.len();
+        id_from_random_bytes(|| {
+            if used == pool.len() {
+                crypto
+                    .get_random_values_with_u8_array(&mut pool)
+                    .expect("getRandomValues works on 64 bytes");
+                used = 0;
+            }
+            used += 1;
+            pool[used - 1]
+        })
+    }
+
+    pub fn start(flow: Flow) {
+        // The countdown's clock; it also notices a code that expired while the socket
+        // was away.
+        flow.now.set(now_ms());
+        let _ = set_interval_with_handle(
+            move || {
+                let now = now_ms();
+                flow.now.set(now);
+                let phase = flow.phase.get_untracked();
+                let overdue = now > flow.expires_at.get_untracked() + 3000.0;
+                if matches!(phase, Phase::Waiting | Phase::Scanned) && overdue {
+                    on_event(flow, current(flow), PushEvent::Expired, String::new());
+                }
+            },
+            std::time::Duration::from_secs(1),
+        );
+        new_scene(flow);
+    }
+
+    fn current(flow: Flow) -> u64 {
+        flow.generation.get_value()
+    }
+
+    fn is_current(flow: Flow, generation: u64) -> bool {
+        flow.generation.get_value() == generation
+    }
+
+    /// A new scene and key, its code, and its socket. Work for the previous scene stops.
+    pub fn new_scene(flow: Flow) {
+        flow.generation.update_value(|g| *g += 1);
+        let generation = current(flow);
+        let scene = random_id();
+        let key = random_id();
+        flow.scene.set(scene.clone());
+        flow.image.set(String::new());
+        flow.detail.set(String::new());
+        flow.phase.set(Phase::Loading);
+        spawn_local(async move {
+            let answer = get_wxacode(scene.clone(), key.clone()).await;
+            if !is_current(flow, generation) {
+                return;
+            }
+            match answer {
+                Ok(code) => {
+                    let now = now_ms();
+                    flow.image.set(code.data);
+                    flow.now.set(now);
+                    flow.expires_at.set(now + code.expires_in as f64 * 1000.0);
+                    flow.phase.set(Phase::Waiting);
+                    watch(flow, generation, scene, key).await;
+                }
+                Err(err) => {
+                    flow.detail.set(err.msg);
+                    flow.phase.set(Phase::Error);
+                }
+            }
+        });
+    }
+
+    fn socket_url(scene: &str) -> String {
+        let location = window().location();
+        let scheme = match location.protocol().as_deref() {
+            Ok("https:") => "wss",
+            _ => "ws",
+        };
+        let host = location.host().unwrap_or_default();
+        format!("{scheme}://{host}/websocket?clientid={scene}")
+    }
+
+    /// Keeps a socket open on the scene until it ends, reconnecting with backoff; a
+    /// new socket gets the scene's current state first, so nothing is missed.
+    async fn watch(flow: Flow, generation: u64, scene: String, key: String) {
+        let hello = serde_json::to_string(&ClientMessage::Hello { key: key.clone() })
+            .expect("hello serializes");
+        let mut backoff = BACKOFF_START_MS;
+        loop {
+            if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
+                return;
+            }
+            if let Ok(socket) = WebSocket::open(&socket_url(&scene)) {
+                let (mut sink, mut stream) = socket.split();
+                if sink.send(Message::Text(hello.clone())).await.is_ok() {
+                    while let Some(message) = stream.next().await {
+                        if !is_current(flow, generation) {
+                            return;
+                        }
+                        match message {
+                            Ok(Message::Text(text)) => {
+                                if let Ok(event) = serde_json::from_str::<PushEvent>(&text) {
+                                    backoff = BACKOFF_START_MS;
+                                    on_event(flow, generation, event, key.clone());
+                                }
+                            }
+                            Ok(Message::Bytes(_)) => {}
+                            Err(WebSocketError::ConnectionClose(close))
+                                if close.code == CLOSE_UNAUTHORIZED =>
+                            {
+                                flow.detail.set("This code is no longer valid.".into());
+                                flow.phase.set(Phase::Error);
+                                return;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
+                return;
+            }
+            TimeoutFuture::new(backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX_MS);
+        }
+    }
+
+    fn on_event(flow: Flow, generation: u64, event: PushEvent, key: String) {
+        if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
+            return;
+        }
+        match event {
+            PushEvent::Scanned => flow.phase.set(Phase::Scanned),
+            PushEvent::Confirmed { ticket } => {
+                flow.phase.set(Phase::Confirmed);
+                let scene = flow.scene.get_untracked();
+                spawn_local(async move {
+                    match create_session(scene, ticket, key).await {
+                        Ok(_) => {
+                            let _ = window().location().set_href("/");
+                        }
+                        Err(err) => {
+                            flow.detail.set(err.msg);
+                            flow.phase.set(Phase::Error);
+                        }
+                    }
+                });
+            }
+            PushEvent::Cancelled => {
+                flow.phase.set(Phase::Cancelled);
+                refresh_later(flow, generation, CANCELLED_REFRESH_MS);
+            }
+            PushEvent::Expired => {
+                flow.phase.set(Phase::Expired);
+                refresh_later(flow, generation, EXPIRED_REFRESH_MS);
+            }
+        }
+    }
+
+    /// A new code after `ms`, unless something else made one already.
+    fn refresh_later(flow: Flow, generation: u64, ms: u32) {
+        spawn_local(async move {
+            TimeoutFuture::new(ms).await;
+            if is_current(flow, generation) {
+                new_scene(flow);
+            }
+        });
+    }
+}

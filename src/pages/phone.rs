@@ -1,0 +1,176 @@
+//! `/phone?scene=S` (demo mode): plays the mini program on a phone-sized page, with the
+//! same `/api/mp/*` calls. The `wx.login` code comes from the WeChat simulator.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::{
+    api::{mp_cancel, mp_confirm, mp_scan},
+    protocol::{is_valid_id, BrowserInfo, Profile},
+};
+
+/// Demo people: (nickname, openid).
+const PEOPLE: &[(&str, &str)] = &[
+    ("Alice 爱丽丝", "demo-alice"),
+    ("Bob 鲍勃", "demo-bob"),
+    ("Carol 卡罗尔", "demo-carol"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Start,
+    Working,
+    Asking(BrowserInfo),
+    Confirmed,
+    Cancelled,
+    Failed(String),
+}
+
+impl Step {
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Start => "start",
+            Step::Working => "working",
+            Step::Asking(_) => "asking",
+            Step::Confirmed => "confirmed",
+            Step::Cancelled => "cancelled",
+            Step::Failed(_) => "failed",
+        }
+    }
+}
+
+/// What `wx.login` would return on this person's phone.
+async fn wx_login(openid: &str) -> Result<String, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        #[derive(serde::Deserialize)]
+        struct Minted {
+            code: String,
+        }
+        let response = gloo_net::http::Request::post("/__wechat/__sim/login_code")
+            .json(&serde_json::json!({ "openid": openid }))
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.ok() {
+            return Err("The phone page works in demo mode only.".into());
+        }
+        let minted: Minted = response.json().await.map_err(|e| e.to_string())?;
+        Ok(minted.code)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = openid;
+        Err("browser only".into())
+    }
+}
+
+#[component]
+pub fn PhonePage() -> impl IntoView {
+    let query = use_query_map();
+    let scene = move || query.read().get("scene").unwrap_or_default();
+    let person = RwSignal::new(0usize);
+    let step = RwSignal::new(Step::Start);
+    let scan_token = StoredValue::new(String::new());
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    let scan = Action::new_local(move |_: &()| {
+        let scene = scene();
+        let (_, openid) = PEOPLE[person.get_untracked()];
+        async move {
+            step.set(Step::Working);
+            let result = async {
+                let code = wx_login(openid).await?;
+                mp_scan(scene, code).await.map_err(|e| e.msg)
+            }
+            .await;
+            match result {
+                Ok(answer) => {
+                    scan_token.set_value(answer.data.scan_token);
+                    step.set(Step::Asking(answer.data.browser));
+                }
+                Err(msg) => step.set(Step::Failed(msg)),
+            }
+        }
+    });
+    let decide = Action::new_local(move |confirm: &bool| {
+        let confirm = *confirm;
+        let scene = scene();
+        let token = scan_token.get_value();
+        let (nickname, _) = PEOPLE[person.get_untracked()];
+        async move {
+            step.set(Step::Working);
+            let result = if confirm {
+                let profile = Profile {
+                    nickname: nickname.to_owned(),
+                    avatar_url: String::new(),
+                };
+                mp_confirm(scene, token, Some(profile)).await
+            } else {
+                mp_cancel(scene, token).await
+            };
+            step.set(match (result, confirm) {
+                (Ok(_), true) => Step::Confirmed,
+                (Ok(_), false) => Step::Cancelled,
+                (Err(e), _) => Step::Failed(e.msg),
+            });
+        }
+    });
+
+    view! {
+        <section
+            class="phone"
+            data-testid="phone"
+            data-step=move || step.with(Step::name)
+            data-hydrated=move || hydrated.get().to_string()
+        >
+            <header>"scanlogin · demo mini program"</header>
+            <Show
+                when=move || is_valid_id(&scene())
+                fallback=|| view! { <p class="error">"This page needs a valid ?scene= from a login code."</p> }
+            >
+                {move || match step.get() {
+                    Step::Start | Step::Failed(_) => view! {
+                        <label>
+                            "Log in as "
+                            <select
+                                data-testid="phone-person"
+                                on:change=move |ev| person.set(event_target_value(&ev).parse().unwrap_or(0))
+                            >
+                                {PEOPLE
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, (name, _))| view! { <option value=i.to_string() selected=move || person.get() == i>{*name}</option> })
+                                    .collect_view()}
+                            </select>
+                        </label>
+                        <p class="error" data-testid="phone-error">
+                            {move || match step.get() { Step::Failed(msg) => msg, _ => String::new() }}
+                        </p>
+                        <button data-testid="phone-scan" on:click=move |_| { scan.dispatch(()); }>
+                            "Scan the code"
+                        </button>
+                    }.into_any(),
+                    Step::Working => view! { <p>"…"</p> }.into_any(),
+                    Step::Asking(browser) => view! {
+                        <p>"A browser asks to log in as you:"</p>
+                        <dl class="browser" data-testid="phone-browser">
+                            <dt>"Browser"</dt><dd data-testid="phone-browser-agent">{browser.user_agent}</dd>
+                            <dt>"IP address"</dt><dd data-testid="phone-browser-ip">{browser.ip}</dd>
+                            <dt>"Asked at"</dt><dd>{browser.requested_at}</dd>
+                        </dl>
+                        <p class="warn">"Only confirm if this is the computer in front of you."</p>
+                        <div class="buttons">
+                            <button data-testid="phone-confirm" on:click=move |_| { decide.dispatch(true); }>"Confirm"</button>
+                            <button class="secondary" data-testid="phone-cancel" on:click=move |_| { decide.dispatch(false); }>"Cancel"</button>
+                        </div>
+                    }.into_any(),
+                    Step::Confirmed => view! { <p data-testid="phone-done">"Confirmed. You can put your phone away."</p> }.into_any(),
+                    Step::Cancelled => view! { <p data-testid="phone-done">"Cancelled. Nobody was logged in."</p> }.into_any(),
+                }}
+            </Show>
+        </section>
+    }
+}

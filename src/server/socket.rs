@@ -1,0 +1,135 @@
+//! `GET /websocket?clientid=<scene>`: the login page's socket.
+//!
+//! A plain axum route rather than Leptos's server-function WebSocket protocol: that
+//! protocol cannot set tungstenite's buffer sizes (128 KiB read buffer per socket by
+//! default), nor send a close code. Here each socket reads at most 1 KiB frames with
+//! 4 KiB buffers.
+//!
+//! The socket must first prove the scene's browser key (`{"type":"hello","key":K}`)
+//! within 5 s; otherwise, or with a wrong key, it is closed with 4401 and receives
+//! nothing. Then it gets the scene's current state at once and every change after,
+//! and the server closes it after a final event.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        Query, State,
+    },
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+
+use super::startup::AppState;
+use crate::protocol::{
+    is_valid_id, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_SECS,
+};
+
+/// Largest message a login socket accepts (a hello is about 50 bytes).
+const MAX_MESSAGE: usize = 1024;
+
+#[derive(Deserialize)]
+pub struct SocketQuery {
+    clientid: Option<String>,
+}
+
+pub async fn handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Query(query): Query<SocketQuery>,
+) -> Response {
+    let Some(scene) = query.clientid.filter(|s| is_valid_id(s)) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"code": 400, "msg": "clientid: 32 characters of A-Z, a-z, 0-9", "data": null})),
+        )
+            .into_response();
+    };
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(64 * 1024)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state, scene))
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Waits for the first text message.
+async fn first_text(socket: &mut WebSocket) -> Option<String> {
+    while let Some(Ok(message)) = socket.recv().await {
+        match message {
+            Message::Text(text) => return Some(text.to_string()),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            _ => return None,
+        }
+    }
+    None
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, scene: String) {
+    let hello = tokio::time::timeout(
+        Duration::from_secs(HELLO_TIMEOUT_SECS),
+        first_text(&mut socket),
+    )
+    .await;
+    let key = match hello {
+        Ok(Some(text)) => match serde_json::from_str::<ClientMessage>(&text) {
+            Ok(ClientMessage::Hello { key }) => key,
+            Err(_) => return close(socket, CLOSE_UNAUTHORIZED, "hello expected").await,
+        },
+        _ => return close(socket, CLOSE_UNAUTHORIZED, "hello expected").await,
+    };
+    // An unknown scene and a wrong key get the same answer.
+    let authorized = state
+        .scenes
+        .with(&scene, |s| Ok(s.key_matches(&key)))
+        .unwrap_or(false);
+    let Some(mut events) = authorized.then(|| state.hub.subscribe(&scene)).flatten() else {
+        return close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
+    };
+
+    let mut pending = events.borrow_and_update().clone();
+    loop {
+        if let Some(event) = pending.take() {
+            let text = serde_json::to_string(&event).expect("events serialize");
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+            if event.is_final() {
+                return close(socket, 1000, final_reason(&event)).await;
+            }
+        }
+        tokio::select! {
+            changed = events.changed() => {
+                if changed.is_err() {
+                    // The scene is gone (forgotten after it ended).
+                    return close(socket, 1000, "scene ended").await;
+                }
+                pending = events.borrow_and_update().clone();
+            }
+            message = socket.recv() => match message {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+fn final_reason(event: &PushEvent) -> &'static str {
+    match event {
+        PushEvent::Confirmed { .. } => "confirmed",
+        PushEvent::Cancelled => "cancelled",
+        PushEvent::Expired => "expired",
+        PushEvent::Scanned => "",
+    }
+}

@@ -1,0 +1,193 @@
+//! The login flow's requests, as a browser and a phone make them.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::TestApp;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A random 32-character id, made as the browser makes scene ids and keys.
+pub fn id() -> String {
+    scanlogin::protocol::id_from_random_bytes(|| scanlogin::server::random::bytes::<1>()[0])
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub set_cookie: Option<String>,
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        self.post_raw(path, "application/json", body.to_string(), None)
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        cookie: Option<&str>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0",
+            )
+            .body(body);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    pub async fn get_with_cookie(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut req = self.http.get(self.url(path));
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// The browser asks for a code for `scene`, registering it to `key`.
+    pub async fn code(&self, scene: &str, key: &str) -> Answer {
+        self.post_json(
+            "/miniapp/getwxacodeunlimit",
+            json!({"scene": scene, "key": key}),
+        )
+        .await
+    }
+
+    /// What `wx.login` gives `openid`'s phone.
+    pub async fn wx_login(&self, openid: &str) -> String {
+        let a = self
+            .post_json("/__wechat/__sim/login_code", json!({"openid": openid}))
+            .await;
+        a.body["code"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn scan(&self, scene: &str, code: &str) -> Answer {
+        self.post_json("/api/mp/scan", json!({"scene": scene, "code": code}))
+            .await
+    }
+
+    /// `openid` scans `scene`; returns the scan token.
+    pub async fn scan_as(&self, scene: &str, openid: &str) -> String {
+        let code = self.wx_login(openid).await;
+        let a = self.scan(scene, &code).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.body["data"]["scan_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn confirm(&self, scene: &str, scan_token: &str, nickname: &str) -> Answer {
+        self.post_json(
+            "/api/mp/confirm",
+            json!({"scene": scene, "scan_token": scan_token, "profile": {"nickname": nickname, "avatar_url": ""}}),
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, scene: &str, scan_token: &str) -> Answer {
+        self.post_json(
+            "/api/mp/cancel",
+            json!({"scene": scene, "scan_token": scan_token}),
+        )
+        .await
+    }
+
+    pub async fn session(&self, scene: &str, ticket: &str, key: &str) -> Answer {
+        self.post_json(
+            "/api/session",
+            json!({"scene": scene, "ticket": ticket, "key": key}),
+        )
+        .await
+    }
+
+    /// A socket on `scene`, not yet introduced.
+    pub async fn socket(&self) -> (Socket, String) {
+        let scene = id();
+        let socket = self.socket_for(&scene).await;
+        (socket, scene)
+    }
+
+    pub async fn socket_for(&self, scene: &str) -> Socket {
+        let url = format!("ws://{}/websocket?clientid={scene}", self.addr);
+        tokio_tungstenite::connect_async(url)
+            .await
+            .expect("socket opens")
+            .0
+    }
+
+    /// A socket on `scene` that has said hello with `key`.
+    pub async fn hello(&self, scene: &str, key: &str) -> Socket {
+        let mut socket = self.socket_for(scene).await;
+        say_hello(&mut socket, key).await;
+        socket
+    }
+}
+
+pub async fn say_hello(socket: &mut Socket, key: &str) {
+    let hello = json!({"type": "hello", "key": key}).to_string();
+    socket.send(Message::Text(hello.into())).await.unwrap();
+}
+
+async fn answer(res: reqwest::Response) -> Answer {
+    let status = res.status().as_u16();
+    let set_cookie = res
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        body,
+        set_cookie,
+    }
+}
+
+/// What a socket received next.
+#[derive(Debug, PartialEq)]
+pub enum Heard {
+    Event(Value),
+    Closed(u16),
+    Nothing,
+}
+
+pub async fn next(socket: &mut Socket, within: Duration) -> Heard {
+    loop {
+        match tokio::time::timeout(within, socket.next()).await {
+            Err(_) => return Heard::Nothing,
+            Ok(None) => return Heard::Closed(1006),
+            Ok(Some(Err(_))) => return Heard::Closed(1006),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Heard::Event(serde_json::from_str(&text).unwrap())
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Heard::Closed(frame.map_or(1005, |f| u16::from(f.code)))
+            }
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+pub async fn expect_event(socket: &mut Socket, kind: &str) -> Value {
+    match next(socket, Duration::from_secs(5)).await {
+        Heard::Event(e) if e["type"] == kind => e,
+        other => panic!("expected {kind}, got {other:?}"),
+    }
+}
+
+/// The `name=value` part of a `Set-Cookie` header.
+pub fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}

@@ -1,0 +1,464 @@
+//! The whole login flow over real HTTP and WebSocket, against the app in demo mode:
+//! the code endpoint, the socket, the mini-program API and the session.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    flow::{cookie_pair, expect_event, id, next, say_hello, Heard},
+    spawn_app, spawn_app_with,
+};
+use serde_json::json;
+
+#[tokio::test]
+async fn the_code_endpoint_answers_the_seed_envelope_and_caches_per_scene() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    let a = app.code(&scene, &key).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["code"], 200);
+    assert_eq!(a.body["msg"], "ok");
+    assert!(a.body["data"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let expires_in = a.body["expires_in"].as_u64().unwrap();
+    assert!((118..=120).contains(&expires_in), "{expires_in}");
+
+    // The same browser again: the same code, not fetched from WeChat again.
+    let again = app.code(&scene, &key).await;
+    assert_eq!(again.body["data"], a.body["data"]);
+    let counters = app
+        .get_with_cookie("/__wechat/__sim/counters", None)
+        .await
+        .body;
+    assert_eq!(counters["calls"]["/wxa/getwxacodeunlimit"], 1);
+
+    // Another browser cannot take the scene.
+    let taken = app.code(&scene, &id()).await;
+    assert_eq!(taken.status, 400);
+    assert_eq!(taken.body["code"], 400);
+    assert!(taken.body["msg"]
+        .as_str()
+        .unwrap()
+        .contains("another browser"));
+}
+
+#[tokio::test]
+async fn the_code_endpoint_refuses_malformed_input_with_400() {
+    let app = spawn_app().await;
+    let cases = [
+        json!({"scene": "short", "key": id()}).to_string(),
+        json!({"scene": id(), "key": "short"}).to_string(),
+        json!({"scene": format!("{}!", &id()[..31]), "key": id()}).to_string(),
+        json!({"scene": id()}).to_string(),
+        json!({"scene": 5, "key": id()}).to_string(),
+        "{not json".to_owned(),
+        String::new(),
+    ];
+    for body in cases {
+        let a = app
+            .post_raw(
+                "/miniapp/getwxacodeunlimit",
+                "application/json",
+                body.clone(),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        assert_eq!(a.body["code"], 400, "{body}");
+        assert!(a.body["msg"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_person_scans_confirms_and_the_browser_is_logged_in() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    assert_eq!(app.code(&scene, &key).await.status, 200);
+    let mut socket = app.hello(&scene, &key).await;
+    assert_eq!(
+        next(&mut socket, Duration::from_millis(300)).await,
+        Heard::Nothing
+    );
+
+    let code = app.wx_login("o-alice").await;
+    let scanned = app.scan(&scene, &code).await;
+    assert_eq!(scanned.status, 200, "{}", scanned.body);
+    let data = &scanned.body["data"];
+    assert_eq!(scanned.body["code"], 200);
+    assert!(data["scan_token"].as_str().unwrap().len() >= 32);
+    assert!(data["expires_in"].as_u64().unwrap() > 100);
+    assert_eq!(data["browser"]["ip"], "127.0.0.1");
+    assert!(data["browser"]["user_agent"]
+        .as_str()
+        .unwrap()
+        .contains("TestBrowser"));
+    assert!(data["browser"]["requested_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    expect_event(&mut socket, "scanned").await;
+
+    let token = data["scan_token"].as_str().unwrap();
+    let confirmed = app.confirm(&scene, token, "Alice").await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let event = expect_event(&mut socket, "confirmed").await;
+    let ticket = event["ticket"].as_str().unwrap();
+    assert_eq!(
+        next(&mut socket, Duration::from_secs(2)).await,
+        Heard::Closed(1000)
+    );
+
+    let session = app.session(&scene, ticket, &key).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    assert_eq!(session.body["user"]["nickname"], "Alice");
+    let set_cookie = session.set_cookie.expect("a session cookie");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http: no Secure");
+    let cookie = cookie_pair(&set_cookie);
+
+    let me = app.get_with_cookie("/api/me", Some(&cookie)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["user"]["nickname"], "Alice");
+    assert!(me.body["user"]["id"].is_i64());
+    let home = app.get_with_cookie("/", Some(&cookie)).await;
+    assert!(
+        home.body.as_str().unwrap().contains("Alice"),
+        "/ shows the user"
+    );
+    let login = app.get_with_cookie("/login", Some(&cookie)).await;
+    assert!(
+        matches!(login.status, 302 | 303 | 307),
+        "logged in: /login redirects"
+    );
+
+    let out = app
+        .post_raw(
+            "/api/logout",
+            "application/x-www-form-urlencoded",
+            String::new(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        app.get_with_cookie("/api/me", Some(&cookie)).await.status,
+        401,
+        "logout ends the session on the server"
+    );
+}
+
+#[tokio::test]
+async fn me_without_a_session_is_401_json() {
+    let app = spawn_app().await;
+    let a = app.get_with_cookie("/api/me", None).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.body["code"], 401);
+    let a = app
+        .get_with_cookie("/api/me", Some("scanlogin_session=forged"))
+        .await;
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        app.get_with_cookie("/login", Some("scanlogin_session=forged"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_mini_program_api_answers_each_status() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+
+    // 404: a scene nobody registered.
+    let code = app.wx_login("o-alice").await;
+    let a = app.scan(&id(), &code).await;
+    assert_eq!((a.status, a.body["code"].clone()), (404, json!(404)));
+    // 401: a login code WeChat does not know, or one used already.
+    assert_eq!(app.scan(&scene, "not-a-real-code").await.status, 401);
+    let used = app.wx_login("o-alice").await;
+    assert_eq!(app.scan(&scene, &used).await.status, 200);
+    assert_eq!(app.scan(&scene, &used).await.status, 401);
+    // 409: another WeChat user scans a scanned code.
+    let bob = app.wx_login("o-bob").await;
+    assert_eq!(app.scan(&scene, &bob).await.status, 409);
+    // The same person scanning again gets a new token; the old one stops working.
+    let first = app.scan_as(&scene, "o-alice").await;
+    let second = app.scan_as(&scene, "o-alice").await;
+    assert_eq!(app.confirm(&scene, &first, "A").await.status, 401);
+    // 401 and 404 on confirm and cancel.
+    assert_eq!(app.confirm(&scene, "wrong-token", "A").await.status, 401);
+    assert_eq!(app.cancel(&scene, "wrong-token").await.status, 401);
+    assert_eq!(app.confirm(&id(), &second, "A").await.status, 404);
+    assert_eq!(app.cancel(&id(), &second).await.status, 404);
+    // Cancel, then nothing more.
+    assert_eq!(app.cancel(&scene, &second).await.status, 200);
+    assert_eq!(app.confirm(&scene, &second, "A").await.status, 409);
+    assert_eq!(app.cancel(&scene, &second).await.status, 409);
+    let carol = app.wx_login("o-carol").await;
+    assert_eq!(app.scan(&scene, &carol).await.status, 409);
+    // Confirmed once, never again.
+    let (scene2, key2) = (id(), id());
+    app.code(&scene2, &key2).await;
+    let token = app.scan_as(&scene2, "o-alice").await;
+    assert_eq!(app.confirm(&scene2, &token, "A").await.status, 200);
+    assert_eq!(app.confirm(&scene2, &token, "A").await.status, 409);
+    assert_eq!(app.cancel(&scene2, &token).await.status, 409);
+}
+
+#[tokio::test]
+async fn the_mini_program_api_refuses_malformed_input_with_400() {
+    let app = spawn_app().await;
+    for (path, body) in [
+        ("/api/mp/scan", "{}".to_owned()),
+        ("/api/mp/scan", json!({"scene": "x", "code": "c"}).to_string()),
+        ("/api/mp/scan", json!({"scene": id(), "code": ""}).to_string()),
+        ("/api/mp/confirm", json!({"scene": id()}).to_string()),
+        ("/api/mp/confirm", json!({"scene": id(), "scan_token": "t", "profile": {"avatar_url": "javascript:alert(1)"}}).to_string()),
+        ("/api/mp/cancel", "[]".to_owned()),
+        ("/api/session", json!({"scene": id(), "ticket": "t"}).to_string()),
+        ("/api/session", "nonsense".to_owned()),
+    ] {
+        let a = app.post_raw(path, "application/json", body.clone(), None).await;
+        assert_eq!(a.status, 400, "{path} {body}: {}", a.body);
+        assert_eq!(a.body["code"], 400, "{path} {body}");
+    }
+}
+
+#[tokio::test]
+async fn tickets_are_single_use_and_need_the_browser_key() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let mut socket = app.hello(&scene, &key).await;
+    let token = app.scan_as(&scene, "o-alice").await;
+    app.confirm(&scene, &token, "Alice").await;
+    expect_event(&mut socket, "scanned").await;
+    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(
+        app.session(&scene, &ticket, &id()).await.status,
+        401,
+        "wrong key"
+    );
+    assert_eq!(
+        app.session(&scene, "forged-ticket", &key).await.status,
+        401,
+        "wrong ticket"
+    );
+    assert_eq!(
+        app.session(&id(), &ticket, &key).await.status,
+        404,
+        "wrong scene"
+    );
+    assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
+    assert_eq!(
+        app.session(&scene, &ticket, &key).await.status,
+        401,
+        "replayed"
+    );
+}
+
+#[tokio::test]
+async fn a_socket_without_the_key_is_closed_4401_and_hears_nothing() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let mut owner = app.hello(&scene, &key).await;
+    // Someone who read the scene from the QR code.
+    let mut intruder = app.socket_for(&scene).await;
+    say_hello(&mut intruder, &id()).await;
+    assert_eq!(
+        next(&mut intruder, Duration::from_secs(2)).await,
+        Heard::Closed(4401)
+    );
+    // Not a hello at all.
+    let mut rude = app.socket_for(&scene).await;
+    futures::SinkExt::send(
+        &mut rude,
+        tokio_tungstenite::tungstenite::Message::Text("{\"type\":\"scanned\"}".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut rude, Duration::from_secs(2)).await,
+        Heard::Closed(4401)
+    );
+    // A scene that does not exist gets the same answer.
+    let mut stranger = app.hello(&id(), &key).await;
+    assert_eq!(
+        next(&mut stranger, Duration::from_secs(2)).await,
+        Heard::Closed(4401)
+    );
+
+    app.scan_as(&scene, "o-alice").await;
+    expect_event(&mut owner, "scanned").await;
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_closed_after_5_seconds() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let mut silent = app.socket_for(&scene).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        next(&mut silent, Duration::from_secs(8)).await,
+        Heard::Closed(4401)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(4500));
+}
+
+#[tokio::test]
+async fn a_socket_that_comes_back_catches_up() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let socket = app.hello(&scene, &key).await;
+    drop(socket); // the page's connection dropped
+    let token = app.scan_as(&scene, "o-alice").await;
+    let mut back = app.hello(&scene, &key).await;
+    expect_event(&mut back, "scanned").await;
+    drop(back);
+    app.confirm(&scene, &token, "Alice").await;
+    let mut again = app.hello(&scene, &key).await;
+    let ticket = expect_event(&mut again, "confirmed").await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
+}
+
+#[tokio::test]
+async fn cancelling_is_pushed() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let mut socket = app.hello(&scene, &key).await;
+    let token = app.scan_as(&scene, "o-alice").await;
+    expect_event(&mut socket, "scanned").await;
+    assert_eq!(app.cancel(&scene, &token).await.status, 200);
+    expect_event(&mut socket, "cancelled").await;
+    assert_eq!(
+        next(&mut socket, Duration::from_secs(2)).await,
+        Heard::Closed(1000)
+    );
+}
+
+#[tokio::test]
+async fn scenes_expire_and_say_so() {
+    let app = spawn_app_with(&[("SCANLOGIN_SCENE_TTL_SECS", "1")]).await;
+    let (scene, key) = (id(), id());
+    let a = app.code(&scene, &key).await;
+    assert_eq!(a.body["expires_in"], 1);
+    let mut socket = app.hello(&scene, &key).await;
+    expect_event(&mut socket, "expired").await;
+    let code = app.wx_login("o-alice").await;
+    assert_eq!(app.scan(&scene, &code).await.status, 404, "expired");
+    let again = app.code(&scene, &key).await;
+    assert_eq!(
+        again.status, 404,
+        "an expired scene gets no new code: {}",
+        again.body
+    );
+    assert_eq!(
+        again.body["code"], 400,
+        "the seed's envelope says 400 for every failure"
+    );
+
+    // Scanned but never confirmed: expires too.
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let token = app.scan_as(&scene, "o-alice").await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(app.confirm(&scene, &token, "A").await.status, 404);
+}
+
+#[tokio::test]
+async fn two_logins_at_once_do_not_cross() {
+    let app = spawn_app().await;
+    let (scene_a, key_a, scene_b, key_b) = (id(), id(), id(), id());
+    app.code(&scene_a, &key_a).await;
+    app.code(&scene_b, &key_b).await;
+    let mut socket_a = app.hello(&scene_a, &key_a).await;
+    let mut socket_b = app.hello(&scene_b, &key_b).await;
+    let (token_a, token_b) = tokio::join!(
+        app.scan_as(&scene_a, "o-alice"),
+        app.scan_as(&scene_b, "o-bob")
+    );
+    let (ca, cb) = tokio::join!(
+        app.confirm(&scene_a, &token_a, "Alice"),
+        app.confirm(&scene_b, &token_b, "Bob")
+    );
+    assert_eq!((ca.status, cb.status), (200, 200));
+    expect_event(&mut socket_a, "scanned").await;
+    expect_event(&mut socket_b, "scanned").await;
+    let ticket_a = expect_event(&mut socket_a, "confirmed").await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ticket_b = expect_event(&mut socket_b, "confirmed").await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(ticket_a, ticket_b);
+    // Each ticket works only for its own scene.
+    assert_eq!(app.session(&scene_a, &ticket_b, &key_a).await.status, 401);
+    let a = app.session(&scene_a, &ticket_a, &key_a).await;
+    let b = app.session(&scene_b, &ticket_b, &key_b).await;
+    assert_eq!(a.body["user"]["nickname"], "Alice");
+    assert_eq!(b.body["user"]["nickname"], "Bob");
+    let me_a = app
+        .get_with_cookie("/api/me", Some(&cookie_pair(&a.set_cookie.unwrap())))
+        .await;
+    let me_b = app
+        .get_with_cookie("/api/me", Some(&cookie_pair(&b.set_cookie.unwrap())))
+        .await;
+    assert_eq!(me_a.body["user"]["nickname"], "Alice");
+    assert_eq!(me_b.body["user"]["nickname"], "Bob");
+    assert_ne!(me_a.body["user"]["id"], me_b.body["user"]["id"]);
+}
+
+#[tokio::test]
+async fn no_response_or_push_carries_the_openid() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    let mut bodies = vec![app.code(&scene, &key).await.body.to_string()];
+    let mut socket = app.hello(&scene, &key).await;
+    let code = app.wx_login("o-secret-openid").await;
+    let scanned = app.scan(&scene, &code).await;
+    bodies.push(scanned.body.to_string());
+    let token = scanned.body["data"]["scan_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bodies.push(app.confirm(&scene, &token, "Alice").await.body.to_string());
+    bodies.push(expect_event(&mut socket, "scanned").await.to_string());
+    let confirmed = expect_event(&mut socket, "confirmed").await;
+    bodies.push(confirmed.to_string());
+    let session = app
+        .session(&scene, confirmed["ticket"].as_str().unwrap(), &key)
+        .await;
+    bodies.push(session.body.to_string());
+    let cookie = cookie_pair(&session.set_cookie.unwrap());
+    bodies.push(
+        app.get_with_cookie("/api/me", Some(&cookie))
+            .await
+            .body
+            .to_string(),
+    );
+    for body in bodies {
+        assert!(!body.contains("o-secret-openid"), "{body}");
+        assert!(!body.contains("session_key"), "{body}");
+    }
+}
