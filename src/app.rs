@@ -11,6 +11,18 @@ use crate::pages::{home::HomePage, login::LoginPage, phone::PhonePage};
 
 /// The document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Every page gets a Content-Security-Policy that allows only scripts carrying this
+    // response's nonce (Leptos puts it on its hydration scripts).
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(csp) = axum::http::HeaderValue::from_str(&crate::server::guard::page_csp(&nonce))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

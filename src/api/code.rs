@@ -10,7 +10,7 @@ use crate::protocol::CodeAnswer;
 #[server(prefix = "/miniapp", endpoint = "getwxacodeunlimit", input = server_fn::codec::Json)]
 pub async fn get_wxacode(scene: String, key: String) -> Result<CodeAnswer, ApiError> {
     super::run(|state| async move {
-        let (headers, ip) = crate::server::context::request().await?;
+        let (headers, ip) = crate::server::context::request(&state).await?;
         crate::server::code::issue_code(&state, &headers, ip, &scene, &key).await
     })
     .await

@@ -8,8 +8,11 @@ use crate::protocol::{Envelope, Profile, ScanData};
 /// `POST /api/mp/scan {"scene","code"}`: `code` is from `wx.login`.
 #[server(prefix = "/api/mp", endpoint = "scan", input = server_fn::codec::Json)]
 pub async fn mp_scan(scene: String, code: String) -> Result<Envelope<ScanData>, ApiError> {
-    super::run(|state| async move { crate::server::mp_api::scan(&state, &scene, &code).await })
-        .await
+    super::run(|state| async move {
+        let (_, ip) = crate::server::context::request(&state).await?;
+        crate::server::mp_api::scan(&state, ip, &scene, &code).await
+    })
+    .await
 }
 
 /// `POST /api/mp/confirm {"scene","scan_token","profile"?}`.

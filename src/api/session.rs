@@ -9,7 +9,10 @@ use crate::protocol::Me;
 #[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
 pub async fn create_session(scene: String, ticket: String, key: String) -> Result<Me, ApiError> {
     super::run(|state| async move {
-        let (headers, _) = crate::server::context::request().await?;
+        let (headers, ip) = crate::server::context::request(&state).await?;
+        state
+            .limits
+            .check(crate::server::limits::Bucket::Sessions, ip)?;
         let (me, cookie) =
             crate::server::session::exchange_ticket(&state, &headers, &scene, &ticket, &key)
                 .await?;
@@ -24,7 +27,7 @@ pub async fn create_session(scene: String, ticket: String, key: String) -> Resul
 #[server(prefix = "/api", endpoint = "me", input = server_fn::codec::GetUrl)]
 pub async fn get_me() -> Result<Me, ApiError> {
     super::run(|state| async move {
-        let (headers, _) = crate::server::context::request().await?;
+        let (headers, _) = crate::server::context::request(&state).await?;
         match crate::server::session::current_user(&state, &headers).await? {
             Some(user) => Ok(Me { user }),
             None => Err(crate::server::error::AppError::NotLoggedIn),
@@ -37,7 +40,7 @@ pub async fn get_me() -> Result<Me, ApiError> {
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), ApiError> {
     super::run(|state| async move {
-        let (headers, _) = crate::server::context::request().await?;
+        let (headers, _) = crate::server::context::request(&state).await?;
         let cookie = crate::server::session::logout(&state, &headers).await?;
         expect_context::<leptos_axum::ResponseOptions>()
             .append_header(axum::http::header::SET_COOKIE, cookie);

@@ -7,7 +7,9 @@ use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 use tokio::time::Instant;
 
-use super::{error::AppError, scene::CodeImage, startup::AppState, wechat::WxaCodeRequest};
+use super::{
+    error::AppError, limits::Bucket, scene::CodeImage, startup::AppState, wechat::WxaCodeRequest,
+};
 use crate::protocol::{is_valid_id, BrowserInfo, CodeAnswer};
 
 /// `POST /miniapp/getwxacodeunlimit`.
@@ -18,6 +20,7 @@ pub async fn issue_code(
     scene: &str,
     key: &str,
 ) -> Result<CodeAnswer, AppError> {
+    state.limits.check(Bucket::Codes, ip)?;
     if !is_valid_id(scene) {
         return Err(AppError::Malformed(
             "scene: 32 characters of A-Z, a-z, 0-9".into(),
@@ -28,18 +31,19 @@ pub async fn issue_code(
             "key: 32 characters of A-Z, a-z, 0-9".into(),
         ));
     }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let browser = BrowserInfo {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(256)
-            .collect(),
+        user_agent: describe_user_agent(user_agent),
         ip: ip.to_string(),
         requested_at: rfc3339_now(),
     };
-    let (cell, expires_in, is_new) = state.scenes.register(scene, key, browser, Instant::now())?;
+    let (cell, expires_in, is_new) =
+        state
+            .scenes
+            .register(scene, key, browser, ip, Instant::now())?;
     if is_new {
         state.hub.open(scene);
     }
@@ -80,4 +84,46 @@ pub fn rfc3339_now() -> String {
         .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// A coarse description of a browser for the phone to show, such as "Chrome 156 on
+/// Linux": enough for a person to recognise their computer, not a fingerprint.
+pub fn describe_user_agent(user_agent: &str) -> String {
+    const UNKNOWN: &str = woothee::woothee::VALUE_UNKNOWN;
+    let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
+        return "an unknown browser".to_owned();
+    };
+    if ua.name == UNKNOWN {
+        return "an unknown browser".to_owned();
+    }
+    let browser = match ua
+        .version
+        .split('.')
+        .next()
+        .filter(|v| !v.is_empty() && *v != UNKNOWN)
+    {
+        Some(major) => format!("{} {major}", ua.name),
+        None => ua.name.to_owned(),
+    };
+    if ua.os == UNKNOWN {
+        browser
+    } else {
+        format!("{browser} on {}", ua.os)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_are_described_coarsely() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.73 Safari/537.36";
+        assert_eq!(describe_user_agent(chrome), "Chrome 156 on Linux");
+        assert_eq!(describe_user_agent(""), "an unknown browser");
+        assert_eq!(
+            describe_user_agent("<script>alert(1)</script>"),
+            "an unknown browser"
+        );
+    }
 }

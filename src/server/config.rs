@@ -62,6 +62,31 @@ pub struct Config {
     /// A session's lifetime from login, and how long it survives unused.
     pub session_ttl: Duration,
     pub session_idle: Duration,
+    /// Origins, besides the public one, allowed to open sockets and post
+    /// (`SCANLOGIN_ALLOWED_ORIGINS`, comma-separated).
+    pub allowed_origins: Vec<String>,
+    /// Take the client's IP from `X-Forwarded-For` (`SCANLOGIN_TRUST_PROXY`).
+    pub trust_proxy: bool,
+    pub limits: LimitsConfig,
+}
+
+/// Every limit, per client IP unless said otherwise (see SECURITY.md).
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Codes a client may ask for per minute (`SCANLOGIN_RATE_CODES_PER_MIN`).
+    pub codes_per_min: u32,
+    /// Scans per minute (`SCANLOGIN_RATE_SCANS_PER_MIN`).
+    pub scans_per_min: u32,
+    /// Ticket exchanges per minute (`SCANLOGIN_RATE_SESSIONS_PER_MIN`).
+    pub sessions_per_min: u32,
+    /// Scenes alive at once, in all (`SCANLOGIN_MAX_SCENES`) and per IP
+    /// (`SCANLOGIN_MAX_SCENES_PER_IP`).
+    pub max_scenes: usize,
+    pub max_scenes_per_ip: usize,
+    /// Sockets on one scene (`SCANLOGIN_MAX_SOCKETS_PER_SCENE`).
+    pub max_sockets_per_scene: usize,
+    /// Request bodies (`SCANLOGIN_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +230,25 @@ impl Config {
                 vars.parse("SCANLOGIN_SESSION_IDLE_SECS", 86_400)?,
                 "SCANLOGIN_SESSION_IDLE_SECS",
             )?),
+            allowed_origins: vars
+                .get("SCANLOGIN_ALLOWED_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            trust_proxy: vars.parse("SCANLOGIN_TRUST_PROXY", false)?,
+            limits: LimitsConfig {
+                codes_per_min: vars.positive("SCANLOGIN_RATE_CODES_PER_MIN", 30)?,
+                scans_per_min: vars.positive("SCANLOGIN_RATE_SCANS_PER_MIN", 30)?,
+                sessions_per_min: vars.positive("SCANLOGIN_RATE_SESSIONS_PER_MIN", 30)?,
+                max_scenes: vars.positive("SCANLOGIN_MAX_SCENES", 100_000)?,
+                max_scenes_per_ip: vars.positive("SCANLOGIN_MAX_SCENES_PER_IP", 20)?,
+                max_sockets_per_scene: vars.positive("SCANLOGIN_MAX_SOCKETS_PER_SCENE", 3)?,
+                max_body_bytes: vars.positive("SCANLOGIN_MAX_BODY_BYTES", 16 * 1024)?,
+            },
         })
     }
 
@@ -216,11 +260,14 @@ impl Config {
     }
 }
 
-fn positive(value: u64, name: &'static str) -> Result<u64, ConfigError> {
-    if value == 0 {
+fn positive<T: PartialEq + Default + std::fmt::Display>(
+    value: T,
+    name: &'static str,
+) -> Result<T, ConfigError> {
+    if value == T::default() {
         return Err(ConfigError::Invalid {
             name,
-            value: "0".into(),
+            value: value.to_string(),
             reason: "must be at least 1".into(),
         });
     }
@@ -233,6 +280,15 @@ struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
 impl Vars<'_> {
     fn get(&self, name: &str) -> Option<String> {
         (self.0)(name)
+    }
+
+    /// A number that must not be 0.
+    fn positive<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialEq + Default + std::fmt::Display,
+        T::Err: std::fmt::Display,
+    {
+        positive(self.parse(name, default)?, name)
     }
 
     fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
@@ -307,5 +363,16 @@ mod tests {
         assert!(config(&[("SCANLOGIN_MP_ENV_VERSION", "beta")]).is_err());
         assert!(config(&[("SCANLOGIN_MP_CODE_WIDTH", "100")]).is_err());
         assert!(config(&[("SCANLOGIN_WECHAT_TOKEN_API", "x")]).is_err());
+        assert!(config(&[("SCANLOGIN_MAX_SCENES_PER_IP", "0")]).is_err());
+        assert!(config(&[("SCANLOGIN_TRUST_PROXY", "yes please")]).is_err());
+        let c = config(&[(
+            "SCANLOGIN_ALLOWED_ORIGINS",
+            "https://a.example/, https://b.example",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 }

@@ -24,6 +24,12 @@ pub enum AppError {
     BadTicket,
     #[error("not logged in")]
     NotLoggedIn,
+    #[error("too many requests: try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("too many codes from this address at once: finish or wait for the others")]
+    TooManyScenes,
+    #[error("the server is busy: try again shortly")]
+    Busy,
     #[error("WeChat is not answering as it should; try again")]
     WeChat(#[source] WeChatError),
     #[error("internal error")]
@@ -42,6 +48,8 @@ impl AppError {
             | AppError::BadTicket
             | AppError::NotLoggedIn => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } | AppError::TooManyScenes => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::WeChat(_) => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -59,6 +67,17 @@ impl AppError {
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
         let status = err.status();
+        let retry_after = match err {
+            AppError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            AppError::TooManyScenes | AppError::Busy => Some(5),
+            _ => None,
+        };
+        if let (Some(secs), Some(response)) = (
+            retry_after,
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if status.is_server_error() {
             // The details stay in the log; the client gets the generic message.
             tracing::error!(error = ?err, "request failed");

@@ -2,9 +2,11 @@
 //! browser origin here; every call is authenticated by WeChat's login code (scan) or
 //! by the scan token that the scan returned (confirm, cancel).
 
+use std::net::IpAddr;
+
 use tokio::time::Instant;
 
-use super::{error::AppError, startup::AppState};
+use super::{error::AppError, limits::Bucket, startup::AppState};
 use crate::protocol::{is_valid_id, Envelope, Profile, ScanData};
 
 fn check_scene(scene: &str) -> Result<(), AppError> {
@@ -27,9 +29,11 @@ fn check_token(name: &str, token: &str) -> Result<(), AppError> {
 /// `POST /api/mp/scan`.
 pub async fn scan(
     state: &AppState,
+    ip: IpAddr,
     scene: &str,
     js_code: &str,
 ) -> Result<Envelope<ScanData>, AppError> {
+    state.limits.check(Bucket::Scans, ip)?;
     check_scene(scene)?;
     check_token("code", js_code)?;
     // Unknown or expired scenes are refused before WeChat is asked.

@@ -4,7 +4,7 @@
 //! `confirmed` → `expired` once the scene's time is up. Every transition is a method of
 //! [`Scene`] taking `now`, so they are tested here without a clock or a network.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use dashmap::{mapref::entry::Entry, DashMap};
 use tokio::{sync::OnceCell, time::Instant};
@@ -63,6 +63,8 @@ impl Status {
 #[derive(Debug)]
 pub struct Scene {
     key_hash: secret::Hash,
+    /// The address that registered it (for the per-IP cap).
+    ip: IpAddr,
     pub browser: BrowserInfo,
     pub expires_at: Instant,
     pub status: Status,
@@ -71,9 +73,10 @@ pub struct Scene {
 }
 
 impl Scene {
-    pub fn new(key: &str, browser: BrowserInfo, now: Instant, ttl: Duration) -> Self {
+    pub fn new(key: &str, browser: BrowserInfo, ip: IpAddr, now: Instant, ttl: Duration) -> Self {
         Self {
             key_hash: secret::hash(key),
+            ip,
             browser,
             expires_at: now + ttl,
             status: Status::Waiting,
@@ -220,18 +223,24 @@ impl Scene {
     }
 }
 
-/// Every live scene, by id.
+/// Every live scene, by id, with caps on how many exist in all and per IP.
 #[derive(Debug)]
 pub struct Scenes {
     map: DashMap<String, Scene>,
+    per_ip: DashMap<IpAddr, usize>,
     ttl: Duration,
+    max_total: usize,
+    max_per_ip: usize,
 }
 
 impl Scenes {
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new(ttl: Duration, max_total: usize, max_per_ip: usize) -> Self {
         Self {
             map: DashMap::new(),
+            per_ip: DashMap::new(),
             ttl,
+            max_total,
+            max_per_ip,
         }
     }
 
@@ -246,11 +255,25 @@ impl Scenes {
         id: &str,
         key: &str,
         browser: BrowserInfo,
+        ip: IpAddr,
         now: Instant,
     ) -> Result<(Arc<OnceCell<CodeImage>>, u64, bool), AppError> {
+        // Counted before taking the entry: `len` locks every shard, and the entry holds
+        // one. Under concurrency the count may be off by a few, which a cap tolerates.
+        let total = self.map.len();
         match self.map.entry(id.to_owned()) {
             Entry::Vacant(slot) => {
-                let scene = Scene::new(key, browser, now, self.ttl);
+                if total >= self.max_total {
+                    return Err(AppError::Busy);
+                }
+                {
+                    let mut count = self.per_ip.entry(ip).or_default();
+                    if *count >= self.max_per_ip {
+                        return Err(AppError::TooManyScenes);
+                    }
+                    *count += 1;
+                }
+                let scene = Scene::new(key, browser, ip, now, self.ttl);
                 let answer = (scene.code.clone(), scene.expires_in(now), true);
                 slot.insert(scene);
                 Ok(answer)
@@ -291,6 +314,10 @@ impl Scenes {
             }
             if scene.is_done(now) {
                 forgotten.push(id.clone());
+                self.per_ip.remove_if_mut(&scene.ip, |_, count| {
+                    *count = count.saturating_sub(1);
+                    *count == 0
+                });
                 false
             } else {
                 true
@@ -321,10 +348,11 @@ mod tests {
     }
 
     const TTL: Duration = Duration::from_secs(120);
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     fn scene() -> (Scene, Instant) {
         let now = Instant::now();
-        (Scene::new("key", browser(), now, TTL), now)
+        (Scene::new("key", browser(), IP, now, TTL), now)
     }
 
     #[test]
@@ -440,21 +468,44 @@ mod tests {
 
     #[test]
     fn the_first_registration_wins() {
-        let scenes = Scenes::new(TTL);
+        let scenes = Scenes::new(TTL, 100, 10);
         let now = Instant::now();
-        assert!(scenes.register("s", "k1", browser(), now).unwrap().2);
-        assert!(!scenes.register("s", "k1", browser(), now).unwrap().2);
+        assert!(scenes.register("s", "k1", browser(), IP, now).unwrap().2);
+        assert!(!scenes.register("s", "k1", browser(), IP, now).unwrap().2);
         assert!(matches!(
-            scenes.register("s", "k2", browser(), now),
+            scenes.register("s", "k2", browser(), IP, now),
             Err(AppError::SceneTaken)
         ));
     }
 
     #[test]
-    fn sweeping_expires_then_forgets() {
-        let scenes = Scenes::new(TTL);
+    fn scenes_are_capped_per_ip_and_in_all() {
+        let scenes = Scenes::new(TTL, 3, 2);
         let now = Instant::now();
-        scenes.register("s", "k", browser(), now).unwrap();
+        let other: IpAddr = "10.0.0.9".parse().unwrap();
+        scenes.register("a", "k", browser(), IP, now).unwrap();
+        scenes.register("b", "k", browser(), IP, now).unwrap();
+        assert!(matches!(
+            scenes.register("c", "k", browser(), IP, now),
+            Err(AppError::TooManyScenes)
+        ));
+        scenes.register("c", "k", browser(), other, now).unwrap();
+        assert!(matches!(
+            scenes.register("d", "k", browser(), other, now),
+            Err(AppError::Busy)
+        ));
+        // Once forgotten, they no longer count.
+        scenes.sweep(now + TTL + FINISHED_GRACE);
+        scenes
+            .register("e", "k", browser(), IP, now + TTL + FINISHED_GRACE)
+            .unwrap();
+    }
+
+    #[test]
+    fn sweeping_expires_then_forgets() {
+        let scenes = Scenes::new(TTL, 100, 10);
+        let now = Instant::now();
+        scenes.register("s", "k", browser(), IP, now).unwrap();
         let (expired, gone) = scenes.sweep(now + TTL);
         assert_eq!(expired, vec![("s".to_owned(), PushEvent::Expired)]);
         assert!(gone.is_empty());

@@ -17,16 +17,18 @@ use axum::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
         Query, State,
     },
-    http::StatusCode,
-    response::{IntoResponse, Response},
-    Json,
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use serde::Deserialize;
 
-use super::startup::AppState;
+use super::{guard, startup::AppState};
 use crate::protocol::{
     is_valid_id, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_SECS,
 };
+
+/// Close code: the scene has as many sockets as it may.
+const CLOSE_TOO_MANY: u16 = 4429;
 
 /// Largest message a login socket accepts (a hello is about 50 bytes).
 const MAX_MESSAGE: usize = 1024;
@@ -40,13 +42,16 @@ pub async fn handler(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Query(query): Query<SocketQuery>,
+    headers: HeaderMap,
 ) -> Response {
+    if !guard::origin_allowed(&state, &headers) {
+        return guard::json_error(StatusCode::FORBIDDEN, "cross-origin socket refused");
+    }
     let Some(scene) = query.clientid.filter(|s| is_valid_id(s)) else {
-        return (
+        return guard::json_error(
             StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"code": 400, "msg": "clientid: 32 characters of A-Z, a-z, 0-9", "data": null})),
-        )
-            .into_response();
+            "clientid: 32 characters of A-Z, a-z, 0-9",
+        );
     };
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
@@ -97,6 +102,10 @@ async fn serve(mut socket: WebSocket, state: AppState, scene: String) {
     let Some(mut events) = authorized.then(|| state.hub.subscribe(&scene)).flatten() else {
         return close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
     };
+    // This socket counts itself now; a few at once is a browser reconnecting.
+    if state.hub.sockets(&scene) > state.config.limits.max_sockets_per_scene {
+        return close(socket, CLOSE_TOO_MANY, "too many sockets on this scene").await;
+    }
 
     let mut pending = events.borrow_and_update().clone();
     loop {

@@ -13,10 +13,15 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
+use tower_http::{
+    limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
 
 use super::{
     config::Mode,
+    guard,
     hub::Hub,
+    limits::Limits,
     scene::Scenes,
     session, socket,
     store::{SessionPolicy, Store},
@@ -38,6 +43,9 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub store: Store,
     pub session_policy: SessionPolicy,
+    pub limits: Arc<Limits>,
+    /// Origins allowed to post and to open sockets.
+    pub allowed_origins: Arc<Vec<String>>,
     /// The public origin is https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
 }
@@ -94,6 +102,12 @@ impl Application {
             .public_origin
             .clone()
             .unwrap_or_else(|| format!("http://{own}"));
+        let mut allowed_origins = vec![public_origin.clone()];
+        if config.public_origin.is_none() && own.ip().is_loopback() {
+            // Unconfigured, on this machine: the same server by its other name.
+            allowed_origins.push(format!("http://localhost:{}", own.port()));
+        }
+        allowed_origins.extend(config.allowed_origins.iter().cloned());
 
         let (settings, simulator) = match &config.mode {
             Mode::Demo => {
@@ -130,7 +144,13 @@ impl Application {
         let state = AppState {
             leptos_options: config.leptos.clone(),
             wechat: Arc::new(WeChatClient::new(settings)?),
-            scenes: Arc::new(Scenes::new(config.scene_ttl)),
+            scenes: Arc::new(Scenes::new(
+                config.scene_ttl,
+                config.limits.max_scenes,
+                config.limits.max_scenes_per_ip,
+            )),
+            limits: Arc::new(Limits::new(&config.limits)),
+            allowed_origins: Arc::new(allowed_origins),
             hub: Arc::new(Hub::new()),
             store,
             session_policy: SessionPolicy {
@@ -184,22 +204,36 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         router = router.nest("/__wechat", simulator.router());
     }
     // Also mounts every registered server function at its own path and method.
-    router
+    let mut router = router
         .route("/websocket", get(socket::handler))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(state.clone(), login_redirect))
+        // Innermost first: each layer wraps the ones above it.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            login_redirect,
+        ))
+        .layer(RequestBodyLimitLayer::new(
+            state.config.limits.max_body_bytes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_origin,
+        ))
+        .layer(middleware::from_fn(guard::json_errors));
+    for (name, value) in guard::security_headers() {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    router
         .layer(
             // Paths only: query strings can hold tokens and secrets (the simulator's
             // `access_token=`), and they must not reach the logs.
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<axum::body::Body>| {
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-                },
-            ),
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                tracing::info_span!("http", method = %req.method(), path = ?req.uri().path())
+            }),
         )
         .with_state(state)
 }
@@ -244,6 +278,9 @@ async fn sweep(state: AppState) {
             state.hub.close(&scene);
         }
         ticks += 1;
+        if ticks.is_multiple_of(120) {
+            state.limits.shrink();
+        }
         if ticks.is_multiple_of(7200) {
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");

@@ -41,7 +41,7 @@ impl TestApp {
             .header("content-type", content_type)
             .header(
                 "user-agent",
-                "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0",
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
             )
             .body(body);
         if let Some(cookie) = cookie {

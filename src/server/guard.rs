@@ -1,0 +1,116 @@
+//! What every request passes through: the `Origin` check on state-changing requests,
+//! JSON errors on the API's paths, and security headers.
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+
+use super::startup::AppState;
+
+/// Paths whose answers are JSON, errors included.
+fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/miniapp/") || path == "/websocket"
+}
+
+/// The mini program calls these from WeChat, which sends no browser origin; they are
+/// authenticated by WeChat's login code and the scan token instead.
+fn is_origin_exempt(path: &str) -> bool {
+    path.starts_with("/api/mp/") || path.starts_with("/__wechat/")
+}
+
+/// An `Origin` header, if sent, must be one of ours. Browsers send it on every
+/// cross-origin request, on POSTs and on WebSocket upgrades, so a page elsewhere cannot
+/// hide it; clients that are not browsers (the tests, curl) send none.
+pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin
+            .to_str()
+            .is_ok_and(|origin| state.allowed_origins.iter().any(|o| o == origin)),
+    }
+}
+
+pub fn json_error(status: StatusCode, msg: &str) -> Response {
+    let body = serde_json::json!({ "code": status.as_u16(), "msg": msg, "data": null });
+    (status, Json(body)).into_response()
+}
+
+/// Refuses state-changing requests from other origins (403).
+pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state
+        && !is_origin_exempt(req.uri().path())
+        && !origin_allowed(&state, req.headers())
+    {
+        return json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
+    }
+    next.run(req).await
+}
+
+/// On the API's paths, any error that is not JSON yet (unknown path, wrong method, body
+/// too large, ...) becomes the JSON envelope with its status.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let api = is_api_path(req.uri().path());
+    let response = next.run(req).await;
+    let status = response.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let msg = match status {
+        StatusCode::NOT_FOUND => "no such endpoint",
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported content type",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let mut json = json_error(status, msg);
+    // Keep headers such as Allow and Retry-After.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}
+
+/// The Content-Security-Policy of an HTML page, with the nonce of its inline scripts.
+/// WebAssembly needs `'wasm-unsafe-eval'`; the code is a `data:` image; the socket is
+/// same-origin.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// For every response that did not set its own: no framing, no sniffing, no referrer.
+pub fn security_headers() -> [(header::HeaderName, HeaderValue); 4] {
+    [
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ),
+    ]
+}

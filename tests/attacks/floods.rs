@@ -1,0 +1,123 @@
+//! Floods: per-IP rate limits (429 with Retry-After), caps on scenes in all and per IP,
+//! body size limits, and the server still serving others meanwhile.
+
+use serde_json::json;
+
+use crate::common::{flow::id, spawn_app, spawn_app_with, TestApp};
+
+async fn code_from(app: &TestApp, ip: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/miniapp/getwxacodeunlimit"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"scene": id(), "key": id()}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
+    // Behind a trusted proxy, so that the test can be several clients.
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_TRUST_PROXY", "true"),
+        ("SCANLOGIN_MAX_SCENES_PER_IP", "1000"),
+    ])
+    .await;
+    let mut refused = None;
+    for i in 0..40 {
+        let res = code_from(&app, "203.0.113.7").await;
+        if res.status() == 429 {
+            refused = Some((i, res));
+            break;
+        }
+        assert_eq!(res.status(), 200);
+    }
+    let (i, res) = refused.expect("the flood is cut off");
+    assert_eq!(i, 30, "30 codes a minute by default");
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], 400, "the seed's envelope");
+    // Another client is served as usual.
+    assert_eq!(code_from(&app, "198.51.100.9").await.status(), 200);
+}
+
+#[tokio::test]
+async fn forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
+    let app = spawn_app().await;
+    let mut statuses = Vec::new();
+    for i in 0..35 {
+        // A different forged address each time: it must not buy a fresh allowance.
+        statuses.push(
+            code_from(&app, &format!("192.0.2.{i}"))
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn scenes_are_capped_per_ip_and_in_all() {
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_TRUST_PROXY", "true"),
+        ("SCANLOGIN_MAX_SCENES_PER_IP", "3"),
+        ("SCANLOGIN_MAX_SCENES", "5"),
+    ])
+    .await;
+    for _ in 0..3 {
+        assert_eq!(code_from(&app, "203.0.113.1").await.status(), 200);
+    }
+    let res = code_from(&app, "203.0.113.1").await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    for _ in 0..2 {
+        assert_eq!(code_from(&app, "203.0.113.2").await.status(), 200);
+    }
+    assert_eq!(
+        code_from(&app, "203.0.113.3").await.status(),
+        503,
+        "5 scenes in all"
+    );
+}
+
+#[tokio::test]
+async fn scans_and_ticket_exchanges_are_rate_limited() {
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_RATE_SCANS_PER_MIN", "3"),
+        ("SCANLOGIN_RATE_SESSIONS_PER_MIN", "2"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(app.scan(&id(), "x").await.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    let mut last = 0;
+    for _ in 0..3 {
+        last = app.session(&id(), "t", &id()).await.status;
+    }
+    assert_eq!(last, 429);
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_refused_with_413() {
+    let app = spawn_app().await;
+    let huge = json!({"scene": id(), "key": id(), "pad": "x".repeat(64 * 1024)}).to_string();
+    for path in ["/miniapp/getwxacodeunlimit", "/api/mp/scan", "/api/session"] {
+        let a = app
+            .post_raw(path, "application/json", huge.clone(), None)
+            .await;
+        assert_eq!(a.status, 413, "{path}");
+        assert_eq!(a.body["code"], 413, "{path}: JSON error");
+    }
+}
