@@ -21,19 +21,19 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
+.PHONY: help setup run test lint unit e2e miniprogram tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
-	@echo "make test   lint, unit + integration tests, and the Playwright suite against the release build"
+	@echo "make test   lint, unit + integration tests, Playwright against the release build, the mini program's tests"
 	@echo "make setup  only install the tools"
 
-setup: tools end2end/node_modules/.package-lock.json
+setup: tools end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json
 
 run: tools
 	cargo leptos serve --release
 
-test: setup lint unit e2e
+test: setup lint unit e2e miniprogram
 
 lint:
 	cargo fmt --all -- --check
@@ -46,6 +46,11 @@ unit:
 e2e: tools end2end/node_modules/.package-lock.json
 	cargo leptos build --release
 	cd end2end && npx playwright test
+
+# The mini program's jest tests; the integration test starts the release server itself.
+miniprogram: miniprogram/node_modules/.package-lock.json
+	test -x target/release/scanlogin || cargo leptos build --release
+	cd miniprogram && npx jest
 
 tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
 
@@ -94,3 +99,6 @@ chromium:
 
 end2end/node_modules/.package-lock.json: end2end/package-lock.json
 	cd end2end && npm ci --no-fund --no-audit
+
+miniprogram/node_modules/.package-lock.json: miniprogram/package-lock.json
+	cd miniprogram && npm ci --no-fund --no-audit

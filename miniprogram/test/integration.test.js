@@ -1,0 +1,115 @@
+/**
+ * @jest-environment node
+ */
+// The page's request logic (lib/api.js, no WeChat UI) against the real scanlogin app in
+// demo mode, started by test/server.js: the browser side registers a scene and listens
+// on its socket; the "phone" gets a wx.login code from the WeChat simulator, scans and
+// confirms; the browser's socket receives `confirmed`.
+const WebSocket = require('ws');
+const { createApi, scanFlow } = require('../lib/api.js');
+
+const BASE = () => process.env.SCANLOGIN_URL;
+
+function randomId() {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = require('crypto').randomBytes(64);
+  return Array.from(bytes).filter((b) => b < 248).slice(0, 32).map((b) => A[b % 62]).join('');
+}
+
+/** wx.request on top of fetch. */
+function request({ url, method, data, header, success, fail }) {
+  fetch(url, { method, headers: header, body: JSON.stringify(data) })
+    .then(async (res) => success({ statusCode: res.status, data: await res.json().catch(() => ({})) }))
+    .catch((e) => fail({ errMsg: String(e) }));
+}
+
+/** wx.login on the demo's WeChat simulator, as this person's phone. */
+function wxLoginAs(openid) {
+  return ({ success, fail }) =>
+    fetch(`${BASE()}/__wechat/__sim/login_code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ openid }),
+    })
+      .then((res) => res.json())
+      .then((body) => success({ code: body.code }))
+      .catch((e) => fail({ errMsg: String(e) }));
+}
+
+/** The login page: a scene with its code, and a socket that has said hello. */
+async function browserWaits() {
+  const scene = randomId();
+  const key = randomId();
+  const res = await fetch(`${BASE()}/miniapp/getwxacodeunlimit`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scene, key }),
+  });
+  expect(res.status).toBe(200);
+  const socket = new WebSocket(`${BASE().replace('http', 'ws')}/websocket?clientid=${scene}`);
+  const events = [];
+  const waiters = [];
+  socket.on('message', (m) => {
+    events.push(JSON.parse(String(m)));
+    waiters.splice(0).forEach((w) => w());
+  });
+  await new Promise((resolve, reject) => {
+    socket.on('open', resolve);
+    socket.on('error', reject);
+  });
+  socket.send(JSON.stringify({ type: 'hello', key }));
+  const next = async (type) => {
+    const deadline = Date.now() + 5000;
+    while (!events.some((e) => e.type === type)) {
+      if (Date.now() > deadline) throw new Error(`no ${type} event; got ${JSON.stringify(events)}`);
+      await new Promise((r) => {
+        waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+    return events.find((e) => e.type === type);
+  };
+  return { scene, key, socket, next };
+}
+
+test('scan and confirm from the mini program logic: the login page hears confirmed', async () => {
+  const browser = await browserWaits();
+  const api = createApi({ request, apiBase: BASE() });
+  const asked = await scanFlow({ api, wxLogin: wxLoginAs('o-mini-program'), scene: browser.scene });
+  expect(asked.browser.ip).toBe('127.0.0.1');
+  expect(asked.browser.user_agent).toEqual(expect.any(String));
+  await browser.next('scanned');
+  await api.confirm(browser.scene, asked.scanToken, { nickname: '小程序用户', avatar_url: '' });
+  const confirmed = await browser.next('confirmed');
+  expect(confirmed.ticket).toEqual(expect.any(String));
+  // The page exchanges the ticket and is logged in as that person.
+  const session = await fetch(`${BASE()}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scene: browser.scene, ticket: confirmed.ticket, key: browser.key }),
+  });
+  expect(session.status).toBe(200);
+  expect((await session.json()).user.nickname).toBe('小程序用户');
+  browser.socket.close();
+});
+
+test('cancel from the mini program logic: the login page hears cancelled', async () => {
+  const browser = await browserWaits();
+  const api = createApi({ request, apiBase: BASE() });
+  const asked = await scanFlow({ api, wxLogin: wxLoginAs('o-mini-program-2'), scene: browser.scene });
+  await api.cancel(browser.scene, asked.scanToken);
+  await browser.next('cancelled');
+  browser.socket.close();
+});
+
+test('the server answers the error screens the page maps', async () => {
+  const api = createApi({ request, apiBase: BASE() });
+  await expect(scanFlow({ api, wxLogin: wxLoginAs('o-x'), scene: randomId() })).rejects.toMatchObject({ kind: 'expired' });
+  const browser = await browserWaits();
+  await scanFlow({ api, wxLogin: wxLoginAs('o-first'), scene: browser.scene });
+  await expect(scanFlow({ api, wxLogin: wxLoginAs('o-second'), scene: browser.scene })).rejects.toMatchObject({ kind: 'used' });
+  await expect(api.scan(browser.scene, 'never-issued')).rejects.toMatchObject({ kind: 'badcode' });
+  browser.socket.close();
+  const offline = createApi({ request, apiBase: 'http://127.0.0.1:9' });
+  await expect(offline.scan(browser.scene, 'x')).rejects.toMatchObject({ kind: 'network' });
+});
