@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    flow::{cookie_pair, expect_event, id, next, say_hello, Heard},
+    flow::{confirmed_ticket, cookie_pair, expect_event, id, next, say_hello, Heard},
     spawn_app, spawn_app_with,
 };
 use serde_json::json;
@@ -233,16 +233,7 @@ async fn the_mini_program_api_refuses_malformed_input_with_400() {
 #[tokio::test]
 async fn tickets_are_single_use_and_need_the_browser_key() {
     let app = spawn_app().await;
-    let (scene, key) = (id(), id());
-    app.code(&scene, &key).await;
-    let mut socket = app.hello(&scene, &key).await;
-    let token = app.scan_as(&scene, "o-alice").await;
-    app.confirm(&scene, &token, "Alice").await;
-    expect_event(&mut socket, "scanned").await;
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-alice", "Alice").await;
 
     assert_eq!(
         app.session(&scene, &ticket, &id()).await.status,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    flow::{expect_event, id, next, say_hello, Heard},
+    flow::{confirmed_ticket, expect_event, id, next, say_hello, Heard},
     spawn_app,
 };
 
@@ -43,16 +43,7 @@ async fn a_second_socket_on_a_known_scene_without_the_key_hears_nothing() {
 #[tokio::test]
 async fn the_ticket_is_useless_without_the_browser_key() {
     let app = spawn_app().await;
-    let (scene, key) = (id(), id());
-    app.code(&scene, &key).await;
-    let mut socket = app.hello(&scene, &key).await;
-    let token = app.scan_as(&scene, "o-victim").await;
-    app.confirm(&scene, &token, "Victim").await;
-    expect_event(&mut socket, "scanned").await;
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-victim", "Victim").await;
     // Even a leaked ticket (a log, a proxy) cannot be exchanged by another browser.
     for _ in 0..5 {
         assert_eq!(app.session(&scene, &ticket, &id()).await.status, 401);

@@ -3,23 +3,14 @@
 use std::time::Duration;
 
 use crate::common::{
-    flow::{expect_event, id},
+    flow::{confirmed_ticket, id},
     spawn_app, spawn_app_with,
 };
 
 #[tokio::test]
 async fn a_ticket_is_exchanged_once() {
     let app = spawn_app().await;
-    let (scene, key) = (id(), id());
-    app.code(&scene, &key).await;
-    let mut socket = app.hello(&scene, &key).await;
-    let token = app.scan_as(&scene, "o-victim").await;
-    app.confirm(&scene, &token, "Victim").await;
-    expect_event(&mut socket, "scanned").await;
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-victim", "Victim").await;
     assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
     // Replayed, by the same browser or with the same key elsewhere.
     assert_eq!(app.session(&scene, &ticket, &key).await.status, 401);
@@ -28,16 +19,7 @@ async fn a_ticket_is_exchanged_once() {
 #[tokio::test]
 async fn a_ticket_expires_after_60_seconds() {
     let app = spawn_app().await;
-    let (scene, key) = (id(), id());
-    app.code(&scene, &key).await;
-    let mut socket = app.hello(&scene, &key).await;
-    let token = app.scan_as(&scene, "o-victim").await;
-    app.confirm(&scene, &token, "Victim").await;
-    expect_event(&mut socket, "scanned").await;
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-victim", "Victim").await;
     // Time passes for the server (its clock is tokio's; the test moves it).
     tokio::time::pause();
     tokio::time::advance(Duration::from_secs(61)).await;

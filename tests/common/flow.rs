@@ -135,6 +135,26 @@ impl TestApp {
     }
 }
 
+/// A whole login up to the ticket: a browser registers a scene and says hello, `openid`
+/// scans and confirms as `nickname`. Returns the scene, its key and the pushed ticket.
+pub async fn confirmed_ticket(
+    app: &TestApp,
+    openid: &str,
+    nickname: &str,
+) -> (String, String, String) {
+    let (scene, key) = (id(), id());
+    assert_eq!(app.code(&scene, &key).await.status, 200);
+    let mut socket = app.hello(&scene, &key).await;
+    let token = app.scan_as(&scene, openid).await;
+    assert_eq!(app.confirm(&scene, &token, nickname).await.status, 200);
+    expect_event(&mut socket, "scanned").await;
+    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
+        .as_str()
+        .expect("a ticket")
+        .to_owned();
+    (scene, key, ticket)
+}
+
 pub async fn say_hello(socket: &mut Socket, key: &str) {
     let hello = json!({"type": "hello", "key": key}).to_string();
     socket.send(Message::Text(hello.into())).await.unwrap();
