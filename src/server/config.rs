@@ -87,6 +87,10 @@ pub struct LimitsConfig {
     pub max_sockets_per_scene: usize,
     /// Request bodies (`SCANLOGIN_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Time a socket has to prove its key (`SCANLOGIN_WS_HELLO_TIMEOUT_SECS`).
+    pub ws_hello_timeout: Duration,
+    /// Largest WebSocket message or frame (`SCANLOGIN_WS_MAX_MESSAGE_BYTES`).
+    pub ws_max_message_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +252,11 @@ impl Config {
                 max_scenes_per_ip: vars.positive("SCANLOGIN_MAX_SCENES_PER_IP", 20)?,
                 max_sockets_per_scene: vars.positive("SCANLOGIN_MAX_SOCKETS_PER_SCENE", 3)?,
                 max_body_bytes: vars.positive("SCANLOGIN_MAX_BODY_BYTES", 16 * 1024)?,
+                ws_hello_timeout: Duration::from_secs(vars.positive(
+                    "SCANLOGIN_WS_HELLO_TIMEOUT_SECS",
+                    crate::protocol::HELLO_TIMEOUT_SECS,
+                )?),
+                ws_max_message_bytes: vars.positive("SCANLOGIN_WS_MAX_MESSAGE_BYTES", 1024)?,
             },
         })
     }

@@ -75,6 +75,8 @@ mod tests {
             max_scenes_per_ip: 10,
             max_sockets_per_scene: 1,
             max_body_bytes: 10,
+            ws_hello_timeout: std::time::Duration::from_secs(5),
+            ws_max_message_bytes: 1024,
         });
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         assert!(limits.check(Bucket::Codes, a).is_ok());

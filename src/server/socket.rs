@@ -2,15 +2,13 @@
 //!
 //! A plain axum route rather than Leptos's server-function WebSocket protocol: that
 //! protocol cannot set tungstenite's buffer sizes (128 KiB read buffer per socket by
-//! default), nor send a close code. Here each socket reads at most 1 KiB frames with
-//! 4 KiB buffers.
+//! default), nor send a close code. Here each socket has 4 KiB buffers and reads
+//! messages of at most `SCANLOGIN_WS_MAX_MESSAGE_BYTES` (1 KiB).
 //!
 //! The socket must first prove the scene's browser key (`{"type":"hello","key":K}`)
-//! within 5 s; otherwise, or with a wrong key, it is closed with 4401 and receives
+//! within `SCANLOGIN_WS_HELLO_TIMEOUT_SECS` (5 s); otherwise, or with a wrong key, it is closed with 4401 and receives
 //! nothing. Then it gets the scene's current state at once and every change after,
 //! and the server closes it after a final event.
-
-use std::time::Duration;
 
 use axum::{
     extract::{
@@ -23,15 +21,10 @@ use axum::{
 use serde::Deserialize;
 
 use super::{guard, startup::AppState};
-use crate::protocol::{
-    is_valid_id, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_SECS,
-};
+use crate::protocol::{is_valid_id, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED};
 
 /// Close code: the scene has as many sockets as it may.
 const CLOSE_TOO_MANY: u16 = 4429;
-
-/// Largest message a login socket accepts (a hello is about 50 bytes).
-const MAX_MESSAGE: usize = 1024;
 
 #[derive(Deserialize)]
 pub struct SocketQuery {
@@ -53,11 +46,13 @@ pub async fn handler(
             "clientid: 32 characters of A-Z, a-z, 0-9",
         );
     };
+    // A hello is about 50 bytes: the limit (default 1 KiB) leaves room and no more.
+    let max_message = state.config.limits.ws_max_message_bytes;
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(64 * 1024)
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| serve(socket, state, scene))
 }
 
@@ -83,7 +78,7 @@ async fn first_text(socket: &mut WebSocket) -> Option<String> {
 
 async fn serve(mut socket: WebSocket, state: AppState, scene: String) {
     let hello = tokio::time::timeout(
-        Duration::from_secs(HELLO_TIMEOUT_SECS),
+        state.config.limits.ws_hello_timeout,
         first_text(&mut socket),
     )
     .await;

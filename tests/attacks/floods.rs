@@ -121,3 +121,39 @@ async fn oversize_bodies_are_refused_with_413() {
         assert_eq!(a.body["code"], 413, "{path}: JSON error");
     }
 }
+
+#[tokio::test]
+async fn oversize_socket_messages_and_slow_hellos_end_the_socket() {
+    use crate::common::flow::{next, Heard};
+    use futures::SinkExt;
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_WS_HELLO_TIMEOUT_SECS", "1"),
+        ("SCANLOGIN_WS_MAX_MESSAGE_BYTES", "256"),
+    ])
+    .await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let mut big = app.socket_for(&scene).await;
+    let hello = json!({"type": "hello", "key": key, "pad": "x".repeat(1024)}).to_string();
+    let _ = big.send(Message::Text(hello.into())).await;
+    assert!(
+        matches!(
+            next(&mut big, Duration::from_secs(3)).await,
+            Heard::Closed(_)
+        ),
+        "a 1 KiB message over a 256-byte limit"
+    );
+    let mut slow = app.socket_for(&scene).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        next(&mut slow, Duration::from_secs(3)).await,
+        Heard::Closed(4401)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the configured 1 s, not 5 s"
+    );
+}
