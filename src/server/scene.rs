@@ -244,10 +244,6 @@ impl Scenes {
         }
     }
 
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// Registers `id` for the browser holding `key`, or checks that it is that
     /// browser's. Returns the scene's code cell, seconds left, and whether it is new.
     pub fn register(

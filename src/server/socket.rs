@@ -6,9 +6,9 @@
 //! messages of at most `SCANLOGIN_WS_MAX_MESSAGE_BYTES` (1 KiB).
 //!
 //! The socket must first prove the scene's browser key (`{"type":"hello","key":K}`)
-//! within `SCANLOGIN_WS_HELLO_TIMEOUT_SECS` (5 s); otherwise, or with a wrong key, it is closed with 4401 and receives
-//! nothing. Then it gets the scene's current state at once and every change after,
-//! and the server closes it after a final event.
+//! within `SCANLOGIN_WS_HELLO_TIMEOUT_SECS` (5 s); otherwise, or with a wrong key, it
+//! is closed with 4401 and receives nothing. Then it gets the scene's current state at
+//! once and every change after, and the server closes it after a final event.
 
 use axum::{
     extract::{
