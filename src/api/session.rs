@@ -16,11 +16,18 @@ pub async fn create_session(scene: String, ticket: String, key: String) -> Resul
         let (me, cookie) =
             crate::server::session::exchange_ticket(&state, &headers, &scene, &ticket, &key)
                 .await?;
-        expect_context::<leptos_axum::ResponseOptions>()
-            .append_header(axum::http::header::SET_COOKIE, cookie);
+        set_cookie(cookie);
         Ok(me)
     })
     .await
+}
+
+/// Adds a `Set-Cookie` header to the server function's response.
+#[cfg(feature = "ssr")]
+fn set_cookie(cookie: axum::http::HeaderValue) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(axum::http::header::SET_COOKIE, cookie);
+    }
 }
 
 /// `GET /api/me` → `{"user":{"id","nickname","avatar_url"}}`, or 401.
@@ -42,8 +49,7 @@ pub async fn logout() -> Result<(), ApiError> {
     super::run(|state| async move {
         let (headers, _) = crate::server::context::request(&state).await?;
         let cookie = crate::server::session::logout(&state, &headers).await?;
-        expect_context::<leptos_axum::ResponseOptions>()
-            .append_header(axum::http::header::SET_COOKIE, cookie);
+        set_cookie(cookie);
         Ok(())
     })
     .await
