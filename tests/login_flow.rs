@@ -417,37 +417,3 @@ async fn two_logins_at_once_do_not_cross() {
     assert_eq!(me_b.body["user"]["nickname"], "Bob");
     assert_ne!(me_a.body["user"]["id"], me_b.body["user"]["id"]);
 }
-
-#[tokio::test]
-async fn no_response_or_push_carries_the_openid() {
-    let app = spawn_app().await;
-    let (scene, key) = (id(), id());
-    let mut bodies = vec![app.code(&scene, &key).await.body.to_string()];
-    let mut socket = app.hello(&scene, &key).await;
-    let code = app.wx_login("o-secret-openid").await;
-    let scanned = app.scan(&scene, &code).await;
-    bodies.push(scanned.body.to_string());
-    let token = scanned.body["data"]["scan_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    bodies.push(app.confirm(&scene, &token, "Alice").await.body.to_string());
-    bodies.push(expect_event(&mut socket, "scanned").await.to_string());
-    let confirmed = expect_event(&mut socket, "confirmed").await;
-    bodies.push(confirmed.to_string());
-    let session = app
-        .session(&scene, confirmed["ticket"].as_str().unwrap(), &key)
-        .await;
-    bodies.push(session.body.to_string());
-    let cookie = cookie_pair(&session.set_cookie.unwrap());
-    bodies.push(
-        app.get_with_cookie("/api/me", Some(&cookie))
-            .await
-            .body
-            .to_string(),
-    );
-    for body in bodies {
-        assert!(!body.contains("o-secret-openid"), "{body}");
-        assert!(!body.contains("session_key"), "{body}");
-    }
-}
