@@ -68,7 +68,7 @@ cargo-leptos:
 	else \
 	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 14 minutes on 2 cores)"; \
 	  rustup toolchain install $(CARGO_LEPTOS_RUSTC) --profile minimal; \
-	  cargo +$(CARGO_LEPTOS_RUSTC) install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked; \
+	  cargo +$(CARGO_LEPTOS_RUSTC) install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --debug; \
 	fi
 
 wasm-bindgen:
