@@ -2,7 +2,8 @@ import { defineConfig, devices } from "@playwright/test";
 
 // The suite runs against the release build (`cargo leptos build --release`, see the
 // Makefile) and starts and stops its own servers: one as shipped, in demo mode, and
-// one whose codes expire after 4 s, for the expiry test.
+// one whose codes expire after 4 s and are replaced by themselves once in a row, for the
+// expiry tests.
 const server = (port: number, env: Record<string, string> = {}) => ({
   command: "./target/release/scanlogin",
   cwd: "..",
@@ -37,7 +38,7 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   retries: 0,
   reporter: [["list"]],
-  webServer: [server(MAIN_PORT), server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4" })],
+  webServer: [server(MAIN_PORT), server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4", SCANLOGIN_AUTO_REFRESHES: "1" })],
   use: {
     baseURL: `http://127.0.0.1:${MAIN_PORT}`,
     trace: "retain-on-failure",

@@ -9,7 +9,7 @@ async fn main() -> std::process::ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("scanlogin: configuration error: {err}");
+            eprintln!("scanlogin: cannot start: {err}");
             return std::process::ExitCode::from(2);
         }
     };

@@ -27,6 +27,9 @@ pub fn id_from_random_bytes(mut random: impl FnMut() -> u8) -> String {
     id
 }
 
+/// `SCANLOGIN_AUTO_REFRESHES`'s default: codes a page gets by itself in a row.
+pub const DEFAULT_AUTO_REFRESHES: u32 = 5;
+
 /// WebSocket close code: the socket did not prove the scene's browser key in time.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// Seconds a socket has to send its `hello`.
@@ -69,6 +72,10 @@ pub struct CodeAnswer {
     pub msg: String,
     /// Seconds until the scene expires.
     pub expires_in: u64,
+    /// New codes the page may get by itself in a row, with nobody touching it, before it
+    /// asks the person (`SCANLOGIN_AUTO_REFRESHES`): a forgotten tab costs a few codes,
+    /// not one every two minutes forever.
+    pub auto_refreshes: u32,
 }
 
 /// The mini-program API's envelope: `{"code": <http status>, "msg": ..., "data": ...}`.

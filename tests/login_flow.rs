@@ -90,7 +90,8 @@ async fn a_person_scans_confirms_and_the_browser_is_logged_in() {
     assert_eq!(scanned.body["code"], 200);
     assert!(data["scan_token"].as_str().unwrap().len() >= 32);
     assert!(data["expires_in"].as_u64().unwrap() > 100);
-    assert_eq!(data["browser"]["ip"], "127.0.0.1");
+    // The network, not the exact address.
+    assert_eq!(data["browser"]["ip"], "127.0.0.x");
     // Coarse: enough to recognise a browser, not a fingerprint.
     assert_eq!(data["browser"]["user_agent"], "Chrome 120 on Linux");
     assert!(data["browser"]["requested_at"]

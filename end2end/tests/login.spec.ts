@@ -53,7 +53,7 @@ test("scan, confirm on the phone, and the page is logged in", async ({ page, bro
   await expect(page.getByTestId("qr-login")).toHaveAttribute("data-state", "scanned");
   await expect(page.getByTestId("qr-message")).toHaveText(/confirm on your phone/);
   // The phone shows which browser asks.
-  await expect(phone.getByTestId("phone-browser-ip")).toHaveText("127.0.0.1");
+  await expect(phone.getByTestId("phone-browser-ip")).toHaveText("127.0.0.x");
   await expect(phone.getByTestId("phone-browser-agent")).toHaveText(/^Chrome \d+ on \S.*$/);
 
   await phone.getByTestId("phone-confirm").click();
@@ -91,6 +91,45 @@ test("an expired code says so and is replaced by itself", async ({ page }) => {
   await expect(qr).toHaveAttribute("data-state", "expired", { timeout: 8_000 });
   await expect(qr).toHaveAttribute("data-state", "waiting", { timeout: 8_000 });
   await expect(qr).not.toHaveAttribute("data-scene", scene);
+});
+
+/** Makes the page look hidden (another tab in front) or visible again, as browsers do. */
+async function setVisibility(page: Page, state: "hidden" | "visible") {
+  await page.evaluate((state) => {
+    Object.defineProperty(document, "visibilityState", { get: () => state, configurable: true });
+    Object.defineProperty(document, "hidden", { get: () => state === "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, state);
+}
+
+test("a visible page gets new codes by itself only a few times in a row", async ({ page }) => {
+  // The short-TTL server allows one code by itself (SCANLOGIN_AUTO_REFRESHES=1).
+  const first = await openLogin(page, SHORT_TTL);
+  const qr = page.getByTestId("qr-login");
+  await expect(qr).not.toHaveAttribute("data-scene", first, { timeout: 10_000 });
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  const second = await qr.getAttribute("data-scene");
+  // The second code ends too: now the page asks the person instead of spending codes.
+  await expect(qr).toHaveAttribute("data-auto-refresh", "exhausted", { timeout: 10_000 });
+  await expect(qr).toHaveAttribute("data-state", "expired");
+  await expect(qr).toHaveAttribute("data-scene", second!);
+  await expect(page.getByTestId("qr-detail")).toHaveText("Code expired — get a new one.");
+  await page.getByTestId("qr-refresh").click();
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  await expect(qr).toHaveAttribute("data-auto-refresh", "on");
+  await expect(qr).not.toHaveAttribute("data-scene", second!);
+});
+
+test("a hidden page gets no new code until it is seen again, then at once", async ({ page }) => {
+  const first = await openLogin(page, SHORT_TTL);
+  const qr = page.getByTestId("qr-login");
+  await setVisibility(page, "hidden");
+  await expect(qr).toHaveAttribute("data-auto-refresh", "hidden", { timeout: 10_000 });
+  await expect(qr).toHaveAttribute("data-state", "expired");
+  await expect(qr).toHaveAttribute("data-scene", first);
+  await setVisibility(page, "visible");
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  await expect(qr).not.toHaveAttribute("data-scene", first);
 });
 
 test("a killed socket reconnects and still receives the confirmation", async ({ page, browser, baseURL }) => {

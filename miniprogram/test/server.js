@@ -4,7 +4,7 @@ const { spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const PORT = Number(process.env.SCANLOGIN_MP_TEST_PORT || 3010);
+const PORT = Number(process.env.MP_TEST_PORT || 3010);
 
 module.exports = async function startServer() {
   const root = path.resolve(__dirname, '..', '..');
@@ -24,7 +24,7 @@ module.exports = async function startServer() {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   globalThis.__SCANLOGIN_SERVER__ = server;
-  process.env.SCANLOGIN_URL = `http://127.0.0.1:${PORT}`;
+  process.env.MP_TEST_SERVER_URL = `http://127.0.0.1:${PORT}`;
   const deadline = Date.now() + 20000;
   for (;;) {
     try {

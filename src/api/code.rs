@@ -10,8 +10,8 @@ use crate::protocol::CodeAnswer;
 #[server(prefix = "/miniapp", endpoint = "getwxacodeunlimit", input = server_fn::codec::Json)]
 pub async fn get_wxacode(scene: String, key: String) -> Result<CodeAnswer, ApiError> {
     super::run(|state| async move {
-        let (headers, ip) = crate::server::context::request(&state).await?;
-        crate::server::code::issue_code(&state, &headers, ip, &scene, &key).await
+        let (headers, client) = crate::server::context::request(&state).await?;
+        crate::server::code::issue_code(&state, &headers, client, &scene, &key).await
     })
     .await
     .map_err(ApiError::seed_envelope)

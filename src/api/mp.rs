@@ -9,8 +9,8 @@ use crate::protocol::{Envelope, Profile, ScanData};
 #[server(prefix = "/api/mp", endpoint = "scan", input = server_fn::codec::Json)]
 pub async fn mp_scan(scene: String, code: String) -> Result<Envelope<ScanData>, ApiError> {
     super::run(|state| async move {
-        let (_, ip) = crate::server::context::request(&state).await?;
-        crate::server::mp_api::scan(&state, ip, &scene, &code).await
+        let (_, client) = crate::server::context::request(&state).await?;
+        crate::server::mp_api::scan(&state, client, &scene, &code).await
     })
     .await
 }

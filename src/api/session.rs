@@ -9,10 +9,10 @@ use crate::protocol::Me;
 #[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
 pub async fn create_session(scene: String, ticket: String, key: String) -> Result<Me, ApiError> {
     super::run(|state| async move {
-        let (headers, ip) = crate::server::context::request(&state).await?;
+        let (headers, client) = crate::server::context::request(&state).await?;
         state
             .limits
-            .check(crate::server::limits::Bucket::Sessions, ip)?;
+            .check(crate::server::limits::Bucket::Sessions, client.key)?;
         let (me, cookie) =
             crate::server::session::exchange_ticket(&state, &headers, &scene, &ticket, &key)
                 .await?;

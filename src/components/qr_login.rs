@@ -2,7 +2,14 @@
 //! the scene's socket, and turns the pushed events into a session.
 //!
 //! Its state is on `[data-testid="qr-login"]`: `data-state` (`loading`, `waiting`,
-//! `scanned`, `confirmed`, `cancelled`, `expired`, `error`) and `data-scene`.
+//! `scanned`, `confirmed`, `cancelled`, `expired`, `error`), `data-scene`, and
+//! `data-auto-refresh`: whether an ended code is replaced by itself (`on`), waits for the
+//! tab to be visible again (`hidden`), or waits for the person (`exhausted`).
+//!
+//! Every new code costs one of WeChat's (a quota for the whole site), so the component
+//! gets one by itself only while the page is visible, and at most
+//! `SCANLOGIN_AUTO_REFRESHES` times in a row with nobody touching it; then it asks. A tab
+//! that comes back into view gets a fresh code at once.
 //! Everything that touches the browser (crypto, sockets, timers) runs only after
 //! hydration, in the `browser` module.
 
@@ -64,6 +71,13 @@ pub struct Flow {
     /// When the code expires, and now (ms since the epoch), for the countdown.
     pub expires_at: RwSignal<f64>,
     pub now: RwSignal<f64>,
+    /// `on`, `hidden` or `exhausted` (see the module's documentation).
+    pub auto_refresh: RwSignal<&'static str>,
+    /// Codes got by themselves since the person last did something, and how many may be.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    auto_used: StoredValue<u32>,
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    auto_max: StoredValue<u32>,
     /// Bumped for every new scene: work for an older scene stops.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     generation: StoredValue<u64>,
@@ -78,6 +92,9 @@ impl Flow {
             detail: RwSignal::new(String::new()),
             expires_at: RwSignal::new(0.0),
             now: RwSignal::new(0.0),
+            auto_refresh: RwSignal::new("on"),
+            auto_used: StoredValue::new(0),
+            auto_max: StoredValue::new(crate::protocol::DEFAULT_AUTO_REFRESHES),
             generation: StoredValue::new(0),
         }
     }
@@ -100,7 +117,7 @@ pub fn QrLogin() -> impl IntoView {
 
     let refresh = move |_| {
         #[cfg(feature = "hydrate")]
-        browser::new_scene(flow);
+        browser::refresh_by_hand(flow);
     };
     let phase = move || flow.phase.get();
     let countdown = move || match phase() {
@@ -114,6 +131,7 @@ pub fn QrLogin() -> impl IntoView {
             data-testid="qr-login"
             data-state=move || phase().name()
             data-scene=move || flow.scene.get()
+            data-auto-refresh=move || flow.auto_refresh.get()
         >
             <div class="qr-frame" class:faded=move || phase() != Phase::Waiting>
                 <Show
@@ -149,6 +167,7 @@ mod browser {
     use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use gloo_timers::future::TimeoutFuture;
     use leptos::{prelude::*, task::spawn_local};
+    use wasm_bindgen::{closure::Closure, JsCast};
 
     use super::{Flow, Phase};
     use crate::{
@@ -184,7 +203,54 @@ mod browser {
         })
     }
 
+    fn is_hidden() -> bool {
+        document().hidden()
+    }
+
+    /// The person asked for a new code: the count of codes got by themselves starts over.
+    pub fn refresh_by_hand(flow: Flow) {
+        flow.auto_used.set_value(0);
+        new_scene(flow);
+    }
+
+    /// A code ended by itself: replace it if the page is seen and the allowance lasts.
+    fn refresh_by_itself(flow: Flow) {
+        if is_hidden() {
+            flow.auto_refresh.set("hidden");
+            return;
+        }
+        if flow.auto_used.get_value() >= flow.auto_max.get_value() {
+            flow.auto_refresh.set("exhausted");
+            flow.detail.set("Code expired — get a new one.".into());
+            return;
+        }
+        flow.auto_used.update_value(|n| *n += 1);
+        new_scene(flow);
+    }
+
+    /// Back in view: a code that ended while nobody looked is replaced at once.
+    fn on_visible(flow: Flow) {
+        let ended = matches!(
+            flow.phase.get_untracked(),
+            Phase::Expired | Phase::Cancelled
+        );
+        if ended && flow.auto_refresh.get_untracked() != "on" {
+            refresh_by_hand(flow);
+        }
+    }
+
     pub fn start(flow: Flow) {
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            if !is_hidden() {
+                on_visible(flow);
+            }
+        });
+        let _ = document().add_event_listener_with_callback(
+            "visibilitychange",
+            listener.as_ref().unchecked_ref(),
+        );
+        // The page lives as long as the component: the listener stays.
+        listener.forget();
         // The countdown's clock; it also notices a code that expired while the socket
         // was away.
         flow.now.set(now_ms());
@@ -220,6 +286,7 @@ mod browser {
         flow.scene.set(scene.clone());
         flow.image.set(String::new());
         flow.detail.set(String::new());
+        flow.auto_refresh.set("on");
         flow.phase.set(Phase::Loading);
         spawn_local(async move {
             let answer = get_wxacode(scene.clone(), key.clone()).await;
@@ -230,6 +297,7 @@ mod browser {
                 Ok(code) => {
                     let now = now_ms();
                     flow.image.set(code.data);
+                    flow.auto_max.set_value(code.auto_refreshes);
                     flow.now.set(now);
                     flow.expires_at.set(now + code.expires_in as f64 * 1000.0);
                     flow.phase.set(Phase::Waiting);
@@ -335,7 +403,7 @@ mod browser {
         spawn_local(async move {
             TimeoutFuture::new(ms).await;
             if is_current(flow, generation) {
-                new_scene(flow);
+                refresh_by_itself(flow);
             }
         });
     }

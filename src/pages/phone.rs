@@ -158,7 +158,7 @@ pub fn PhonePage() -> impl IntoView {
                         <p>"A browser asks to log in as you:"</p>
                         <dl class="browser" data-testid="phone-browser">
                             <dt>"Browser"</dt><dd data-testid="phone-browser-agent">{browser.user_agent}</dd>
-                            <dt>"IP address"</dt><dd data-testid="phone-browser-ip">{browser.ip}</dd>
+                            <dt>"Network"</dt><dd data-testid="phone-browser-ip">{browser.ip}</dd>
                             <dt>"Asked at"</dt><dd>{browser.requested_at}</dd>
                         </dl>
                         <p class="warn">"Only confirm if this is the computer in front of you."</p>

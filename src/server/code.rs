@@ -1,14 +1,13 @@
 //! The code endpoint: registers a scene for a browser and gets its mini-program code
 //! from WeChat, once per scene.
 
-use std::net::IpAddr;
-
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 use tokio::time::Instant;
 
 use super::{
-    error::AppError, limits::Bucket, scene::CodeImage, startup::AppState, wechat::WxaCodeRequest,
+    client::network_of, context::Client, error::AppError, limits::Bucket, scene::CodeImage,
+    startup::AppState, wechat::WxaCodeRequest,
 };
 use crate::protocol::{is_valid_id, BrowserInfo, CodeAnswer};
 
@@ -16,11 +15,11 @@ use crate::protocol::{is_valid_id, BrowserInfo, CodeAnswer};
 pub async fn issue_code(
     state: &AppState,
     headers: &HeaderMap,
-    ip: IpAddr,
+    client: Client,
     scene: &str,
     key: &str,
 ) -> Result<CodeAnswer, AppError> {
-    state.limits.check(Bucket::Codes, ip)?;
+    state.limits.check(Bucket::Codes, client.key)?;
     if !is_valid_id(scene) {
         return Err(AppError::Malformed(
             "scene: 32 characters of A-Z, a-z, 0-9".into(),
@@ -37,18 +36,21 @@ pub async fn issue_code(
         .unwrap_or("");
     let browser = BrowserInfo {
         user_agent: describe_user_agent(user_agent),
-        ip: ip.to_string(),
+        ip: network_of(client.ip),
         requested_at: rfc3339_now(),
     };
+    // A new scene costs a WeChat call: the app-wide budget pays for it.
     let (cell, expires_in, is_new) =
         state
             .scenes
-            .register(scene, key, browser, ip, Instant::now())?;
+            .register(scene, key, browser, client.key, Instant::now(), || {
+                state.limits.spend_code()
+            })?;
     if is_new {
         state.hub.open(scene);
     }
     let config = &state.config;
-    let code = cell
+    let fetched = cell
         .get_or_try_init(|| async {
             let request = WxaCodeRequest {
                 scene: scene.to_owned(),
@@ -68,12 +70,22 @@ pub async fn issue_code(
                 data_url: format!("data:{};base64,{data}", image.mime),
             })
         })
-        .await?;
+        .await;
+    let code = match fetched {
+        Ok(code) => code,
+        Err(err) => {
+            // Not counted against the client, and the page may ask again.
+            state.scenes.forget_without_code(scene);
+            state.hub.close(scene);
+            return Err(err);
+        }
+    };
     Ok(CodeAnswer {
         code: 200,
         data: code.data_url.clone(),
         msg: "ok".to_owned(),
         expires_in,
+        auto_refreshes: config.auto_refreshes,
     })
 }
 

@@ -1,30 +1,45 @@
 //! Configuration from environment variables (`SCANLOGIN_*`, plus Leptos's own `LEPTOS_*`).
 //!
-//! Every variable, with its default, is listed in the README. Reading goes through a
-//! lookup function so tests can build a configuration without touching the process
-//! environment.
+//! Every variable, with its default, is listed in the README (a test checks that the two
+//! agree). Reading collects every problem before it answers, so one start-up names them
+//! all: a blank value, a value that does not parse, an unknown `SCANLOGIN_*` name (a typo
+//! would otherwise silently keep a default), and a combination that would be unsafe.
+//!
+//! The mode is decided here, and never by accident: real WeChat when both credentials are
+//! set; demo mode (the built-in simulator, in which anyone who can reach the server can log
+//! in as anyone) only when `SCANLOGIN_DEMO=1`, or when nothing is configured and nobody but
+//! this machine can reach the server.
 
-use std::{net::SocketAddr, str::FromStr, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+    sync::Mutex,
+    time::Duration,
+};
 
 use leptos::config::LeptosOptions;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
-use super::wechat::TokenApi;
+use super::{client::TrustedProxies, wechat::TokenApi};
 
 /// How the server talks to WeChat.
 #[derive(Clone)]
 pub enum Mode {
-    /// No credentials: the built-in WeChat simulator answers instead of WeChat.
-    Demo,
+    /// The built-in WeChat simulator answers instead of WeChat. `forced`: asked for with
+    /// `SCANLOGIN_DEMO=1` (rather than chosen because nothing is configured on a loopback
+    /// address), which also opens the simulator's control surface to other machines.
+    Demo { forced: bool },
     /// Real credentials for WeChat's API.
     WeChat { appid: String, secret: SecretString },
 }
 
-impl std::fmt::Debug for Mode {
+impl fmt::Debug for Mode {
     // The app secret must never reach logs: `Debug` shows the appid only.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mode::Demo => f.write_str("Demo"),
+            Mode::Demo { forced } => f.debug_struct("Demo").field("forced", forced).finish(),
             Mode::WeChat { appid, .. } => f
                 .debug_struct("WeChat")
                 .field("appid", appid)
@@ -57,20 +72,27 @@ pub struct Config {
     pub sim_codes_per_minute: u32,
     /// How long a code (scene) stays valid (`SCANLOGIN_SCENE_TTL_SECS`).
     pub scene_ttl: Duration,
-    /// Users and sessions (`SCANLOGIN_DATABASE_URL`).
-    pub database_url: String,
+    /// Codes the page gets by itself in a row, without the person doing anything
+    /// (`SCANLOGIN_AUTO_REFRESHES`).
+    pub auto_refreshes: u32,
+    /// Users and sessions (`SCANLOGIN_DATABASE_URL`); secret, since it may hold a
+    /// password (see [`Config::database_for_logs`]).
+    pub database_url: SecretString,
     /// A session's lifetime from login, and how long it survives unused.
     pub session_ttl: Duration,
     pub session_idle: Duration,
     /// Origins, besides the public one, allowed to open sockets and post
     /// (`SCANLOGIN_ALLOWED_ORIGINS`, comma-separated).
     pub allowed_origins: Vec<String>,
-    /// Take the client's IP from `X-Forwarded-For` (`SCANLOGIN_TRUST_PROXY`).
-    pub trust_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (`SCANLOGIN_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// IPv6 clients are grouped by this prefix for every limit (`SCANLOGIN_IPV6_PREFIX`).
+    pub ipv6_prefix: u8,
     pub limits: LimitsConfig,
+    pub connections: ConnectionLimits,
 }
 
-/// Every limit, per client IP unless said otherwise (see SECURITY.md).
+/// Every limit on the login flow, per client unless said otherwise (see SECURITY.md).
 #[derive(Debug, Clone)]
 pub struct LimitsConfig {
     /// Codes a client may ask for per minute (`SCANLOGIN_RATE_CODES_PER_MIN`).
@@ -79,10 +101,16 @@ pub struct LimitsConfig {
     pub scans_per_min: u32,
     /// Ticket exchanges per minute (`SCANLOGIN_RATE_SESSIONS_PER_MIN`).
     pub sessions_per_min: u32,
-    /// Scenes alive at once, in all (`SCANLOGIN_MAX_SCENES`) and per IP
+    /// New codes per minute for the whole app (`SCANLOGIN_CODE_BUDGET_PER_MIN`), below
+    /// WeChat's quota of 5,000.
+    pub code_budget_per_min: u32,
+    /// Scenes alive at once, in all (`SCANLOGIN_MAX_SCENES`) and per client
     /// (`SCANLOGIN_MAX_SCENES_PER_IP`).
     pub max_scenes: usize,
     pub max_scenes_per_ip: usize,
+    /// A scene without an authenticated socket this long after its code is dropped
+    /// (`SCANLOGIN_SOCKET_GRACE_SECS`).
+    pub socket_grace: Duration,
     /// Sockets on one scene (`SCANLOGIN_MAX_SOCKETS_PER_SCENE`).
     pub max_sockets_per_scene: usize,
     /// Request bodies (`SCANLOGIN_MAX_BODY_BYTES`).
@@ -93,8 +121,85 @@ pub struct LimitsConfig {
     pub ws_max_message_bytes: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Limits on connections, so that slow or idle clients cannot hold the server.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// A request's head must arrive this soon (`SCANLOGIN_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this
+    /// (`SCANLOGIN_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout: Duration,
+    /// Open connections in all (`SCANLOGIN_MAX_CONNECTIONS`); unset: 90% of the
+    /// descriptor limit, decided at start-up.
+    pub max_connections: Option<usize>,
+    /// Open connections per peer address, trusted proxies exempt
+    /// (`SCANLOGIN_MAX_CONNECTIONS_PER_PEER`).
+    pub max_connections_per_peer: usize,
+    /// Sockets that have not said hello yet, per client
+    /// (`SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT`).
+    pub max_pending_sockets_per_client: usize,
+}
+
+/// Every variable the server reads. Anything else named `SCANLOGIN_*` is a mistake.
+pub const VARIABLES: &[&str] = &[
+    DEMO,
+    APPID,
+    SECRET,
+    "SCANLOGIN_WECHAT_API_BASE",
+    "SCANLOGIN_WECHAT_TOKEN_API",
+    "SCANLOGIN_WECHAT_TIMEOUT_MS",
+    "SCANLOGIN_MP_PAGE",
+    "SCANLOGIN_MP_ENV_VERSION",
+    "SCANLOGIN_MP_CODE_WIDTH",
+    PUBLIC_ORIGIN,
+    "SCANLOGIN_SIM_TOKEN_TTL_SECS",
+    "SCANLOGIN_SIM_CODES_PER_MINUTE",
+    "SCANLOGIN_SCENE_TTL_SECS",
+    "SCANLOGIN_AUTO_REFRESHES",
+    "SCANLOGIN_DATABASE_URL",
+    "SCANLOGIN_SESSION_TTL_SECS",
+    "SCANLOGIN_SESSION_IDLE_SECS",
+    "SCANLOGIN_ALLOWED_ORIGINS",
+    TRUSTED_PROXIES,
+    "SCANLOGIN_IPV6_PREFIX",
+    "SCANLOGIN_RATE_CODES_PER_MIN",
+    "SCANLOGIN_RATE_SCANS_PER_MIN",
+    "SCANLOGIN_RATE_SESSIONS_PER_MIN",
+    "SCANLOGIN_CODE_BUDGET_PER_MIN",
+    "SCANLOGIN_MAX_SCENES",
+    "SCANLOGIN_MAX_SCENES_PER_IP",
+    "SCANLOGIN_SOCKET_GRACE_SECS",
+    "SCANLOGIN_MAX_SOCKETS_PER_SCENE",
+    "SCANLOGIN_MAX_BODY_BYTES",
+    "SCANLOGIN_WS_HELLO_TIMEOUT_SECS",
+    "SCANLOGIN_WS_MAX_MESSAGE_BYTES",
+    "SCANLOGIN_HEADER_TIMEOUT_SECS",
+    "SCANLOGIN_IDLE_TIMEOUT_SECS",
+    "SCANLOGIN_MAX_CONNECTIONS",
+    "SCANLOGIN_MAX_CONNECTIONS_PER_PEER",
+    "SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT",
+];
+
+/// Variables that once existed, and what replaced them.
+const REPLACED: &[(&str, &str)] = &[(
+    "SCANLOGIN_TRUST_PROXY",
+    "SCANLOGIN_TRUSTED_PROXIES (the proxies' networks, e.g. 127.0.0.1/32 or 10.0.0.0/8)",
+)];
+
+const DEMO: &str = "SCANLOGIN_DEMO";
+const APPID: &str = "SCANLOGIN_WECHAT_APPID";
+const SECRET: &str = "SCANLOGIN_WECHAT_SECRET";
+const PUBLIC_ORIGIN: &str = "SCANLOGIN_PUBLIC_ORIGIN";
+const TRUSTED_PROXIES: &str = "SCANLOGIN_TRUSTED_PROXIES";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    #[error("{name} is set but empty: give it a value, or unset it")]
+    Blank { name: String },
+    #[error("{name} is not a scanlogin setting (a typo?); the README lists them all")]
+    Unknown { name: String },
+    #[error("{old} is no longer read: use {new}")]
+    Replaced { old: String, new: &'static str },
     #[error(
         "{present} is set but {missing} is not: set both for WeChat, or neither for demo mode"
     )]
@@ -102,6 +207,14 @@ pub enum ConfigError {
         present: &'static str,
         missing: &'static str,
     },
+    #[error("SCANLOGIN_DEMO=1 and WeChat credentials are both set: choose one")]
+    DemoWithCredentials,
+    #[error(
+        "no WeChat credentials ({APPID}, {SECRET}) and {why}; demo mode would let anyone who \
+         can reach the server log in as any user. Set the credentials, or {DEMO}=1 to run \
+         the demo on purpose"
+    )]
+    NoCredentials { why: String },
     #[error("{name}={value:?} is not valid: {reason}")]
     Invalid {
         name: &'static str,
@@ -112,210 +225,411 @@ pub enum ConfigError {
     Leptos(String),
 }
 
-const APPID: &str = "SCANLOGIN_WECHAT_APPID";
-const SECRET: &str = "SCANLOGIN_WECHAT_SECRET";
+/// Every problem found in one reading of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(|e| format!("  - {e}")).collect();
+        write!(
+            f,
+            "{} configuration problem(s):\n{}",
+            self.0.len(),
+            lines.join("\n")
+        )
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
 
 impl Config {
     /// Reads the process environment. Leptos's options come from `LEPTOS_*` variables,
     /// with the values cargo-leptos compiled in as defaults.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, ConfigErrors> {
         let mut leptos = leptos::config::get_configuration(None)
-            .map_err(|e| ConfigError::Leptos(e.to_string()))?
+            .map_err(|e| ConfigErrors(vec![ConfigError::Leptos(e.to_string())]))?
             .leptos_options;
         if leptos.output_name.is_empty() {
             // Built by plain cargo rather than cargo-leptos: use the crate's name.
             leptos.output_name = env!("CARGO_PKG_NAME").into();
         }
-        Self::from_lookup(|name| std::env::var(name).ok(), leptos)
+        Self::from_vars(std::env::vars(), leptos)
     }
 
     /// A configuration for tests: listening on a free loopback port, an in-memory
-    /// database unless `lookup` names one, `lookup` for the `SCANLOGIN_*` variables.
-    pub fn for_tests(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// database unless `vars` name one.
+    pub fn for_tests<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigErrors> {
         let leptos = LeptosOptions::builder()
             .output_name(env!("CARGO_PKG_NAME"))
             .site_root("target/site")
             .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
             .build();
-        Self::from_lookup(
-            |name| {
-                lookup(name).or_else(|| {
-                    (name == "SCANLOGIN_DATABASE_URL").then(|| "sqlite::memory:".to_owned())
-                })
-            },
-            leptos,
-        )
+        let mut vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        vars.entry("SCANLOGIN_DATABASE_URL".into())
+            .or_insert_with(|| "sqlite::memory:".into());
+        Self::from_vars(vars, leptos)
     }
 
-    /// Builds a configuration from `lookup` (a variable's value, if set).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
+    /// Builds a configuration from the environment's variables; only `SCANLOGIN_*` ones
+    /// are looked at.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
         leptos: LeptosOptions,
-    ) -> Result<Self, ConfigError> {
-        let vars = Vars(&|name| lookup(name).filter(|v| !v.trim().is_empty()));
-        let mode = match (vars.get(APPID), vars.get(SECRET)) {
-            (None, None) => Mode::Demo,
-            (Some(appid), Some(secret)) => Mode::WeChat {
-                appid,
-                secret: SecretString::from(secret),
-            },
-            (Some(_), None) => {
-                return Err(ConfigError::HalfCredentials {
-                    present: APPID,
-                    missing: SECRET,
-                })
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::HalfCredentials {
-                    present: SECRET,
-                    missing: APPID,
-                })
-            }
-        };
+    ) -> Result<Self, ConfigErrors> {
+        let vars = Vars::new(vars);
+        let config = Self::read(&vars, leptos);
+        let errors = vars.errors.into_inner().unwrap_or_else(|e| e.into_inner());
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    fn read(vars: &Vars, leptos: LeptosOptions) -> Self {
+        let public_origin =
+            vars.get(PUBLIC_ORIGIN)
+                .and_then(|origin| match parse_origin(&origin) {
+                    Ok(origin) => Some(origin),
+                    Err(reason) => {
+                        vars.invalid(PUBLIC_ORIGIN, origin, reason);
+                        None
+                    }
+                });
+        let trusted_proxies: TrustedProxies =
+            vars.parse(TRUSTED_PROXIES, TrustedProxies::default());
+        let mode = decide_mode(vars, &leptos, public_origin.as_deref(), &trusted_proxies);
+
         let wechat_token_api = match vars.get("SCANLOGIN_WECHAT_TOKEN_API").as_deref() {
             None | Some("stable_token") => TokenApi::Stable,
             Some("token") => TokenApi::Classic,
             Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "SCANLOGIN_WECHAT_TOKEN_API",
-                    value: other.to_owned(),
-                    reason: "use stable_token or token".into(),
-                })
+                vars.invalid(
+                    "SCANLOGIN_WECHAT_TOKEN_API",
+                    other,
+                    "use stable_token or token",
+                );
+                TokenApi::Stable
             }
         };
         let mp_env_version = vars
             .get("SCANLOGIN_MP_ENV_VERSION")
             .unwrap_or_else(|| "release".into());
         if !matches!(mp_env_version.as_str(), "release" | "trial" | "develop") {
-            return Err(ConfigError::Invalid {
-                name: "SCANLOGIN_MP_ENV_VERSION",
-                value: mp_env_version,
-                reason: "use release, trial or develop".into(),
-            });
+            vars.invalid(
+                "SCANLOGIN_MP_ENV_VERSION",
+                &mp_env_version,
+                "use release, trial or develop",
+            );
         }
-        let mp_code_width = vars.parse("SCANLOGIN_MP_CODE_WIDTH", 280u32)?;
-        if !(280..=1280).contains(&mp_code_width) {
-            return Err(ConfigError::Invalid {
-                name: "SCANLOGIN_MP_CODE_WIDTH",
-                value: mp_code_width.to_string(),
-                reason: "WeChat draws codes 280 to 1280 pixels wide".into(),
-            });
-        }
-        Ok(Self {
+        let mp_code_width = vars.in_range("SCANLOGIN_MP_CODE_WIDTH", 280u32, 280..=1280);
+        let ipv6_prefix = vars.in_range("SCANLOGIN_IPV6_PREFIX", 64u8, 0..=128);
+        let code_budget_per_min = vars.positive("SCANLOGIN_CODE_BUDGET_PER_MIN", 4000u32);
+        let max_connections = vars
+            .get("SCANLOGIN_MAX_CONNECTIONS")
+            .map(|_| vars.positive("SCANLOGIN_MAX_CONNECTIONS", 1usize));
+
+        Self {
             leptos,
             mode,
-            public_origin: vars
-                .get("SCANLOGIN_PUBLIC_ORIGIN")
-                .map(|o| o.trim_end_matches('/').to_owned()),
+            public_origin,
             wechat_api_base: vars
                 .get("SCANLOGIN_WECHAT_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             wechat_token_api,
-            wechat_timeout: Duration::from_millis(vars.parse("SCANLOGIN_WECHAT_TIMEOUT_MS", 5000)?),
+            wechat_timeout: Duration::from_millis(
+                vars.positive("SCANLOGIN_WECHAT_TIMEOUT_MS", 5000),
+            ),
             mp_page: vars
                 .get("SCANLOGIN_MP_PAGE")
                 .unwrap_or_else(|| "pages/login/login".into()),
             mp_env_version,
             mp_code_width,
-            sim_token_ttl: Duration::from_secs(vars.parse("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200)?),
-            sim_codes_per_minute: vars.parse("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000)?,
-            scene_ttl: Duration::from_secs(positive(
-                vars.parse("SCANLOGIN_SCENE_TTL_SECS", 120)?,
-                "SCANLOGIN_SCENE_TTL_SECS",
-            )?),
+            sim_token_ttl: vars.seconds("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200),
+            sim_codes_per_minute: vars.positive("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000),
+            scene_ttl: vars.seconds("SCANLOGIN_SCENE_TTL_SECS", 120),
+            auto_refreshes: vars.parse(
+                "SCANLOGIN_AUTO_REFRESHES",
+                crate::protocol::DEFAULT_AUTO_REFRESHES,
+            ),
             database_url: vars
                 .get("SCANLOGIN_DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://scanlogin.db".into()),
-            session_ttl: Duration::from_secs(positive(
-                vars.parse("SCANLOGIN_SESSION_TTL_SECS", 7 * 86_400)?,
-                "SCANLOGIN_SESSION_TTL_SECS",
-            )?),
-            session_idle: Duration::from_secs(positive(
-                vars.parse("SCANLOGIN_SESSION_IDLE_SECS", 86_400)?,
-                "SCANLOGIN_SESSION_IDLE_SECS",
-            )?),
+                .unwrap_or_else(|| "sqlite://scanlogin.db".into())
+                .into(),
+            session_ttl: vars.seconds("SCANLOGIN_SESSION_TTL_SECS", 7 * 86_400),
+            session_idle: vars.seconds("SCANLOGIN_SESSION_IDLE_SECS", 86_400),
             allowed_origins: vars
                 .get("SCANLOGIN_ALLOWED_ORIGINS")
                 .map(|list| {
                     list.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .map(str::trim)
                         .filter(|o| !o.is_empty())
+                        .filter_map(|o| match parse_origin(o) {
+                            Ok(origin) => Some(origin),
+                            Err(reason) => {
+                                vars.invalid("SCANLOGIN_ALLOWED_ORIGINS", o, reason);
+                                None
+                            }
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
-            trust_proxy: vars.parse("SCANLOGIN_TRUST_PROXY", false)?,
+            trusted_proxies,
+            ipv6_prefix,
             limits: LimitsConfig {
-                codes_per_min: vars.positive("SCANLOGIN_RATE_CODES_PER_MIN", 30)?,
-                scans_per_min: vars.positive("SCANLOGIN_RATE_SCANS_PER_MIN", 30)?,
-                sessions_per_min: vars.positive("SCANLOGIN_RATE_SESSIONS_PER_MIN", 30)?,
-                max_scenes: vars.positive("SCANLOGIN_MAX_SCENES", 100_000)?,
-                max_scenes_per_ip: vars.positive("SCANLOGIN_MAX_SCENES_PER_IP", 20)?,
-                max_sockets_per_scene: vars.positive("SCANLOGIN_MAX_SOCKETS_PER_SCENE", 3)?,
-                max_body_bytes: vars.positive("SCANLOGIN_MAX_BODY_BYTES", 16 * 1024)?,
-                ws_hello_timeout: Duration::from_secs(vars.positive(
+                codes_per_min: vars.positive("SCANLOGIN_RATE_CODES_PER_MIN", 30),
+                scans_per_min: vars.positive("SCANLOGIN_RATE_SCANS_PER_MIN", 30),
+                sessions_per_min: vars.positive("SCANLOGIN_RATE_SESSIONS_PER_MIN", 30),
+                code_budget_per_min,
+                max_scenes: vars.positive("SCANLOGIN_MAX_SCENES", 100_000),
+                max_scenes_per_ip: vars.positive("SCANLOGIN_MAX_SCENES_PER_IP", 20),
+                socket_grace: vars.seconds("SCANLOGIN_SOCKET_GRACE_SECS", 30),
+                max_sockets_per_scene: vars.positive("SCANLOGIN_MAX_SOCKETS_PER_SCENE", 3),
+                max_body_bytes: vars.positive("SCANLOGIN_MAX_BODY_BYTES", 16 * 1024),
+                ws_hello_timeout: vars.seconds(
                     "SCANLOGIN_WS_HELLO_TIMEOUT_SECS",
                     crate::protocol::HELLO_TIMEOUT_SECS,
-                )?),
-                ws_max_message_bytes: vars.positive("SCANLOGIN_WS_MAX_MESSAGE_BYTES", 1024)?,
+                ),
+                ws_max_message_bytes: vars.positive("SCANLOGIN_WS_MAX_MESSAGE_BYTES", 1024),
             },
-        })
+            connections: ConnectionLimits {
+                header_timeout: vars.seconds("SCANLOGIN_HEADER_TIMEOUT_SECS", 10),
+                idle_timeout: vars.seconds("SCANLOGIN_IDLE_TIMEOUT_SECS", 60),
+                max_connections,
+                max_connections_per_peer: vars.positive("SCANLOGIN_MAX_CONNECTIONS_PER_PEER", 256),
+                max_pending_sockets_per_client: vars
+                    .positive("SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT", 16),
+            },
+        }
     }
 
     pub fn mode_name(&self) -> &'static str {
         match self.mode {
-            Mode::Demo => "demo",
+            Mode::Demo { forced: false } => "demo (nothing configured, loopback only)",
+            Mode::Demo { forced: true } => "demo (SCANLOGIN_DEMO=1)",
             Mode::WeChat { .. } => "wechat",
         }
     }
+
+    pub fn is_demo(&self) -> bool {
+        matches!(self.mode, Mode::Demo { .. })
+    }
+
+    /// The database URL as it may be logged: without a password.
+    pub fn database_for_logs(&self) -> String {
+        let url = self.database_url.expose_secret();
+        match url::Url::parse(url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            _ => url.to_owned(),
+        }
+    }
 }
 
-fn positive<T: PartialEq + Default + std::fmt::Display>(
-    value: T,
-    name: &'static str,
-) -> Result<T, ConfigError> {
-    if value == T::default() {
-        return Err(ConfigError::Invalid {
+/// The mode, from the credentials, `SCANLOGIN_DEMO`, and who can reach the server.
+fn decide_mode(
+    vars: &Vars,
+    leptos: &LeptosOptions,
+    public_origin: Option<&str>,
+    trusted_proxies: &TrustedProxies,
+) -> Mode {
+    let demo = vars.get(DEMO).and_then(|v| match v.as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => {
+            vars.invalid(DEMO, &v, "use 1 (demo mode on purpose) or 0");
+            None
+        }
+    });
+    let fallback = Mode::Demo { forced: false };
+    match (vars.get(APPID), vars.get(SECRET)) {
+        (Some(appid), Some(secret)) => {
+            if demo == Some(true) {
+                vars.error(ConfigError::DemoWithCredentials);
+            }
+            Mode::WeChat {
+                appid,
+                secret: SecretString::from(secret),
+            }
+        }
+        (Some(_), None) => {
+            vars.error(ConfigError::HalfCredentials {
+                present: APPID,
+                missing: SECRET,
+            });
+            fallback
+        }
+        (None, Some(_)) => {
+            vars.error(ConfigError::HalfCredentials {
+                present: SECRET,
+                missing: APPID,
+            });
+            fallback
+        }
+        (None, None) => {
+            if demo == Some(true) {
+                return Mode::Demo { forced: true };
+            }
+            let why = if demo == Some(false) {
+                Some(format!("{DEMO}=0"))
+            } else if !leptos.site_addr.ip().is_loopback() {
+                Some(format!(
+                    "the server listens on {}, which other machines can reach (LEPTOS_SITE_ADDR)",
+                    leptos.site_addr
+                ))
+            } else if let Some(origin) = public_origin.filter(|o| !origin_is_loopback(o)) {
+                Some(format!("{PUBLIC_ORIGIN}={origin} is public"))
+            } else if !trusted_proxies.is_empty() {
+                Some(format!(
+                    "{TRUSTED_PROXIES} is set: a loopback server behind a proxy is public"
+                ))
+            } else {
+                None
+            };
+            match why {
+                Some(why) => {
+                    vars.error(ConfigError::NoCredentials { why });
+                    fallback
+                }
+                None => fallback,
+            }
+        }
+    }
+}
+
+/// `scheme://host[:port]`, http or https, nothing after: as browsers send `Origin`.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value.trim()).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("an http(s) origin such as https://login.example.com".into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("an origin has no path, query or fragment".into());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+fn origin_is_loopback(origin: &str) -> bool {
+    match url::Url::parse(origin)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).to_canonical().is_loopback(),
+        None => false,
+    }
+}
+
+/// The `SCANLOGIN_*` variables, and every problem found while reading them.
+struct Vars {
+    values: BTreeMap<String, String>,
+    errors: Mutex<Vec<ConfigError>>,
+}
+
+impl Vars {
+    fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let values: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("SCANLOGIN_"))
+            .collect();
+        let this = Self {
+            values,
+            errors: Mutex::new(Vec::new()),
+        };
+        for name in this.values.keys() {
+            if let Some((old, new)) = REPLACED.iter().find(|(old, _)| old == name) {
+                this.error(ConfigError::Replaced {
+                    old: (*old).to_owned(),
+                    new,
+                });
+            } else if !VARIABLES.contains(&name.as_str()) {
+                this.error(ConfigError::Unknown { name: name.clone() });
+            }
+        }
+        this
+    }
+
+    fn error(&self, error: ConfigError) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(error);
+    }
+
+    fn invalid(&self, name: &'static str, value: impl Into<String>, reason: impl Into<String>) {
+        self.error(ConfigError::Invalid {
             name,
-            value: value.to_string(),
-            reason: "must be at least 1".into(),
+            value: value.into(),
+            reason: reason.into(),
         });
     }
-    Ok(value)
-}
 
-/// Typed access to the variables.
-struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
-
-impl Vars<'_> {
+    /// A variable's value; a blank one is an error (and counts as unset).
     fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name)
+        let value = self.values.get(name)?;
+        if value.trim().is_empty() {
+            self.error(ConfigError::Blank { name: name.into() });
+            return None;
+        }
+        Some(value.trim().to_owned())
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => default,
+            Some(value) => value.parse().unwrap_or_else(|e: T::Err| {
+                self.invalid(name, value, e.to_string());
+                default
+            }),
+        }
     }
 
     /// A number that must not be 0.
-    fn positive<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    fn positive<T>(&self, name: &'static str, default: T) -> T
     where
-        T: FromStr + PartialEq + Default + std::fmt::Display,
-        T::Err: std::fmt::Display,
+        T: FromStr + PartialEq + Default + fmt::Display + Copy,
+        T::Err: fmt::Display,
     {
-        positive(self.parse(name, default)?, name)
+        let value = self.parse(name, default);
+        if value == T::default() {
+            self.invalid(name, value.to_string(), "must be at least 1");
+            return default;
+        }
+        value
     }
 
-    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    fn in_range<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> T
     where
-        T: FromStr,
-        T::Err: std::fmt::Display,
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+        T::Err: fmt::Display,
     {
-        match self.get(name) {
-            None => Ok(default),
-            Some(value) => value
-                .trim()
-                .parse()
-                .map_err(|e: T::Err| ConfigError::Invalid {
-                    name,
-                    reason: e.to_string(),
-                    value,
-                }),
+        let value = self.parse(name, default);
+        if !range.contains(&value) {
+            self.invalid(
+                name,
+                value.to_string(),
+                format!("must be {} to {}", range.start(), range.end()),
+            );
+            return default;
         }
+        value
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Duration {
+        Duration::from_secs(self.positive(name, default))
     }
 }
 
@@ -323,65 +637,167 @@ impl Vars<'_> {
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::for_tests(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        Config::for_tests(vars.iter().copied())
+    }
+
+    fn on(addr: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let leptos = LeptosOptions::builder()
+            .output_name("scanlogin")
+            .site_addr(addr.parse::<SocketAddr>().unwrap())
+            .build();
+        Config::from_vars(
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            leptos,
+        )
+    }
+
+    fn errors(result: Result<Config, ConfigErrors>) -> String {
+        result.expect_err("a configuration error").to_string()
     }
 
     #[test]
-    fn no_credentials_means_demo_mode_with_defaults() {
+    fn nothing_configured_on_loopback_is_demo_mode_with_defaults() {
         let c = config(&[]).unwrap();
-        assert!(matches!(c.mode, Mode::Demo));
+        assert!(matches!(c.mode, Mode::Demo { forced: false }));
         assert_eq!(c.mp_page, "pages/login/login");
         assert_eq!(c.mp_env_version, "release");
         assert_eq!(c.wechat_timeout, Duration::from_secs(5));
         assert_eq!(c.wechat_token_api, TokenApi::Stable);
+        assert_eq!(c.connections.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.connections.max_connections, None);
+        assert!(on(
+            "[::1]:3000",
+            &[("SCANLOGIN_PUBLIC_ORIGIN", "http://localhost:3000")]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn demo_mode_is_never_chosen_for_a_reachable_server() {
+        let e = errors(on("0.0.0.0:3000", &[]));
+        assert!(
+            e.contains("0.0.0.0:3000") && e.contains("SCANLOGIN_DEMO=1"),
+            "{e}"
+        );
+        let e = errors(on(
+            "127.0.0.1:3000",
+            &[("SCANLOGIN_PUBLIC_ORIGIN", "https://login.example.com")],
+        ));
+        assert!(e.contains("https://login.example.com is public"), "{e}");
+        let e = errors(on(
+            "127.0.0.1:3000",
+            &[("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1")],
+        ));
+        assert!(e.contains("behind a proxy"), "{e}");
+        let e = errors(on("127.0.0.1:3000", &[("SCANLOGIN_DEMO", "0")]));
+        assert!(e.contains("SCANLOGIN_DEMO=0"), "{e}");
+        // On purpose, anywhere.
+        let c = on("0.0.0.0:3000", &[("SCANLOGIN_DEMO", "1")]).unwrap();
+        assert!(matches!(c.mode, Mode::Demo { forced: true }));
     }
 
     #[test]
     fn both_credentials_mean_wechat_mode() {
-        let c = config(&[(APPID, "wx123"), (SECRET, "s3cr3t")]).unwrap();
+        let c = on("0.0.0.0:3000", &[(APPID, "wx123"), (SECRET, "s3cr3t")]).unwrap();
         assert_eq!(c.mode_name(), "wechat");
+        let e = errors(config(&[(APPID, "wx123"), (SECRET, "s3cr3t"), (DEMO, "1")]));
+        assert!(e.contains("choose one"), "{e}");
     }
 
     #[test]
-    fn one_credential_alone_names_the_missing_one() {
-        let err = config(&[(APPID, "wx123")]).unwrap_err().to_string();
-        assert!(err.contains("SCANLOGIN_WECHAT_SECRET is not"), "{err}");
-        let err = config(&[(SECRET, "s3cr3t")]).unwrap_err().to_string();
-        assert!(err.contains("SCANLOGIN_WECHAT_APPID is not"), "{err}");
+    fn one_credential_alone_or_a_blank_one_is_named() {
+        let e = errors(config(&[(APPID, "wx123")]));
+        assert!(e.contains("SCANLOGIN_WECHAT_SECRET is not"), "{e}");
+        let e = errors(config(&[(SECRET, "s3cr3t")]));
+        assert!(e.contains("SCANLOGIN_WECHAT_APPID is not"), "{e}");
+        let e = errors(config(&[(APPID, " "), (SECRET, "")]));
+        assert!(e.contains("SCANLOGIN_WECHAT_APPID is set but empty"), "{e}");
+        assert!(
+            e.contains("SCANLOGIN_WECHAT_SECRET is set but empty"),
+            "{e}"
+        );
     }
 
     #[test]
-    fn debug_output_hides_the_secret() {
-        let c = config(&[(APPID, "wx123"), (SECRET, "s3cr3t")]).unwrap();
-        let shown = format!("{c:?}");
-        assert!(shown.contains("wx123"));
-        assert!(!shown.contains("s3cr3t"), "{shown}");
+    fn unknown_and_replaced_variables_are_errors() {
+        let e = errors(config(&[("SCANLOGIN_WECHAT_APP_ID", "wx123")]));
+        assert!(
+            e.contains("SCANLOGIN_WECHAT_APP_ID is not a scanlogin setting"),
+            "{e}"
+        );
+        let e = errors(config(&[("SCANLOGIN_TRUST_PROXY", "true")]));
+        assert!(e.contains("use SCANLOGIN_TRUSTED_PROXIES"), "{e}");
+        // Other programs' variables are none of our business.
+        assert!(Config::for_tests([("PATH", "/bin"), ("LEPTOS_ENV", "PROD")]).is_ok());
     }
 
     #[test]
-    fn bad_values_are_named() {
-        let err = config(&[("SCANLOGIN_WECHAT_TIMEOUT_MS", "soon")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("SCANLOGIN_WECHAT_TIMEOUT_MS"), "{err}");
-        assert!(config(&[("SCANLOGIN_MP_ENV_VERSION", "beta")]).is_err());
-        assert!(config(&[("SCANLOGIN_MP_CODE_WIDTH", "100")]).is_err());
-        assert!(config(&[("SCANLOGIN_WECHAT_TOKEN_API", "x")]).is_err());
-        assert!(config(&[("SCANLOGIN_MAX_SCENES_PER_IP", "0")]).is_err());
-        assert!(config(&[("SCANLOGIN_TRUST_PROXY", "yes please")]).is_err());
+    fn every_problem_is_listed_at_once() {
+        let e = errors(config(&[
+            ("SCANLOGIN_WECHAT_TIMEOUT_MS", "soon"),
+            ("SCANLOGIN_MP_ENV_VERSION", "beta"),
+            ("SCANLOGIN_MP_CODE_WIDTH", "100"),
+            ("SCANLOGIN_WECHAT_TOKEN_API", "x"),
+            ("SCANLOGIN_MAX_SCENES_PER_IP", "0"),
+            ("SCANLOGIN_IPV6_PREFIX", "129"),
+            ("SCANLOGIN_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("SCANLOGIN_PUBLIC_ORIGIN", "https://a.example/login"),
+        ]));
+        for name in [
+            "SCANLOGIN_WECHAT_TIMEOUT_MS",
+            "SCANLOGIN_MP_ENV_VERSION",
+            "SCANLOGIN_MP_CODE_WIDTH",
+            "SCANLOGIN_WECHAT_TOKEN_API",
+            "SCANLOGIN_MAX_SCENES_PER_IP",
+            "SCANLOGIN_IPV6_PREFIX",
+            "SCANLOGIN_TRUSTED_PROXIES",
+            "SCANLOGIN_PUBLIC_ORIGIN",
+        ] {
+            assert!(e.contains(name), "{name} missing from:\n{e}");
+        }
+        assert!(e.starts_with("8 configuration problem(s)"), "{e}");
+    }
+
+    #[test]
+    fn origins_are_normalised() {
         let c = config(&[(
             "SCANLOGIN_ALLOWED_ORIGINS",
-            "https://a.example/, https://b.example",
+            "https://a.example/, https://B.example:8443",
         )])
         .unwrap();
         assert_eq!(
             c.allowed_origins,
-            ["https://a.example", "https://b.example"]
+            ["https://a.example", "https://b.example:8443"]
         );
+    }
+
+    #[test]
+    fn debug_output_and_logs_hide_secrets() {
+        let c = config(&[
+            (APPID, "wx123"),
+            (SECRET, "s3cr3t"),
+            (
+                "SCANLOGIN_DATABASE_URL",
+                "postgres://app:hunter2@db/scanlogin",
+            ),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("wx123"));
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(c.database_for_logs(), "postgres://app:***@db/scanlogin");
+    }
+
+    #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = include_str!("../../README.md");
+        for name in VARIABLES {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is not in the README"
+            );
+        }
     }
 }

@@ -26,8 +26,14 @@ pub enum AppError {
     NotLoggedIn,
     #[error("too many requests: try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error(
+        "this site is handing out too many codes right now: try again in {retry_after_secs} s"
+    )]
+    CodeBudgetSpent { retry_after_secs: u64 },
     #[error("too many codes from this address at once: finish or wait for the others")]
     TooManyScenes,
+    #[error("too many login sockets from this address are still waiting to say hello")]
+    TooManyPendingSockets,
     #[error("the server is busy: try again shortly")]
     Busy,
     #[error("WeChat is not answering as it should; try again")]
@@ -48,7 +54,10 @@ impl AppError {
             | AppError::BadTicket
             | AppError::NotLoggedIn => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::RateLimited { .. } | AppError::TooManyScenes => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. }
+            | AppError::CodeBudgetSpent { .. }
+            | AppError::TooManyScenes
+            | AppError::TooManyPendingSockets => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::WeChat(_) => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -56,6 +65,16 @@ impl AppError {
     }
 
     /// A failed `jscode2session`: a bad code is the client's fault, anything else WeChat's.
+    /// Seconds a client should wait before asking again, when that is known.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_secs }
+            | AppError::CodeBudgetSpent { retry_after_secs } => Some(*retry_after_secs),
+            AppError::TooManyScenes | AppError::TooManyPendingSockets | AppError::Busy => Some(5),
+            _ => None,
+        }
+    }
+
     pub fn from_login(err: WeChatError) -> Self {
         match err.errcode() {
             Some(errcode::INVALID_CODE | errcode::CODE_BEEN_USED) => AppError::BadLoginCode,
@@ -67,11 +86,7 @@ impl AppError {
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
         let status = err.status();
-        let retry_after = match err {
-            AppError::RateLimited { retry_after_secs } => Some(retry_after_secs),
-            AppError::TooManyScenes | AppError::Busy => Some(5),
-            _ => None,
-        };
+        let retry_after = err.retry_after_secs();
         if let (Some(secs), Some(response)) = (
             retry_after,
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),

@@ -4,16 +4,21 @@
 //! asks WeChat (`wechat/`); the browser's socket (`socket.rs`) watches the scene in the
 //! push hub (`hub.rs`); the phone calls `mp_api.rs`; the ticket becomes a session
 //! (`session.rs`) stored with the user in `store.rs`. `error.rs` maps every failure to
-//! what the client sees, once.
+//! what the client sees, once. Around it all: `connections.rs` accepts connections (caps,
+//! header and idle deadlines), `client.rs` says who is asking (trusted proxies, the key
+//! limits count by), `limits.rs` rate-limits, `guard.rs` checks origins and sets headers.
 
+pub mod client;
 pub mod code;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod error;
 pub mod guard;
 pub mod hub;
 pub mod limits;
 pub mod mp_api;
+pub mod profile;
 pub mod random;
 pub mod scene;
 pub mod secret;
@@ -24,5 +29,5 @@ pub mod store;
 pub mod telemetry;
 pub mod wechat;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ConfigErrors};
 pub use startup::{AppState, Application, StartupError};

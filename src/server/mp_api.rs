@@ -2,11 +2,11 @@
 //! browser origin here; every call is authenticated by WeChat's login code (scan) or
 //! by the scan token that the scan returned (confirm, cancel).
 
-use std::net::IpAddr;
-
 use tokio::time::Instant;
 
-use super::{error::AppError, limits::Bucket, startup::AppState};
+use super::{
+    context::Client, error::AppError, limits::Bucket, profile::clean_profile, startup::AppState,
+};
 use crate::protocol::{is_valid_id, Envelope, Profile, ScanData};
 
 fn check_scene(scene: &str) -> Result<(), AppError> {
@@ -29,11 +29,11 @@ fn check_token(name: &str, token: &str) -> Result<(), AppError> {
 /// `POST /api/mp/scan`.
 pub async fn scan(
     state: &AppState,
-    ip: IpAddr,
+    client: Client,
     scene: &str,
     js_code: &str,
 ) -> Result<Envelope<ScanData>, AppError> {
-    state.limits.check(Bucket::Scans, ip)?;
+    state.limits.check(Bucket::Scans, client.key)?;
     check_scene(scene)?;
     check_token("code", js_code)?;
     // Unknown or expired scenes are refused before WeChat is asked.
@@ -101,28 +101,4 @@ pub async fn cancel(
         .with(scene, |s| s.cancel(scan_token, Instant::now()))?;
     state.hub.publish(scene, event);
     Ok(Envelope::ok(()))
-}
-
-/// Nicknames up to 64 characters, avatars as http(s) URLs up to 1024.
-fn clean_profile(p: Profile) -> Result<Profile, AppError> {
-    let nickname = p.nickname.trim().to_owned();
-    if nickname.chars().count() > 64 || nickname.chars().any(char::is_control) {
-        return Err(AppError::Malformed(
-            "profile.nickname: at most 64 characters".into(),
-        ));
-    }
-    let avatar_url = p.avatar_url.trim().to_owned();
-    let avatar_ok = avatar_url.is_empty()
-        || (avatar_url.len() <= 1024
-            && (avatar_url.starts_with("https://") || avatar_url.starts_with("http://"))
-            && url::Url::parse(&avatar_url).is_ok());
-    if !avatar_ok {
-        return Err(AppError::Malformed(
-            "profile.avatar_url: an http(s) URL".into(),
-        ));
-    }
-    Ok(Profile {
-        nickname,
-        avatar_url,
-    })
 }

@@ -4,12 +4,12 @@
 //! `confirmed` → `expired` once the scene's time is up. Every transition is a method of
 //! [`Scene`] taking `now`, so they are tested here without a clock or a network.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use dashmap::{mapref::entry::Entry, DashMap};
 use tokio::{sync::OnceCell, time::Instant};
 
-use super::{error::AppError, secret};
+use super::{client::ClientKey, error::AppError, secret};
 use crate::protocol::{BrowserInfo, PushEvent};
 
 /// How long a ticket can be exchanged for a session.
@@ -63,8 +63,13 @@ impl Status {
 #[derive(Debug)]
 pub struct Scene {
     key_hash: secret::Hash,
-    /// The address that registered it (for the per-IP cap).
-    ip: IpAddr,
+    /// The client that registered it (for the per-client cap).
+    client: ClientKey,
+    /// Counted against its client's cap: while it is waiting or scanned.
+    counted: bool,
+    /// A socket has proved the scene's key; until then the scene may be dropped early.
+    watched: bool,
+    created_at: Instant,
     pub browser: BrowserInfo,
     pub expires_at: Instant,
     pub status: Status,
@@ -73,10 +78,19 @@ pub struct Scene {
 }
 
 impl Scene {
-    pub fn new(key: &str, browser: BrowserInfo, ip: IpAddr, now: Instant, ttl: Duration) -> Self {
+    pub fn new(
+        key: &str,
+        browser: BrowserInfo,
+        client: ClientKey,
+        now: Instant,
+        ttl: Duration,
+    ) -> Self {
         Self {
             key_hash: secret::hash(key),
-            ip,
+            client,
+            counted: true,
+            watched: false,
+            created_at: now,
             browser,
             expires_at: now + ttl,
             status: Status::Waiting,
@@ -87,6 +101,21 @@ impl Scene {
 
     pub fn key_matches(&self, key: &str) -> bool {
         secret::matches(&self.key_hash, key)
+    }
+
+    /// A socket proved the key: the page is there, so the scene lives its whole time.
+    pub fn mark_watched(&mut self) {
+        self.watched = true;
+    }
+
+    fn is_open(&self) -> bool {
+        matches!(self.status, Status::Waiting | Status::Scanned)
+    }
+
+    /// Waiting with no socket `grace` after its code: the page never came (or its code
+    /// fetch is still hanging), and the scene is not worth its slot.
+    fn is_abandoned(&self, now: Instant, grace: Duration) -> bool {
+        self.status == Status::Waiting && !self.watched && now >= self.created_at + grace
     }
 
     /// Seconds until the scene expires.
@@ -223,36 +252,56 @@ impl Scene {
     }
 }
 
-/// Every live scene, by id, with caps on how many exist in all and per IP.
+/// Every live scene, by id, with caps on how many are open (waiting or scanned) in all
+/// and per client. A scene stops counting against its client as soon as it is no longer
+/// open, or is dropped because its code fetch failed or no socket came for it.
 #[derive(Debug)]
 pub struct Scenes {
     map: DashMap<String, Scene>,
-    per_ip: DashMap<IpAddr, usize>,
+    per_client: DashMap<ClientKey, usize>,
     ttl: Duration,
+    socket_grace: Duration,
     max_total: usize,
-    max_per_ip: usize,
+    max_per_client: usize,
 }
 
 impl Scenes {
-    pub fn new(ttl: Duration, max_total: usize, max_per_ip: usize) -> Self {
+    pub fn new(
+        ttl: Duration,
+        socket_grace: Duration,
+        max_total: usize,
+        max_per_client: usize,
+    ) -> Self {
         Self {
             map: DashMap::new(),
-            per_ip: DashMap::new(),
+            per_client: DashMap::new(),
             ttl,
+            socket_grace,
             max_total,
-            max_per_ip,
+            max_per_client,
+        }
+    }
+
+    fn uncount(&self, scene: &mut Scene) {
+        if std::mem::take(&mut scene.counted) {
+            self.per_client.remove_if_mut(&scene.client, |_, count| {
+                *count = count.saturating_sub(1);
+                *count == 0
+            });
         }
     }
 
     /// Registers `id` for the browser holding `key`, or checks that it is that
     /// browser's. Returns the scene's code cell, seconds left, and whether it is new.
+    /// `admit` runs before a new scene is made, and may refuse it (the code budget).
     pub fn register(
         &self,
         id: &str,
         key: &str,
         browser: BrowserInfo,
-        ip: IpAddr,
+        client: ClientKey,
         now: Instant,
+        admit: impl FnOnce() -> Result<(), AppError>,
     ) -> Result<(Arc<OnceCell<CodeImage>>, u64, bool), AppError> {
         // Counted before taking the entry: `len` locks every shard, and the entry holds
         // one. Under concurrency the count may be off by a few, which a cap tolerates.
@@ -263,13 +312,14 @@ impl Scenes {
                     return Err(AppError::Busy);
                 }
                 {
-                    let mut count = self.per_ip.entry(ip).or_default();
-                    if *count >= self.max_per_ip {
+                    let mut count = self.per_client.entry(client).or_default();
+                    if *count >= self.max_per_client {
                         return Err(AppError::TooManyScenes);
                     }
+                    admit()?;
                     *count += 1;
                 }
-                let scene = Scene::new(key, browser, ip, now, self.ttl);
+                let scene = Scene::new(key, browser, client, now, self.ttl);
                 let answer = (scene.code.clone(), scene.expires_in(now), true);
                 slot.insert(scene);
                 Ok(answer)
@@ -279,9 +329,8 @@ impl Scenes {
                 if !scene.key_matches(key) {
                     return Err(AppError::SceneTaken);
                 }
-                match scene.status {
-                    Status::Waiting | Status::Scanned => {}
-                    _ => return Err(AppError::SceneNotFound),
+                if !scene.is_open() {
+                    return Err(AppError::SceneNotFound);
                 }
                 scene.check_open(now)?;
                 Ok((scene.code.clone(), scene.expires_in(now), false))
@@ -296,11 +345,31 @@ impl Scenes {
         f: impl FnOnce(&mut Scene) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
         let mut scene = self.map.get_mut(id).ok_or(AppError::SceneNotFound)?;
-        f(&mut scene)
+        let result = f(&mut scene);
+        if !scene.is_open() {
+            self.uncount(&mut scene);
+        }
+        result
     }
 
-    /// Expires the scenes whose time is up, and forgets those finished long ago.
-    /// Returns the expired scenes' events, and the ids forgotten.
+    /// Drops scene `id` if its code never arrived (WeChat failed): it costs its client
+    /// nothing, and the same id may be asked for again.
+    pub fn forget_without_code(&self, id: &str) -> bool {
+        let removed = self
+            .map
+            .remove_if(id, |_, scene| scene.code.get().is_none());
+        match removed {
+            Some((_, mut scene)) => {
+                self.uncount(&mut scene);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Expires the scenes whose time is up, drops those that no socket came for, and
+    /// forgets those finished long ago. Returns the expired scenes' events, and the ids
+    /// gone.
     pub fn sweep(&self, now: Instant) -> (Vec<(String, PushEvent)>, Vec<String>) {
         let mut expired = Vec::new();
         let mut forgotten = Vec::new();
@@ -308,12 +377,12 @@ impl Scenes {
             if let Some(event) = scene.expire_if_due(now) {
                 expired.push((id.clone(), event));
             }
-            if scene.is_done(now) {
+            if !scene.is_open() {
+                self.uncount(scene);
+            }
+            if scene.is_done(now) || scene.is_abandoned(now, self.socket_grace) {
                 forgotten.push(id.clone());
-                self.per_ip.remove_if_mut(&scene.ip, |_, count| {
-                    *count = count.saturating_sub(1);
-                    *count == 0
-                });
+                self.uncount(scene);
                 false
             } else {
                 true
@@ -344,11 +413,33 @@ mod tests {
     }
 
     const TTL: Duration = Duration::from_secs(120);
-    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const GRACE: Duration = Duration::from_secs(30);
+
+    fn client(ip: &str) -> ClientKey {
+        ClientKey::new(ip.parse().unwrap(), 64)
+    }
+
+    fn me() -> ClientKey {
+        client("127.0.0.1")
+    }
+
+    fn ok() -> Result<(), AppError> {
+        Ok(())
+    }
+
+    /// A socket proved the scene's key.
+    fn watch(scenes: &Scenes, id: &str) {
+        scenes
+            .with(id, |s| {
+                s.mark_watched();
+                Ok(())
+            })
+            .unwrap();
+    }
 
     fn scene() -> (Scene, Instant) {
         let now = Instant::now();
-        (Scene::new("key", browser(), IP, now, TTL), now)
+        (Scene::new("key", browser(), me(), now, TTL), now)
     }
 
     #[test]
@@ -464,50 +555,135 @@ mod tests {
 
     #[test]
     fn the_first_registration_wins() {
-        let scenes = Scenes::new(TTL, 100, 10);
+        let scenes = Scenes::new(TTL, GRACE, 100, 10);
         let now = Instant::now();
-        assert!(scenes.register("s", "k1", browser(), IP, now).unwrap().2);
-        assert!(!scenes.register("s", "k1", browser(), IP, now).unwrap().2);
+        assert!(
+            scenes
+                .register("s", "k1", browser(), me(), now, ok)
+                .unwrap()
+                .2
+        );
+        assert!(
+            !scenes
+                .register("s", "k1", browser(), me(), now, ok)
+                .unwrap()
+                .2
+        );
         assert!(matches!(
-            scenes.register("s", "k2", browser(), IP, now),
+            scenes.register("s", "k2", browser(), me(), now, ok),
             Err(AppError::SceneTaken)
         ));
     }
 
     #[test]
     fn scenes_are_capped_per_ip_and_in_all() {
-        let scenes = Scenes::new(TTL, 3, 2);
+        let scenes = Scenes::new(TTL, GRACE, 3, 2);
         let now = Instant::now();
-        let other: IpAddr = "10.0.0.9".parse().unwrap();
-        scenes.register("a", "k", browser(), IP, now).unwrap();
-        scenes.register("b", "k", browser(), IP, now).unwrap();
+        let other = client("10.0.0.9");
+        scenes.register("a", "k", browser(), me(), now, ok).unwrap();
+        scenes.register("b", "k", browser(), me(), now, ok).unwrap();
         assert!(matches!(
-            scenes.register("c", "k", browser(), IP, now),
+            scenes.register("c", "k", browser(), me(), now, ok),
             Err(AppError::TooManyScenes)
         ));
-        scenes.register("c", "k", browser(), other, now).unwrap();
+        scenes
+            .register("c", "k", browser(), other, now, ok)
+            .unwrap();
         assert!(matches!(
-            scenes.register("d", "k", browser(), other, now),
+            scenes.register("d", "k", browser(), other, now, ok),
             Err(AppError::Busy)
         ));
         // Once forgotten, they no longer count.
         scenes.sweep(now + TTL + FINISHED_GRACE);
         scenes
-            .register("e", "k", browser(), IP, now + TTL + FINISHED_GRACE)
+            .register("e", "k", browser(), me(), now + TTL + FINISHED_GRACE, ok)
             .unwrap();
     }
 
     #[test]
     fn sweeping_expires_then_forgets() {
-        let scenes = Scenes::new(TTL, 100, 10);
+        let scenes = Scenes::new(TTL, GRACE, 100, 10);
         let now = Instant::now();
-        scenes.register("s", "k", browser(), IP, now).unwrap();
+        scenes.register("s", "k", browser(), me(), now, ok).unwrap();
+        watch(&scenes, "s");
         let (expired, gone) = scenes.sweep(now + TTL);
         assert_eq!(expired, vec![("s".to_owned(), PushEvent::Expired)]);
         assert!(gone.is_empty());
         let (expired, gone) = scenes.sweep(now + TTL + FINISHED_GRACE);
         assert!(expired.is_empty());
         assert_eq!(gone, vec!["s".to_owned()]);
+        assert!(scenes.is_empty());
+    }
+
+    #[test]
+    fn a_finished_scene_no_longer_counts_against_its_client() {
+        let scenes = Scenes::new(TTL, GRACE, 100, 1);
+        let now = Instant::now();
+        scenes.register("a", "k", browser(), me(), now, ok).unwrap();
+        assert!(matches!(
+            scenes.register("b", "k", browser(), me(), now, ok),
+            Err(AppError::TooManyScenes)
+        ));
+        let token = scenes.with("a", |s| s.scan("alice", None, now)).unwrap().0;
+        scenes.with("a", |s| s.cancel(&token, now)).unwrap();
+        scenes.register("b", "k", browser(), me(), now, ok).unwrap();
+        // Expiry frees the slot too, long before the scene is forgotten.
+        watch(&scenes, "b");
+        scenes.sweep(now + TTL);
+        scenes
+            .register("c", "k", browser(), me(), now + TTL, ok)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_scene_no_socket_came_for_is_dropped_after_the_grace() {
+        let scenes = Scenes::new(TTL, GRACE, 100, 10);
+        let now = Instant::now();
+        scenes
+            .register("lonely", "k", browser(), me(), now, ok)
+            .unwrap();
+        scenes
+            .register("watched", "k", browser(), me(), now, ok)
+            .unwrap();
+        watch(&scenes, "watched");
+        assert!(scenes.sweep(now + GRACE / 2).1.is_empty());
+        let (expired, gone) = scenes.sweep(now + GRACE);
+        assert!(expired.is_empty(), "dropped, not expired: nobody listens");
+        assert_eq!(gone, vec!["lonely".to_owned()]);
+        assert_eq!(scenes.len(), 1);
+    }
+
+    #[test]
+    fn a_scene_whose_code_never_came_is_forgotten_and_uncounted() {
+        let scenes = Scenes::new(TTL, GRACE, 100, 1);
+        let now = Instant::now();
+        let (cell, _, _) = scenes.register("a", "k", browser(), me(), now, ok).unwrap();
+        assert!(scenes.forget_without_code("a"));
+        assert!(scenes.is_empty());
+        let (cell2, _, new) = scenes.register("a", "k", browser(), me(), now, ok).unwrap();
+        assert!(new, "the same id can be asked for again");
+        cell2
+            .set(CodeImage {
+                data_url: "data:".into(),
+            })
+            .unwrap();
+        assert!(
+            !scenes.forget_without_code("a"),
+            "a scene with its code stays"
+        );
+        drop(cell);
+    }
+
+    #[test]
+    fn a_refused_admission_makes_no_scene() {
+        let scenes = Scenes::new(TTL, GRACE, 100, 10);
+        let now = Instant::now();
+        let refused = scenes.register("a", "k", browser(), me(), now, || {
+            Err(AppError::CodeBudgetSpent {
+                retry_after_secs: 1,
+            })
+        });
+        assert!(matches!(refused, Err(AppError::CodeBudgetSpent { .. })));
         assert!(scenes.is_empty());
     }
 }

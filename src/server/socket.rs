@@ -8,19 +8,28 @@
 //! The socket must first prove the scene's browser key (`{"type":"hello","key":K}`)
 //! within `SCANLOGIN_WS_HELLO_TIMEOUT_SECS` (5 s); otherwise, or with a wrong key, it
 //! is closed with 4401 and receives nothing. Then it gets the scene's current state at
-//! once and every change after, and the server closes it after a final event.
+//! once and every change after, and the server closes it after a final event. An unknown
+//! scene gets the same 4401 as a wrong key, after the hello, so a page can tell "get a
+//! fresh code" (4401) from "server unreachable" (no socket at all).
+//!
+//! Sockets that have not said hello yet cost a descriptor and prove nothing: each client
+//! may hold at most `SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT` (16) of them; past that the
+//! upgrade is refused with 429.
+
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     extract::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        Query, State,
+        ConnectInfo, Query, State,
     },
     http::{HeaderMap, StatusCode},
     response::Response,
 };
+use dashmap::DashMap;
 use serde::Deserialize;
 
-use super::{guard, startup::AppState};
+use super::{client::ClientKey, context::Client, error::AppError, guard, startup::AppState};
 use crate::protocol::{is_valid_id, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED};
 
 /// Close code: the scene has as many sockets as it may.
@@ -31,10 +40,56 @@ pub struct SocketQuery {
     clientid: Option<String>,
 }
 
+/// Sockets per client that have not said hello yet.
+#[derive(Debug)]
+pub struct PendingSockets {
+    per_client: DashMap<ClientKey, usize>,
+    max_per_client: usize,
+}
+
+/// One socket's place among its client's pending sockets, given back after the hello.
+pub struct Pending {
+    sockets: Arc<PendingSockets>,
+    client: ClientKey,
+}
+
+impl PendingSockets {
+    pub fn new(max_per_client: usize) -> Self {
+        Self {
+            per_client: DashMap::new(),
+            max_per_client,
+        }
+    }
+
+    fn admit(self: &Arc<Self>, client: ClientKey) -> Result<Pending, AppError> {
+        let mut count = self.per_client.entry(client).or_default();
+        if *count >= self.max_per_client {
+            return Err(AppError::TooManyPendingSockets);
+        }
+        *count += 1;
+        Ok(Pending {
+            sockets: self.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.sockets
+            .per_client
+            .remove_if_mut(&self.client, |_, count| {
+                *count -= 1;
+                *count == 0
+            });
+    }
+}
+
 pub async fn handler(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Query(query): Query<SocketQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
     if !guard::origin_allowed(&state, &headers) {
@@ -46,6 +101,17 @@ pub async fn handler(
             "clientid: 32 characters of A-Z, a-z, 0-9",
         );
     };
+    let client = Client::resolve(&state, &headers, peer.ip());
+    let pending = match state.pending_sockets.admit(client.key) {
+        Ok(pending) => pending,
+        Err(err) => {
+            let mut refused = guard::json_error(err.status(), &err.to_string());
+            refused
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 5.into());
+            return refused;
+        }
+    };
     // A hello is about 50 bytes: the limit (default 1 KiB) leaves room and no more.
     let max_message = state.config.limits.ws_max_message_bytes;
     ws.read_buffer_size(4 * 1024)
@@ -53,7 +119,7 @@ pub async fn handler(
         .max_write_buffer_size(64 * 1024)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| serve(socket, state, scene))
+        .on_upgrade(move |socket| serve(socket, state, scene, pending))
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
@@ -76,12 +142,13 @@ async fn first_text(socket: &mut WebSocket) -> Option<String> {
     None
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, scene: String) {
+async fn serve(mut socket: WebSocket, state: AppState, scene: String, pending: Pending) {
     let hello = tokio::time::timeout(
         state.config.limits.ws_hello_timeout,
         first_text(&mut socket),
     )
     .await;
+    drop(pending);
     let key = match hello {
         Ok(Some(text)) => match serde_json::from_str::<ClientMessage>(&text) {
             Ok(ClientMessage::Hello { key }) => key,
@@ -92,7 +159,13 @@ async fn serve(mut socket: WebSocket, state: AppState, scene: String) {
     // An unknown scene and a wrong key get the same answer.
     let authorized = state
         .scenes
-        .with(&scene, |s| Ok(s.key_matches(&key)))
+        .with(&scene, |s| {
+            let matches = s.key_matches(&key);
+            if matches {
+                s.mark_watched();
+            }
+            Ok(matches)
+        })
         .unwrap_or(false);
     let Some(mut events) = authorized.then(|| state.hub.subscribe(&scene)).flatten() else {
         return close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await;

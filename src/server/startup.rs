@@ -12,6 +12,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower_http::{
     limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
@@ -19,11 +20,13 @@ use tower_http::{
 
 use super::{
     config::Mode,
+    connections::{self, OpenConnections, Server},
     guard,
     hub::Hub,
     limits::Limits,
     scene::Scenes,
-    session, socket,
+    session,
+    socket::{self, PendingSockets},
     store::{SessionPolicy, Store},
     wechat::{
         simulator::{Simulator, SimulatorConfig, DEMO_APPID, DEMO_SECRET},
@@ -44,6 +47,7 @@ pub struct AppState {
     pub store: Store,
     pub session_policy: SessionPolicy,
     pub limits: Arc<Limits>,
+    pub pending_sockets: Arc<PendingSockets>,
     /// Origins allowed to post and to open sockets.
     pub allowed_origins: Arc<Vec<String>>,
     /// The public origin is https: cookies get `Secure` and the `__Host-` prefix.
@@ -77,7 +81,8 @@ impl AppState {
 }
 
 pub struct Application {
-    listener: TcpListener,
+    server: Server,
+    local_addr: SocketAddr,
     router: Router,
     state: AppState,
 }
@@ -110,7 +115,7 @@ impl Application {
         allowed_origins.extend(config.allowed_origins.iter().cloned());
 
         let (settings, simulator) = match &config.mode {
-            Mode::Demo => {
+            Mode::Demo { .. } => {
                 let simulator = Simulator::new(SimulatorConfig {
                     token_ttl: config.sim_token_ttl,
                     codes_per_minute: config.sim_codes_per_minute,
@@ -140,16 +145,34 @@ impl Application {
             tracing::warn!("cgi-bin/token: each process invalidates the others' tokens; prefer stable_token with several processes");
         }
         let secure_cookies = public_origin.starts_with("https://");
-        let store = Store::connect(&config.database_url).await?;
+        let store = Store::connect(config.database_url.expose_secret()).await?;
+        let (descriptors, descriptors_hard) = connections::raise_descriptor_limit();
+        let connection_settings = connections::Settings::new(
+            &config.connections,
+            descriptors,
+            config.trusted_proxies.clone(),
+            config.ipv6_prefix,
+        );
+        log_startup(
+            &config,
+            local,
+            &public_origin,
+            &connection_settings,
+            (descriptors, descriptors_hard),
+        );
         let state = AppState {
             leptos_options: config.leptos.clone(),
             wechat: Arc::new(WeChatClient::new(settings)?),
             scenes: Arc::new(Scenes::new(
                 config.scene_ttl,
+                config.limits.socket_grace,
                 config.limits.max_scenes,
                 config.limits.max_scenes_per_ip,
             )),
             limits: Arc::new(Limits::new(&config.limits)),
+            pending_sockets: Arc::new(PendingSockets::new(
+                config.connections.max_pending_sockets_per_client,
+            )),
             allowed_origins: Arc::new(allowed_origins),
             hub: Arc::new(Hub::new()),
             store,
@@ -161,16 +184,20 @@ impl Application {
             config: Arc::new(config),
         };
         Ok(Self {
-            listener,
+            server: Server::new(listener, connection_settings),
+            local_addr: local,
             router: router(state.clone(), simulator),
             state,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound TCP listener has an address")
+        self.local_addr
+    }
+
+    /// Open connections, upgraded sockets included (for tests).
+    pub fn open_connections(&self) -> OpenConnections {
+        self.server.open_connections()
     }
 
     pub async fn run_until_stopped(
@@ -178,13 +205,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep(self.state));
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = self.server.run(self.router, shutdown).await;
         sweeper.abort();
         served
     }
@@ -216,6 +237,10 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             state.clone(),
             login_redirect,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::keep_simulator_control_local,
+        ))
         .layer(RequestBodyLimitLayer::new(
             state.config.limits.max_body_bytes,
         ))
@@ -223,7 +248,8 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             state.clone(),
             guard::check_origin,
         ))
-        .layer(middleware::from_fn(guard::json_errors));
+        .layer(middleware::from_fn(guard::json_errors))
+        .layer(middleware::from_fn(guard::no_store));
     for (name, value) in guard::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
@@ -236,6 +262,54 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// One line that says what this server is: mode, addresses, database and every limit in
+/// force; in demo mode, a warning that anyone who can reach it can log in as anyone.
+fn log_startup(
+    config: &Config,
+    listen: SocketAddr,
+    public_origin: &str,
+    connections: &connections::Settings,
+    (descriptors, descriptors_hard): (u64, u64),
+) {
+    let l = &config.limits;
+    tracing::info!(
+        mode = config.mode_name(),
+        listen = %listen,
+        public_origin,
+        database = %config.database_for_logs(),
+        trusted_proxies = %config.trusted_proxies,
+        ipv6_prefix = config.ipv6_prefix,
+        scene_ttl_secs = config.scene_ttl.as_secs(),
+        auto_refreshes = config.auto_refreshes,
+        codes_per_min = l.codes_per_min,
+        scans_per_min = l.scans_per_min,
+        sessions_per_min = l.sessions_per_min,
+        code_budget_per_min = l.code_budget_per_min,
+        max_scenes = l.max_scenes,
+        max_scenes_per_ip = l.max_scenes_per_ip,
+        socket_grace_secs = l.socket_grace.as_secs(),
+        max_sockets_per_scene = l.max_sockets_per_scene,
+        max_body_bytes = l.max_body_bytes,
+        ws_hello_timeout_secs = l.ws_hello_timeout.as_secs(),
+        ws_max_message_bytes = l.ws_max_message_bytes,
+        header_timeout_secs = connections.header_timeout.as_secs(),
+        idle_timeout_secs = connections.idle_timeout.as_secs(),
+        max_connections = connections.max_connections,
+        max_connections_per_peer = connections.max_connections_per_peer,
+        max_pending_sockets_per_client = config.connections.max_pending_sockets_per_client,
+        descriptors_soft = descriptors,
+        descriptors_hard,
+        "scanlogin starting"
+    );
+    if config.is_demo() {
+        tracing::warn!(
+            "DEMO MODE: the built-in WeChat simulator stands in for WeChat, and anyone who \
+             can reach this server can log in as any user. Never expose it; set \
+             SCANLOGIN_WECHAT_APPID and SCANLOGIN_WECHAT_SECRET for real logins"
+        );
+    }
 }
 
 /// Server functions register themselves through `inventory`, but a linker may drop

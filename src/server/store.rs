@@ -23,6 +23,9 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A session's last-seen time is kept to this precision: one write a minute at most.
+pub const LAST_SEEN_RESOLUTION: Duration = Duration::from_secs(60);
+
 /// The rules a session lives by.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
@@ -112,7 +115,9 @@ impl Store {
         Ok(token)
     }
 
-    /// The user of a live session, which counts as activity.
+    /// The user of a live session, which counts as activity. Reading is a plain
+    /// `SELECT`: a made-up cookie writes nothing, and a live session's `last_seen_at` is
+    /// written at most once a [`LAST_SEEN_RESOLUTION`], not on every request.
     pub async fn session_user(
         &self,
         token: &str,
@@ -120,29 +125,42 @@ impl Store {
     ) -> Result<Option<User>, AppError> {
         let now = unix_now();
         let hash = secret::hash(token);
-        let user_id: Option<i64> = sqlx::query_scalar(
-            "UPDATE sessions SET last_seen_at = ?2
-             WHERE token_hash = ?1 AND expires_at > ?2 AND last_seen_at > ?3
-             RETURNING user_id",
+        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT users.id, users.nickname, users.avatar_url, sessions.last_seen_at
+             FROM sessions JOIN users ON users.id = sessions.user_id
+             WHERE sessions.token_hash = ?1 AND sessions.expires_at > ?2
+                 AND sessions.last_seen_at > ?3",
         )
         .bind(hash.as_slice())
         .bind(now)
         .bind(now - policy.idle.as_secs() as i64)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(user_id) = user_id else {
+        let Some((id, nickname, avatar_url, last_seen_at)) = row else {
             return Ok(None);
         };
-        let user: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = ?1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
+        if now - last_seen_at >= LAST_SEEN_RESOLUTION.as_secs() as i64 {
+            sqlx::query("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1")
+                .bind(hash.as_slice())
+                .bind(now)
+                .execute(&self.pool)
                 .await?;
-        Ok(user.map(|(id, nickname, avatar_url)| User {
+        }
+        Ok(Some(User {
             id,
             nickname,
             avatar_url,
         }))
+    }
+
+    /// When the session was last seen, for tests.
+    pub async fn session_last_seen(&self, token: &str) -> Result<Option<i64>, AppError> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE token_hash = ?1")
+                .bind(secret::hash(token).as_slice())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
@@ -223,5 +241,32 @@ mod tests {
         let token = store.create_session(user.id, gone).await.unwrap();
         assert_eq!(store.session_user(&token, POLICY).await.unwrap(), None);
         assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn last_seen_is_written_at_most_once_a_minute() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
+        let token = store.create_session(user.id, POLICY).await.unwrap();
+        let set_last_seen = |at: i64| {
+            let store = store.clone();
+            let hash = secret::hash(&token);
+            async move {
+                sqlx::query("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1")
+                    .bind(hash.as_slice())
+                    .bind(at)
+                    .execute(&store.pool)
+                    .await
+                    .unwrap();
+            }
+        };
+        let recent = unix_now() - 30;
+        set_last_seen(recent).await;
+        assert!(store.session_user(&token, POLICY).await.unwrap().is_some());
+        assert_eq!(store.session_last_seen(&token).await.unwrap(), Some(recent));
+        let old = unix_now() - 61;
+        set_last_seen(old).await;
+        assert!(store.session_user(&token, POLICY).await.unwrap().is_some());
+        assert!(store.session_last_seen(&token).await.unwrap().unwrap() > old);
     }
 }

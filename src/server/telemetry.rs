@@ -1,5 +1,7 @@
 //! Logging set-up and the shutdown signal.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
@@ -7,7 +9,12 @@ pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                // Escape codes only for a person at a terminal, never into a journal.
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .init();
 }
 

@@ -18,7 +18,9 @@ async fn a_ticket_is_exchanged_once() {
 
 #[tokio::test]
 async fn a_ticket_expires_after_60_seconds() {
-    let app = spawn_app().await;
+    // The jump below would also pass the keep-alive idle timeout (60 s) and close the
+    // client's pooled connection under it.
+    let app = spawn_app_with(&[("SCANLOGIN_IDLE_TIMEOUT_SECS", "3600")]).await;
     let (scene, key, ticket) = confirmed_ticket(&app, "o-victim", "Victim").await;
     // Time passes for the server (its clock is tokio's; the test moves it).
     tokio::time::pause();

@@ -19,7 +19,8 @@ async fn code_from(app: &TestApp, ip: &str) -> reqwest::Response {
 async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
     // Behind a trusted proxy, so that the test can be several clients.
     let app = spawn_app_with(&[
-        ("SCANLOGIN_TRUST_PROXY", "true"),
+        ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
+        ("SCANLOGIN_DEMO", "1"),
         ("SCANLOGIN_MAX_SCENES_PER_IP", "1000"),
     ])
     .await;
@@ -65,7 +66,8 @@ async fn forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
 #[tokio::test]
 async fn scenes_are_capped_per_ip_and_in_all() {
     let app = spawn_app_with(&[
-        ("SCANLOGIN_TRUST_PROXY", "true"),
+        ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
+        ("SCANLOGIN_DEMO", "1"),
         ("SCANLOGIN_MAX_SCENES_PER_IP", "3"),
         ("SCANLOGIN_MAX_SCENES", "5"),
     ])

@@ -10,6 +10,8 @@ use scanlogin::server::{Application, Config};
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The server's open connections, upgraded sockets included.
+    pub open_connections: scanlogin::server::connections::OpenConnections,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -28,21 +30,32 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts the app in demo mode with `vars` as its environment.
-pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+/// The test configuration with `vars` as its environment.
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let config = Config::for_tests(move |name| vars.get(name).cloned()).expect("test config");
+    Config::for_tests(vars).expect("test config")
+}
+
+/// Starts the app in demo mode with `vars` as its environment.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_config(config_with(vars)).await
+}
+
+/// Starts the app with a configuration the test made (or changed) itself.
+pub async fn spawn_app_with_config(config: Config) -> TestApp {
     let app = Application::build(config).await.expect("app starts");
     let addr = app.local_addr();
+    let open_connections = app.open_connections();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
     TestApp {
         addr,
+        open_connections,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,0 +1,215 @@
+//! Hole 1: demo mode switching itself on. Demo mode mounts the simulator, whose control
+//! surface mints a `wx.login` code for any openid: a login as anyone. These tests start
+//! the real binary (as a deployment would) and the real app.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+
+use crate::common::{config_with, spawn_app_with, spawn_app_with_config};
+
+/// The server binary with exactly `vars` as its environment.
+fn scanlogin(vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scanlogin"));
+    cmd.env_clear()
+        .envs(vars.iter().copied())
+        .env("SCANLOGIN_DATABASE_URL", "sqlite::memory:")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs the binary, which must refuse to start: it exits by itself, non-zero.
+fn refused(vars: &[(&str, &str)]) -> String {
+    let mut child = scanlogin(vars).spawn().expect("the binary runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            kill(child);
+            panic!("{vars:?}: the server started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let Output { status, stderr, .. } = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    assert_eq!(status.code(), Some(2), "{vars:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn demo_mode_is_refused_where_others_can_reach_the_server() {
+    let why = refused(&[("LEPTOS_SITE_ADDR", "0.0.0.0:0")]);
+    assert!(
+        why.contains("0.0.0.0:0") && why.contains("SCANLOGIN_DEMO=1"),
+        "{why}"
+    );
+    assert!(why.contains("log in as any user"), "says why: {why}");
+    let why = refused(&[
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("SCANLOGIN_PUBLIC_ORIGIN", "https://login.example.com"),
+    ]);
+    assert!(why.contains("SCANLOGIN_PUBLIC_ORIGIN"), "{why}");
+    let why = refused(&[
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
+    ]);
+    assert!(why.contains("behind a proxy"), "{why}");
+}
+
+#[test]
+fn blank_half_or_misspelled_credentials_are_refused_at_start_up() {
+    let why = refused(&[
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("SCANLOGIN_WECHAT_APP_ID", "wx0123456789abcdef"),
+        ("SCANLOGIN_WECHAT_SECRET", "not-shown-anywhere"),
+    ]);
+    assert!(
+        why.contains("SCANLOGIN_WECHAT_APP_ID is not a scanlogin setting"),
+        "{why}"
+    );
+    assert!(
+        why.contains("SCANLOGIN_WECHAT_SECRET is set but SCANLOGIN_WECHAT_APPID is not"),
+        "{why}"
+    );
+    assert!(
+        !why.contains("not-shown-anywhere"),
+        "no secret in errors: {why}"
+    );
+    let why = refused(&[
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("SCANLOGIN_WECHAT_APPID", ""),
+        ("SCANLOGIN_WECHAT_SECRET", "  "),
+    ]);
+    assert!(
+        why.contains("SCANLOGIN_WECHAT_APPID is set but empty"),
+        "{why}"
+    );
+    assert!(
+        why.contains("SCANLOGIN_WECHAT_SECRET is set but empty"),
+        "{why}"
+    );
+    let why = refused(&[
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("SCANLOGIN_TRUST_PROXY", "true"),
+    ]);
+    assert!(why.contains("use SCANLOGIN_TRUSTED_PROXIES"), "{why}");
+}
+
+#[test]
+fn the_server_says_what_it_is_and_warns_in_demo_mode() {
+    let mut child = scanlogin(&[("LEPTOS_SITE_ADDR", "127.0.0.1:0"), ("RUST_LOG", "info")])
+        .spawn()
+        .expect("the binary runs");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let done = line.contains("scanlogin listening");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    kill(child);
+    let all = seen.join("\n");
+    let starting = seen
+        .iter()
+        .find(|l| l.contains("scanlogin starting"))
+        .unwrap_or_else(|| panic!("{all}"));
+    for field in [
+        "mode=\"demo (nothing configured, loopback only)\"",
+        "listen=127.0.0.1:",
+        "public_origin=",
+        "database=sqlite::memory:",
+        "code_budget_per_min=4000",
+        "max_connections=",
+        "header_timeout_secs=10",
+        "descriptors_hard=",
+    ] {
+        assert!(starting.contains(field), "{field} missing: {starting}");
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("WARN") && l.contains("can log in as any user")),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn the_simulator_control_surface_answers_this_machine_only() {
+    // A configuration that demo mode never gets by itself (it refuses trusted proxies
+    // without SCANLOGIN_DEMO=1): the check must hold on its own all the same.
+    let mut config = config_with(&[]);
+    config.trusted_proxies = "127.0.0.1".parse().unwrap();
+    let app = spawn_app_with_config(config).await;
+    let mint = |from: Option<&'static str>| {
+        let mut req = app
+            .http
+            .post(app.url("/__wechat/__sim/login_code"))
+            .json(&json!({"openid": "o-victim"}));
+        if let Some(from) = from {
+            req = req.header("x-forwarded-for", from);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(mint(Some("203.0.113.9")).await, 403, "a remote client");
+    assert_eq!(
+        mint(Some("127.0.0.1")).await,
+        200,
+        "this machine through the proxy"
+    );
+    assert_eq!(mint(None).await, 200, "this machine");
+
+    // Asked for on purpose, it is open (a phone on the network plays the mini program).
+    let open = spawn_app_with(&[
+        ("SCANLOGIN_DEMO", "1"),
+        ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let status = open
+        .http
+        .post(open.url("/__wechat/__sim/login_code"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({"openid": "o-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn control_requests_pass_the_origin_check() {
+    let app = spawn_app_with(&[]).await;
+    for (path, body) in [
+        (
+            "/__wechat/__sim/fault",
+            json!({"path": "/wxa/getwxacodeunlimit", "kind": "http500"}),
+        ),
+        ("/__wechat/__sim/invalidate_token", json!({})),
+        ("/__wechat/__sim/login_code", json!({"openid": "o-victim"})),
+    ] {
+        let res = app
+            .http
+            .post(app.url(path))
+            .header("origin", "https://evil.example")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+    }
+    // Nothing was broken: a code is still issued.
+    let (scene, key) = (crate::common::flow::id(), crate::common::flow::id());
+    assert_eq!(app.code(&scene, &key).await.status, 200);
+}

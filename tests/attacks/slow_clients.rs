@@ -1,0 +1,225 @@
+//! Hole 3: slow and idle clients holding the server. Half-sent requests, idle keep-alive
+//! connections and sockets that never say hello each hold a descriptor; deadlines close
+//! them and caps refuse the excess at once, while logins go on.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    time::{Duration, Instant},
+};
+
+use futures::{stream, StreamExt};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+
+use crate::common::{
+    flow::{confirmed_ticket, id, next, Heard, Socket},
+    spawn_app_with, TestApp,
+};
+
+/// A TCP connection to the app from the loopback address `127.0.a.b`.
+async fn connect_from(app: &TestApp, source: Ipv4Addr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((source, 0)))?;
+    socket.connect(app.addr).await
+}
+
+fn source(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(
+        127,
+        10 + (i / 250) as u8,
+        (i % 250) as u8,
+        1 + (i % 7) as u8,
+    )
+}
+
+/// A request head that never ends.
+async fn half_open(app: &TestApp, from: Ipv4Addr) -> TcpStream {
+    let mut stream = connect_from(app, from).await.expect("connects");
+    stream
+        .write_all(b"GET /login HTTP/1.1\r\nHost: scanlogin\r\nX-Slow: ")
+        .await
+        .unwrap();
+    stream
+}
+
+/// A login socket that never says hello.
+async fn silent_socket(app: &TestApp, from: Ipv4Addr) -> Socket {
+    let stream = connect_from(app, from).await.expect("connects");
+    let url = format!("ws://{}/websocket?clientid={}", app.addr, id());
+    let (socket, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrades");
+    socket
+}
+
+/// Whether the server closed `stream` within `within` (reads nothing more, then EOF).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_half_open_requests_and_silent_sockets_do_not_stop_a_login() {
+    // Deadlines long enough that every slow client is still held during the login.
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_HEADER_TIMEOUT_SECS", "120"),
+        ("SCANLOGIN_WS_HELLO_TIMEOUT_SECS", "120"),
+    ])
+    .await;
+    let started = Instant::now();
+    // 2,000 of each, from 400 loopback addresses (5 a piece: under every per-address cap).
+    let half_open: Vec<TcpStream> = stream::iter(0..2000)
+        .map(|i| half_open(&app, source(i % 400)))
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let silent: Vec<Socket> = stream::iter(0..2000)
+        .map(|i| silent_socket(&app, source(400 + i % 400)))
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let opened = started.elapsed();
+    assert!(app.open_connections.count() >= 4000);
+
+    let login_started = Instant::now();
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-alice", "Alice").await;
+    let session = app.session(&scene, &ticket, &key).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    let page = app.http.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    println!(
+        "BENCH slow clients: 2,000 half-open requests + 2,000 silent sockets opened in {:?}; \
+         a whole login beside them took {:?}",
+        opened,
+        login_started.elapsed()
+    );
+    drop(half_open);
+    drop(silent);
+}
+
+#[tokio::test]
+async fn half_sent_requests_and_idle_connections_are_closed_at_their_deadlines() {
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_HEADER_TIMEOUT_SECS", "1"),
+        ("SCANLOGIN_IDLE_TIMEOUT_SECS", "3"),
+    ])
+    .await;
+    // A head that never ends, and a connection that never sends a byte.
+    let mut slow = half_open(&app, Ipv4Addr::LOCALHOST).await;
+    let mut mute = connect_from(&app, Ipv4Addr::LOCALHOST).await.unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "half-sent head"
+    );
+    assert!(
+        closed_within(&mut mute, Duration::from_secs(5)).await,
+        "nothing sent"
+    );
+
+    // Keep-alive: idle past the header deadline is fine; past the idle timeout it ends.
+    let mut kept = connect_from(&app, Ipv4Addr::LOCALHOST).await.unwrap();
+    let request = b"GET /api/me HTTP/1.1\r\nHost: scanlogin\r\n\r\n";
+    kept.write_all(request).await.unwrap();
+    let mut buf = vec![0u8; 16 * 1024];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kept.write_all(request).await.unwrap();
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 401"),
+        "still open after the 1 s header deadline: {}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let idle_from = Instant::now();
+    assert!(
+        closed_within(&mut kept, Duration::from_secs(10)).await,
+        "idle timeout"
+    );
+    assert!(
+        idle_from.elapsed() >= Duration::from_secs(2),
+        "not before the idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn connection_caps_refuse_new_connections_at_once_and_logins_go_on() {
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_MAX_CONNECTIONS", "60"),
+        ("SCANLOGIN_MAX_CONNECTIONS_PER_PEER", "10"),
+    ])
+    .await;
+    // One address fills its share: the next connection from it is closed at once.
+    let from = Ipv4Addr::new(127, 0, 9, 1);
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        held.push(half_open(&app, from).await);
+    }
+    let mut refused = connect_from(&app, from).await.unwrap();
+    assert!(
+        closed_within(&mut refused, Duration::from_secs(2)).await,
+        "per-address cap"
+    );
+
+    // Many addresses fill the whole server.
+    for i in 0..50 {
+        held.push(half_open(&app, Ipv4Addr::new(127, 0, 10, 1 + i)).await);
+    }
+    let mut refused = connect_from(&app, Ipv4Addr::new(127, 0, 11, 1))
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut refused, Duration::from_secs(2)).await,
+        "total cap"
+    );
+
+    // Room again: a login works beside the others.
+    held.truncate(55);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.open_connections.count() > 55 {
+        assert!(Instant::now() < deadline, "slots are given back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-bob", "Bob").await;
+    assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
+}
+
+#[tokio::test]
+async fn sockets_that_never_say_hello_are_capped_per_client() {
+    let app = spawn_app_with(&[("SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT", "4")]).await;
+    let from = Ipv4Addr::new(127, 0, 20, 1);
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(silent_socket(&app, from).await);
+    }
+    let stream = connect_from(&app, from).await.unwrap();
+    let url = format!("ws://{}/websocket?clientid={}", app.addr, id());
+    let refused =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 429),
+        other => panic!("expected 429, got {other:?}"),
+    }
+    // Another client is not affected, and an unknown scene still hears 4401 after hello.
+    let mut other = silent_socket(&app, Ipv4Addr::new(127, 0, 20, 2)).await;
+    crate::common::flow::say_hello(&mut other, &id()).await;
+    assert_eq!(
+        next(&mut other, Duration::from_secs(5)).await,
+        Heard::Closed(4401)
+    );
+}
