@@ -27,6 +27,133 @@ pub fn id_from_random_bytes(mut random: impl FnMut() -> u8) -> String {
     id
 }
 
+/// A value that broke its type's rule; the message says the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(&'static str);
+
+/// Declares a string type that validates on construction and when deserialized.
+/// `secret` types never show their value in `Debug`.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $rule:literal, secret = $secret:tt) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const RULE: &'static str = $rule;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValue;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                let check: fn(&str) -> bool = $check;
+                if check(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(InvalidValue($rule))
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidValue;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Self::try_from(value.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                if $secret {
+                    write!(f, "{}(<redacted>)", stringify!($name))
+                } else {
+                    write!(f, "{}({})", stringify!($name), self.0)
+                }
+            }
+        }
+    };
+}
+
+/// Server-made tokens travel as 1 to 128 visible ASCII characters (they are 43 today).
+fn is_token(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+checked_string!(
+    /// A scene: one login attempt, named by the browser with a random id. Not a secret
+    /// (it is in the code), so `Debug` shows it.
+    SceneId,
+    is_valid_id,
+    "a scene id is 32 characters of A-Z, a-z, 0-9",
+    secret = false
+);
+
+checked_string!(
+    /// The secret the browser made with its scene: only its holder may listen to the
+    /// scene and redeem its ticket.
+    BrowserKey,
+    is_valid_id,
+    "a browser key is 32 characters of A-Z, a-z, 0-9",
+    secret = true
+);
+
+checked_string!(
+    /// What the phone got from its scan, to confirm or cancel with.
+    ScanToken,
+    is_token,
+    "a scan token is 1 to 128 visible ASCII characters",
+    secret = true
+);
+
+checked_string!(
+    /// The one-time ticket the browser exchanges for a session.
+    Ticket,
+    is_token,
+    "a ticket is 1 to 128 visible ASCII characters",
+    secret = true
+);
+
+checked_string!(
+    /// The code `wx.login` gave the phone, for WeChat's `jscode2session`.
+    LoginCode,
+    is_token,
+    "a wx.login code is 1 to 128 visible ASCII characters",
+    secret = true
+);
+
+impl SceneId {
+    /// A new id from random bytes (see [`id_from_random_bytes`]).
+    pub fn from_random_bytes(random: impl FnMut() -> u8) -> Self {
+        Self(id_from_random_bytes(random))
+    }
+}
+
+impl BrowserKey {
+    pub fn from_random_bytes(random: impl FnMut() -> u8) -> Self {
+        Self(id_from_random_bytes(random))
+    }
+}
+
+impl std::fmt::Display for SceneId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `SCANLOGIN_AUTO_REFRESHES`'s default: codes a page gets by itself in a row.
 pub const DEFAULT_AUTO_REFRESHES: u32 = 5;
 
@@ -40,7 +167,7 @@ pub const HELLO_TIMEOUT_SECS: u64 = 5;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Proves that this socket belongs to the browser that registered the scene.
-    Hello { key: String },
+    Hello { key: BrowserKey },
 }
 
 /// Server → browser, on the login socket.
@@ -50,7 +177,7 @@ pub enum PushEvent {
     Scanned,
     /// `ticket` is single-use, valid 60 s, and only with the scene's browser key.
     Confirmed {
-        ticket: String,
+        ticket: Ticket,
     },
     Cancelled,
     Expired,
@@ -107,7 +234,7 @@ pub struct BrowserInfo {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanData {
-    pub scan_token: String,
+    pub scan_token: ScanToken,
     pub expires_in: u64,
     pub browser: BrowserInfo,
 }
@@ -158,14 +285,38 @@ mod tests {
     #[test]
     fn push_events_have_the_contract_shape() {
         assert_eq!(
-            serde_json::to_string(&PushEvent::Confirmed { ticket: "t".into() }).unwrap(),
+            serde_json::to_string(&PushEvent::Confirmed {
+                ticket: "t".parse().unwrap()
+            })
+            .unwrap(),
             r#"{"type":"confirmed","ticket":"t"}"#
         );
         assert_eq!(
             serde_json::to_string(&PushEvent::Scanned).unwrap(),
             r#"{"type":"scanned"}"#
         );
-        let hello: ClientMessage = serde_json::from_str(r#"{"type":"hello","key":"k"}"#).unwrap();
-        assert_eq!(hello, ClientMessage::Hello { key: "k".into() });
+        let key = "k".repeat(32);
+        let hello: ClientMessage =
+            serde_json::from_str(&format!(r#"{{"type":"hello","key":"{key}"}}"#)).unwrap();
+        assert_eq!(
+            hello,
+            ClientMessage::Hello {
+                key: key.parse().unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn checked_values_validate_when_deserialized_and_hide_secrets() {
+        let id = "a".repeat(32);
+        let scene: SceneId = serde_json::from_str(&format!("\"{id}\"")).unwrap();
+        assert_eq!(scene.as_str(), id);
+        let err = serde_json::from_str::<SceneId>("\"short\"").unwrap_err();
+        assert!(err.to_string().contains(SceneId::RULE), "{err}");
+        assert!(serde_json::from_str::<Ticket>("\"\"").is_err());
+        assert!(serde_json::from_str::<Ticket>("\"a b\"").is_err());
+        let key: BrowserKey = id.parse().unwrap();
+        assert_eq!(format!("{key:?}"), "BrowserKey(<redacted>)");
+        assert_eq!(format!("{scene:?}"), format!("SceneId({id})"));
     }
 }

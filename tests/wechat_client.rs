@@ -18,13 +18,16 @@ fn client_with(
     timeout: Duration,
     secret: &str,
 ) -> WeChatClient {
-    WeChatClient::new(WeChatSettings {
-        base: app.url("/__wechat"),
-        appid: DEMO_APPID.to_owned(),
-        secret: secret.into(),
-        token_api,
-        timeout,
-    })
+    WeChatClient::new(
+        WeChatSettings {
+            base: app.url("/__wechat"),
+            appid: DEMO_APPID.to_owned(),
+            secret: secret.into(),
+            token_api,
+            timeout,
+        },
+        None,
+    )
     .expect("client")
 }
 
@@ -340,13 +343,16 @@ async fn bad_appid_or_secret_are_refused() {
         wrong_classic.access_token().await.unwrap_err().errcode(),
         Some(40125)
     );
-    let wrong_appid = WeChatClient::new(WeChatSettings {
-        base: app.url("/__wechat"),
-        appid: "wx0000000000000000".into(),
-        secret: DEMO_SECRET.into(),
-        token_api: TokenApi::Stable,
-        timeout: Duration::from_secs(5),
-    })
+    let wrong_appid = WeChatClient::new(
+        WeChatSettings {
+            base: app.url("/__wechat"),
+            appid: "wx0000000000000000".into(),
+            secret: DEMO_SECRET.into(),
+            token_api: TokenApi::Stable,
+            timeout: Duration::from_secs(5),
+        },
+        None,
+    )
     .unwrap();
     assert_eq!(
         wrong_appid.access_token().await.unwrap_err().errcode(),

@@ -67,8 +67,8 @@ async fn no_secret_token_or_session_key_is_logged() {
         token_api,
         timeout: Duration::from_secs(5),
     };
-    let stable = WeChatClient::new(settings(TokenApi::Stable)).unwrap();
-    let classic = WeChatClient::new(settings(TokenApi::Classic)).unwrap();
+    let stable = WeChatClient::new(settings(TokenApi::Stable), None).unwrap();
+    let classic = WeChatClient::new(settings(TokenApi::Classic), None).unwrap();
     tracing::debug!(client = ?stable, "client made");
 
     let request = WxaCodeRequest {
@@ -99,17 +99,23 @@ async fn no_secret_token_or_session_key_is_logged() {
         json!({"path": "/wxa/getwxacodeunlimit", "kind": "delay", "delay_ms": 1500}),
     )
     .await;
-    let impatient = WeChatClient::new(WeChatSettings {
-        timeout: Duration::from_millis(200),
-        ..settings(TokenApi::Stable)
-    })
+    let impatient = WeChatClient::new(
+        WeChatSettings {
+            timeout: Duration::from_millis(200),
+            ..settings(TokenApi::Stable)
+        },
+        None,
+    )
     .unwrap();
     let err = impatient.get_wxacode_unlimit(&request).await.unwrap_err();
     tracing::error!(%err, ?err, "as an app would log it");
-    let unreachable = WeChatClient::new(WeChatSettings {
-        base: "http://127.0.0.1:9".into(),
-        ..settings(TokenApi::Classic)
-    })
+    let unreachable = WeChatClient::new(
+        WeChatSettings {
+            base: "http://127.0.0.1:9".into(),
+            ..settings(TokenApi::Classic)
+        },
+        None,
+    )
     .unwrap();
     let err = unreachable.access_token().await.unwrap_err();
     tracing::error!(%err, ?err, "as an app would log it");

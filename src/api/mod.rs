@@ -20,7 +20,8 @@ pub use session::{create_session, get_me, logout};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{msg}")]
 pub struct ApiError {
-    /// The HTTP status (the seed's code endpoint always says 400).
+    /// The HTTP status (the seed's code endpoint says 400 for every failure: see
+    /// `server::error::envelopes`).
     pub code: u16,
     pub msg: String,
     /// Always `null`: the envelope's shape.
@@ -44,13 +45,6 @@ impl ApiError {
             response.set_status(status);
         }
         Self::new(status.as_u16(), msg)
-    }
-
-    /// The seed's code endpoint answers `code: 400` for every failure (the HTTP status
-    /// still says what kind).
-    pub fn seed_envelope(mut self) -> Self {
-        self.code = 400;
-        self
     }
 }
 

@@ -3,11 +3,11 @@
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::protocol::{Envelope, Profile, ScanData};
+use crate::protocol::{Envelope, LoginCode, Profile, ScanData, ScanToken, SceneId};
 
 /// `POST /api/mp/scan {"scene","code"}`: `code` is from `wx.login`.
 #[server(prefix = "/api/mp", endpoint = "scan", input = server_fn::codec::Json)]
-pub async fn mp_scan(scene: String, code: String) -> Result<Envelope<ScanData>, ApiError> {
+pub async fn mp_scan(scene: SceneId, code: LoginCode) -> Result<Envelope<ScanData>, ApiError> {
     super::run(|state| async move {
         let (_, client) = crate::server::context::request(&state).await?;
         crate::server::mp_api::scan(&state, client, &scene, &code).await
@@ -18,8 +18,8 @@ pub async fn mp_scan(scene: String, code: String) -> Result<Envelope<ScanData>, 
 /// `POST /api/mp/confirm {"scene","scan_token","profile"?}`.
 #[server(prefix = "/api/mp", endpoint = "confirm", input = server_fn::codec::Json)]
 pub async fn mp_confirm(
-    scene: String,
-    scan_token: String,
+    scene: SceneId,
+    scan_token: ScanToken,
     profile: Option<Profile>,
 ) -> Result<Envelope<()>, ApiError> {
     super::run(|state| async move {
@@ -30,7 +30,7 @@ pub async fn mp_confirm(
 
 /// `POST /api/mp/cancel {"scene","scan_token"}`.
 #[server(prefix = "/api/mp", endpoint = "cancel", input = server_fn::codec::Json)]
-pub async fn mp_cancel(scene: String, scan_token: String) -> Result<Envelope<()>, ApiError> {
+pub async fn mp_cancel(scene: SceneId, scan_token: ScanToken) -> Result<Envelope<()>, ApiError> {
     super::run(
         |state| async move { crate::server::mp_api::cancel(&state, &scene, &scan_token).await },
     )

@@ -3,16 +3,21 @@
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::protocol::Me;
+use crate::protocol::{BrowserKey, Me, SceneId, Ticket};
 
 /// `POST /api/session {"scene","ticket","key"}` → `{"user":{...}}` and the session cookie.
 #[server(prefix = "/api", endpoint = "session", input = server_fn::codec::Json)]
-pub async fn create_session(scene: String, ticket: String, key: String) -> Result<Me, ApiError> {
+pub async fn create_session(
+    scene: SceneId,
+    ticket: Ticket,
+    key: BrowserKey,
+) -> Result<Me, ApiError> {
     super::run(|state| async move {
         let (headers, client) = crate::server::context::request(&state).await?;
         state
             .limits
-            .check(crate::server::limits::Bucket::Sessions, client.key)?;
+            .check(crate::server::limits::Bucket::Sessions, client.key)
+            .await?;
         let (me, cookie) =
             crate::server::session::exchange_ticket(&state, &headers, &scene, &ticket, &key)
                 .await?;

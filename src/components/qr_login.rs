@@ -172,7 +172,7 @@ mod browser {
     use super::{Flow, Phase};
     use crate::{
         api::{create_session, get_wxacode},
-        protocol::{id_from_random_bytes, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED},
+        protocol::{BrowserKey, ClientMessage, PushEvent, SceneId, CLOSE_UNAUTHORIZED},
     };
 
     /// After `expired`, a new code appears by itself this soon.
@@ -186,12 +186,12 @@ mod browser {
         js_sys::Date::now()
     }
 
-    /// A scene id or key from `crypto.getRandomValues`.
-    fn random_id() -> String {
+    /// Random bytes from `crypto.getRandomValues`, as many as asked for.
+    fn random_bytes() -> impl FnMut() -> u8 {
         let crypto = window().crypto().expect("browsers have crypto");
         let mut pool = [0u8; 64];
         let mut used = pool.len();
-        id_from_random_bytes(|| {
+        move || {
             if used == pool.len() {
                 crypto
                     .get_random_values_with_u8_array(&mut pool)
@@ -200,7 +200,7 @@ mod browser {
             }
             used += 1;
             pool[used - 1]
-        })
+        }
     }
 
     fn is_hidden() -> bool {
@@ -261,7 +261,7 @@ mod browser {
                 let phase = flow.phase.get_untracked();
                 let overdue = now > flow.expires_at.get_untracked() + 3000.0;
                 if matches!(phase, Phase::Waiting | Phase::Scanned) && overdue {
-                    on_event(flow, current(flow), PushEvent::Expired, String::new());
+                    on_expired(flow, current(flow));
                 }
             },
             std::time::Duration::from_secs(1),
@@ -281,9 +281,9 @@ mod browser {
     pub fn new_scene(flow: Flow) {
         flow.generation.update_value(|g| *g += 1);
         let generation = current(flow);
-        let scene = random_id();
-        let key = random_id();
-        flow.scene.set(scene.clone());
+        let scene = SceneId::from_random_bytes(random_bytes());
+        let key = BrowserKey::from_random_bytes(random_bytes());
+        flow.scene.set(scene.to_string());
         flow.image.set(String::new());
         flow.detail.set(String::new());
         flow.auto_refresh.set("on");
@@ -311,7 +311,7 @@ mod browser {
         });
     }
 
-    fn socket_url(scene: &str) -> String {
+    fn socket_url(scene: &SceneId) -> String {
         let location = window().location();
         let scheme = match location.protocol().as_deref() {
             Ok("https:") => "wss",
@@ -323,7 +323,7 @@ mod browser {
 
     /// Keeps a socket open on the scene until it ends, reconnecting with backoff; a
     /// new socket gets the scene's current state first, so nothing is missed.
-    async fn watch(flow: Flow, generation: u64, scene: String, key: String) {
+    async fn watch(flow: Flow, generation: u64, scene: SceneId, key: BrowserKey) {
         let hello = serde_json::to_string(&ClientMessage::Hello { key: key.clone() })
             .expect("hello serializes");
         let mut backoff = BACKOFF_START_MS;
@@ -342,15 +342,17 @@ mod browser {
                             Ok(Message::Text(text)) => {
                                 if let Ok(event) = serde_json::from_str::<PushEvent>(&text) {
                                     backoff = BACKOFF_START_MS;
-                                    on_event(flow, generation, event, key.clone());
+                                    on_event(flow, generation, event, &scene, &key);
                                 }
                             }
                             Ok(Message::Bytes(_)) => {}
                             Err(WebSocketError::ConnectionClose(close))
                                 if close.code == CLOSE_UNAUTHORIZED =>
                             {
-                                flow.detail.set("This code is no longer valid.".into());
-                                flow.phase.set(Phase::Error);
+                                // The server does not know this scene (any more): it ended
+                                // while the socket was away, or the server lost it in a
+                                // restart. A fresh code, as on expiry.
+                                on_expired(flow, generation);
                                 return;
                             }
                             Err(_) => break,
@@ -366,7 +368,7 @@ mod browser {
         }
     }
 
-    fn on_event(flow: Flow, generation: u64, event: PushEvent, key: String) {
+    fn on_event(flow: Flow, generation: u64, event: PushEvent, scene: &SceneId, key: &BrowserKey) {
         if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
             return;
         }
@@ -374,7 +376,7 @@ mod browser {
             PushEvent::Scanned => flow.phase.set(Phase::Scanned),
             PushEvent::Confirmed { ticket } => {
                 flow.phase.set(Phase::Confirmed);
-                let scene = flow.scene.get_untracked();
+                let (scene, key) = (scene.clone(), key.clone());
                 spawn_local(async move {
                     match create_session(scene, ticket, key).await {
                         Ok(_) => {
@@ -391,11 +393,17 @@ mod browser {
                 flow.phase.set(Phase::Cancelled);
                 refresh_later(flow, generation, CANCELLED_REFRESH_MS);
             }
-            PushEvent::Expired => {
-                flow.phase.set(Phase::Expired);
-                refresh_later(flow, generation, EXPIRED_REFRESH_MS);
-            }
+            PushEvent::Expired => on_expired(flow, generation),
         }
+    }
+
+    /// The code can no longer be used: say so, and get a fresh one by itself.
+    fn on_expired(flow: Flow, generation: u64) {
+        if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
+            return;
+        }
+        flow.phase.set(Phase::Expired);
+        refresh_later(flow, generation, EXPIRED_REFRESH_MS);
     }
 
     /// A new code after `ms`, unless something else made one already.

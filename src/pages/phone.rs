@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{mp_cancel, mp_confirm, mp_scan},
-    protocol::{is_valid_id, BrowserInfo, Profile},
+    protocol::{is_valid_id, BrowserInfo, InvalidValue, LoginCode, Profile, ScanToken, SceneId},
 };
 
 /// Demo people: (nickname, openid).
@@ -72,7 +72,7 @@ pub fn PhonePage() -> impl IntoView {
     let scene = move || query.read().get("scene").unwrap_or_default();
     let person = RwSignal::new(0usize);
     let step = RwSignal::new(Step::Start);
-    let scan_token = StoredValue::new(String::new());
+    let scan_token = StoredValue::new(None::<ScanToken>);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -82,13 +82,17 @@ pub fn PhonePage() -> impl IntoView {
         async move {
             step.set(Step::Working);
             let result = async {
-                let code = wx_login(openid).await?;
+                let scene: SceneId = scene.parse().map_err(|e: InvalidValue| e.to_string())?;
+                let code: LoginCode = wx_login(openid)
+                    .await?
+                    .parse()
+                    .map_err(|e: InvalidValue| e.to_string())?;
                 mp_scan(scene, code).await.map_err(|e| e.msg)
             }
             .await;
             match result {
                 Ok(answer) => {
-                    scan_token.set_value(answer.data.scan_token);
+                    scan_token.set_value(Some(answer.data.scan_token));
                     step.set(Step::Asking(answer.data.browser));
                 }
                 Err(msg) => step.set(Step::Failed(msg)),
@@ -102,6 +106,10 @@ pub fn PhonePage() -> impl IntoView {
         let (nickname, _) = PEOPLE[person.get_untracked()];
         async move {
             step.set(Step::Working);
+            let (Ok(scene), Some(token)) = (scene.parse::<SceneId>(), token) else {
+                step.set(Step::Failed("scan first".into()));
+                return;
+            };
             let result = if confirm {
                 let profile = Profile {
                     nickname: nickname.to_owned(),

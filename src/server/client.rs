@@ -98,7 +98,7 @@ impl fmt::Display for TrustedProxies {
 /// What per-client limits count by: an IPv4 address, or an IPv6 address cut to its
 /// network prefix (`SCANLOGIN_IPV6_PREFIX`, default 64), since one subscriber commonly
 /// holds a whole /64 and could otherwise be 2^64 clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientKey(IpAddr);
 
 impl ClientKey {

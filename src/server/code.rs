@@ -3,33 +3,22 @@
 
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
-use tokio::time::Instant;
 
 use super::{
-    client::network_of, context::Client, error::AppError, limits::Bucket, scene::CodeImage,
+    client::network_of, context::Client, error::AppError, limits::Bucket, registry::NewScene,
     startup::AppState, wechat::WxaCodeRequest,
 };
-use crate::protocol::{is_valid_id, BrowserInfo, CodeAnswer};
+use crate::protocol::{BrowserInfo, BrowserKey, CodeAnswer, SceneId};
 
 /// `POST /miniapp/getwxacodeunlimit`.
 pub async fn issue_code(
     state: &AppState,
     headers: &HeaderMap,
     client: Client,
-    scene: &str,
-    key: &str,
+    scene: SceneId,
+    key: BrowserKey,
 ) -> Result<CodeAnswer, AppError> {
-    state.limits.check(Bucket::Codes, client.key)?;
-    if !is_valid_id(scene) {
-        return Err(AppError::Malformed(
-            "scene: 32 characters of A-Z, a-z, 0-9".into(),
-        ));
-    }
-    if !is_valid_id(key) {
-        return Err(AppError::Malformed(
-            "key: 32 characters of A-Z, a-z, 0-9".into(),
-        ));
-    }
+    state.limits.check(Bucket::Codes, client.key).await?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -39,52 +28,52 @@ pub async fn issue_code(
         ip: network_of(client.ip),
         requested_at: rfc3339_now(),
     };
-    // A new scene costs a WeChat call: the app-wide budget pays for it.
-    let (cell, expires_in, is_new) =
-        state
-            .scenes
-            .register(scene, key, browser, client.key, Instant::now(), || {
-                state.limits.spend_code()
-            })?;
-    if is_new {
-        state.hub.open(scene);
-    }
-    let config = &state.config;
-    let fetched = cell
-        .get_or_try_init(|| async {
-            let request = WxaCodeRequest {
-                scene: scene.to_owned(),
-                page: config.mp_page.clone(),
-                // WeChat checks the page only against the published version.
-                check_path: config.mp_env_version == "release",
-                env_version: config.mp_env_version.clone(),
-                width: config.mp_code_width,
-            };
-            let image = state
-                .wechat
-                .get_wxacode_unlimit(&request)
-                .await
-                .map_err(AppError::WeChat)?;
-            let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-            Ok::<_, AppError>(CodeImage {
-                data_url: format!("data:{};base64,{data}", image.mime),
-            })
+    let registration = state
+        .registry
+        .register(NewScene {
+            id: scene.clone(),
+            key,
+            browser,
+            client: client.key,
         })
-        .await;
-    let code = match fetched {
-        Ok(code) => code,
-        Err(err) => {
-            // Not counted against the client, and the page may ask again.
-            state.scenes.forget_without_code(scene);
-            state.hub.close(scene);
+        .await?;
+    if registration.is_new {
+        // A new scene costs a WeChat call: the app-wide budget pays for it, or the
+        // scene is dropped again.
+        if let Err(err) = state.limits.spend_code().await {
+            state.registry.forget(&scene).await?;
             return Err(err);
         }
+    }
+    let config = &state.config;
+    let request = WxaCodeRequest {
+        scene: scene.as_str().to_owned(),
+        page: config.mp_page.clone(),
+        // WeChat checks the page only against the published version.
+        check_path: config.mp_env_version == "release",
+        env_version: config.mp_env_version.clone(),
+        width: config.mp_code_width,
     };
+    let image = state
+        .code_images
+        .get_or_fetch(&scene, state.wechat.get_wxacode_unlimit(&request))
+        .await;
+    let image = match image {
+        Ok(image) => image,
+        Err(err) => {
+            if registration.is_new {
+                // Not counted against the client, and the page may ask again.
+                state.registry.forget(&scene).await?;
+            }
+            return Err(AppError::WeChat(err));
+        }
+    };
+    let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
     Ok(CodeAnswer {
         code: 200,
-        data: code.data_url.clone(),
+        data: format!("data:{};base64,{data}", image.mime),
         msg: "ok".to_owned(),
-        expires_in,
+        expires_in: registration.expires_in_secs,
         auto_refreshes: config.auto_refreshes,
     })
 }

@@ -78,6 +78,13 @@ pub struct Config {
     /// Users and sessions (`SCANLOGIN_DATABASE_URL`); secret, since it may hold a
     /// password (see [`Config::database_for_logs`]).
     pub database_url: SecretString,
+    /// Scenes, events, limits and the WeChat token shared by every instance
+    /// (`SCANLOGIN_REDIS_URL`); unset: all in this process. Secret: it may hold a password.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of every Redis key and channel (`SCANLOGIN_REDIS_PREFIX`).
+    pub redis_prefix: String,
+    /// Bytes of code images kept (`SCANLOGIN_CODE_CACHE_BYTES`).
+    pub code_cache_bytes: u64,
     /// A session's lifetime from login, and how long it survives unused.
     pub session_ttl: Duration,
     pub session_idle: Duration,
@@ -157,6 +164,9 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_SCENE_TTL_SECS",
     "SCANLOGIN_AUTO_REFRESHES",
     "SCANLOGIN_DATABASE_URL",
+    "SCANLOGIN_REDIS_URL",
+    "SCANLOGIN_REDIS_PREFIX",
+    "SCANLOGIN_CODE_CACHE_BYTES",
     "SCANLOGIN_SESSION_TTL_SECS",
     "SCANLOGIN_SESSION_IDLE_SECS",
     "SCANLOGIN_ALLOWED_ORIGINS",
@@ -358,10 +368,33 @@ impl Config {
                 "SCANLOGIN_AUTO_REFRESHES",
                 crate::protocol::DEFAULT_AUTO_REFRESHES,
             ),
-            database_url: vars
-                .get("SCANLOGIN_DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://scanlogin.db".into())
-                .into(),
+            database_url: {
+                let url = vars
+                    .get("SCANLOGIN_DATABASE_URL")
+                    .unwrap_or_else(|| "sqlite://scanlogin.db".into());
+                if super::store::Dialect::of(&url).is_none() {
+                    vars.invalid(
+                        "SCANLOGIN_DATABASE_URL",
+                        "<hidden>",
+                        "use sqlite://FILE, sqlite::memory: or postgres://USER:PASSWORD@HOST/DB",
+                    );
+                }
+                url.into()
+            },
+            redis_url: vars.get("SCANLOGIN_REDIS_URL").map(|url| {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    vars.invalid(
+                        "SCANLOGIN_REDIS_URL",
+                        "<hidden>",
+                        "use redis://[:PASSWORD@]HOST[:PORT][/DB]",
+                    );
+                }
+                url.into()
+            }),
+            redis_prefix: vars
+                .get("SCANLOGIN_REDIS_PREFIX")
+                .unwrap_or_else(|| "scanlogin:".into()),
+            code_cache_bytes: vars.positive("SCANLOGIN_CODE_CACHE_BYTES", 64 * 1024 * 1024),
             session_ttl: vars.seconds("SCANLOGIN_SESSION_TTL_SECS", 7 * 86_400),
             session_idle: vars.seconds("SCANLOGIN_SESSION_IDLE_SECS", 86_400),
             allowed_origins: vars
@@ -423,14 +456,25 @@ impl Config {
 
     /// The database URL as it may be logged: without a password.
     pub fn database_for_logs(&self) -> String {
-        let url = self.database_url.expose_secret();
-        match url::Url::parse(url) {
-            Ok(mut parsed) if parsed.password().is_some() => {
-                let _ = parsed.set_password(Some("***"));
-                parsed.to_string()
-            }
-            _ => url.to_owned(),
+        without_password(self.database_url.expose_secret())
+    }
+
+    /// The Redis URL as it may be logged, or `none`.
+    pub fn redis_for_logs(&self) -> String {
+        self.redis_url.as_ref().map_or_else(
+            || "none".into(),
+            |url| without_password(url.expose_secret()),
+        )
+    }
+}
+
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
         }
+        _ => url.to_owned(),
     }
 }
 

@@ -1,7 +1,20 @@
-//! The server's errors, and the one place they become what a client sees: an HTTP
-//! status (set through Leptos's `ResponseOptions`) and a JSON `{"code","msg","data"}`.
+//! The server's errors, and the one place they become what a client sees: an HTTP status
+//! and the JSON envelope `{"code","msg","data":null}`.
+//!
+//! A server function's error becomes an [`ApiError`] here (its status set through Leptos's
+//! `ResponseOptions`); every other error on the API's paths (an unknown path, a wrong
+//! method, a body too large, a refused origin) gets the same envelope from [`envelopes`],
+//! which is also where the one exception lives: the seed's code endpoint answers
+//! `"code":400` for every failure (its contract), whatever the HTTP status says.
 
-use axum::http::StatusCode;
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{header, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
 
 use super::wechat::{errcode, WeChatError};
 use crate::api::ApiError;
@@ -34,6 +47,10 @@ pub enum AppError {
     TooManyScenes,
     #[error("too many login sockets from this address are still waiting to say hello")]
     TooManyPendingSockets,
+    #[error("too many sockets on this scene")]
+    TooManySockets,
+    #[error("the login service cannot reach its store right now: try again shortly")]
+    StoreUnavailable,
     #[error("the server is busy: try again shortly")]
     Busy,
     #[error("WeChat is not answering as it should; try again")]
@@ -57,8 +74,9 @@ impl AppError {
             AppError::RateLimited { .. }
             | AppError::CodeBudgetSpent { .. }
             | AppError::TooManyScenes
-            | AppError::TooManyPendingSockets => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            | AppError::TooManyPendingSockets
+            | AppError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy | AppError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::WeChat(_) => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,7 +88,11 @@ impl AppError {
         match self {
             AppError::RateLimited { retry_after_secs }
             | AppError::CodeBudgetSpent { retry_after_secs } => Some(*retry_after_secs),
-            AppError::TooManyScenes | AppError::TooManyPendingSockets | AppError::Busy => Some(5),
+            AppError::TooManyScenes
+            | AppError::TooManyPendingSockets
+            | AppError::TooManySockets
+            | AppError::Busy => Some(5),
+            AppError::StoreUnavailable => Some(2),
             _ => None,
         }
     }
@@ -99,4 +121,73 @@ impl From<AppError> for ApiError {
         }
         ApiError::with_status(status, err.to_string())
     }
+}
+
+/// The seed's code endpoint, whose envelope says 400 for every failure.
+pub const CODE_ENDPOINT: &str = "/miniapp/getwxacodeunlimit";
+
+/// Paths whose answers are JSON, errors included.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/miniapp/") || path == "/websocket"
+}
+
+/// The envelope's `code` for a failure with `status` at `path`.
+pub fn envelope_code(path: &str, status: StatusCode) -> u16 {
+    if path == CODE_ENDPOINT {
+        400
+    } else {
+        status.as_u16()
+    }
+}
+
+/// An error answer outside a server function.
+pub fn error_response(status: StatusCode, msg: &str) -> Response {
+    let body = serde_json::json!({ "code": status.as_u16(), "msg": msg, "data": null });
+    (status, Json(body)).into_response()
+}
+
+/// On the API's paths, every error answer is the envelope: errors that are not JSON yet
+/// (unknown path, wrong method, body too large, ...) become one with their status, and at
+/// the code endpoint the envelope's code is the seed's 400.
+pub async fn envelopes(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status();
+    if !is_api_path(&path) || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let (mut parts, body) = response.into_parts();
+    let msg = if is_json {
+        // A server function's envelope: keep its message.
+        let bytes = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())
+    } else {
+        match status {
+            StatusCode::NOT_FOUND => "no such endpoint",
+            StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported content type",
+            _ => status.canonical_reason().unwrap_or("error"),
+        }
+        .to_owned()
+    };
+    let body =
+        serde_json::json!({ "code": envelope_code(&path, status), "msg": msg, "data": null });
+    // Keep headers such as Allow and Retry-After.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body.to_string()))
 }

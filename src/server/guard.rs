@@ -1,6 +1,6 @@
 //! What every request passes through: the `Origin` check on state-changing requests,
-//! the simulator's control surface kept to this machine, JSON errors on the API's paths,
-//! `Cache-Control: no-store` on everything that may carry user data, and security headers.
+//! the simulator's control surface kept to this machine, `Cache-Control: no-store` on
+//! everything that may carry user data, and security headers.
 
 use std::net::SocketAddr;
 
@@ -8,16 +8,15 @@ use axum::{
     extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
-    response::{IntoResponse, Response},
-    Json,
+    response::Response,
 };
 
-use super::{client::is_loopback, config::Mode, startup::AppState};
-
-/// Paths whose answers are JSON, errors included.
-fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/miniapp/") || path == "/websocket"
-}
+use super::{
+    client::is_loopback,
+    config::Mode,
+    error::{error_response, is_api_path},
+    startup::AppState,
+};
 
 /// The mini program calls these from WeChat, which sends no browser origin; they are
 /// authenticated by WeChat's login code and the scan token instead.
@@ -41,11 +40,6 @@ pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
-pub fn json_error(status: StatusCode, msg: &str) -> Response {
-    let body = serde_json::json!({ "code": status.as_u16(), "msg": msg, "data": null });
-    (status, Json(body)).into_response()
-}
-
 /// Refuses state-changing requests from other origins (403).
 pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -53,7 +47,7 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
         && !is_origin_exempt(req.uri().path())
         && !origin_allowed(&state, req.headers())
     {
-        return json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
+        return error_response(StatusCode::FORBIDDEN, "cross-origin request refused");
     }
     next.run(req).await
 }
@@ -77,7 +71,7 @@ pub async fn keep_simulator_control_local(
             is_loopback(state.config.trusted_proxies.resolve(peer, req.headers()))
         });
         if !local {
-            return json_error(
+            return error_response(
                 StatusCode::FORBIDDEN,
                 "the simulator's control surface answers this machine only (SCANLOGIN_DEMO=1 opens it)",
             );
@@ -104,40 +98,6 @@ pub async fn no_store(req: Request, next: Next) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
-}
-
-/// On the API's paths, any error that is not JSON yet (unknown path, wrong method, body
-/// too large, ...) becomes the JSON envelope with its status.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let api = is_api_path(req.uri().path());
-    let response = next.run(req).await;
-    let status = response.status();
-    if !api || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return response;
-    }
-    let msg = match status {
-        StatusCode::NOT_FOUND => "no such endpoint",
-        StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported content type",
-        _ => status.canonical_reason().unwrap_or("error"),
-    };
-    let mut json = json_error(status, msg);
-    // Keep headers such as Allow and Retry-After.
-    for (name, value) in response.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            json.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    json
 }
 
 /// The Content-Security-Policy of an HTML page, with the nonce of its inline scripts.

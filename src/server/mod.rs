@@ -1,26 +1,27 @@
 //! Everything that runs only on the server (`ssr` feature).
 //!
-//! Following the data: `code.rs` (the code endpoint) registers a scene (`scene.rs`) and
-//! asks WeChat (`wechat/`); the browser's socket (`socket.rs`) watches the scene in the
-//! push hub (`hub.rs`); the phone calls `mp_api.rs`; the ticket becomes a session
-//! (`session.rs`) stored with the user in `store.rs`. `error.rs` maps every failure to
+//! Following the data: `code.rs` (the code endpoint) registers a scene in the scene
+//! registry (`registry/`: a scene's state, events and expiry, in memory or in Redis) and
+//! gets its image from WeChat (`wechat/`) through `code_images.rs`; the browser's socket
+//! (`socket.rs`) subscribes to the scene; the phone calls `mp_api.rs`; the ticket becomes
+//! a session (`session.rs`) stored with the user in `store.rs` (SQLite or PostgreSQL). `error.rs` maps every failure to
 //! what the client sees, once. Around it all: `connections.rs` accepts connections (caps,
 //! header and idle deadlines), `client.rs` says who is asking (trusted proxies, the key
 //! limits count by), `limits.rs` rate-limits, `guard.rs` checks origins and sets headers.
 
 pub mod client;
 pub mod code;
+pub mod code_images;
 pub mod config;
 pub mod connections;
 pub mod context;
 pub mod error;
 pub mod guard;
-pub mod hub;
 pub mod limits;
 pub mod mp_api;
 pub mod profile;
 pub mod random;
-pub mod scene;
+pub mod registry;
 pub mod secret;
 pub mod session;
 pub mod socket;

@@ -1,12 +1,10 @@
 //! Browser sessions: the one-time ticket becomes a cookie; the cookie names a session
 //! row (its token stored hashed); `/api/me` and `/api/logout` read it.
 
+use super::{error::AppError, startup::AppState};
+use crate::protocol::{BrowserKey, Me, SceneId, Ticket, User};
 use axum::http::{header, HeaderMap, HeaderValue};
 use cookie::{Cookie, SameSite};
-use tokio::time::Instant;
-
-use super::{error::AppError, startup::AppState};
-use crate::protocol::{is_valid_id, Me, User};
 
 /// The cookie's name: with `__Host-` under https, which pins it to this host and path `/`
 /// and requires `Secure`.
@@ -55,18 +53,11 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Optio
 pub async fn exchange_ticket(
     state: &AppState,
     headers: &HeaderMap,
-    scene: &str,
-    ticket: &str,
-    key: &str,
+    scene: &SceneId,
+    ticket: &Ticket,
+    key: &BrowserKey,
 ) -> Result<(Me, HeaderValue), AppError> {
-    if !is_valid_id(scene) || !is_valid_id(key) || ticket.is_empty() || ticket.len() > 128 {
-        return Err(AppError::Malformed(
-            "scene, key and ticket are required".into(),
-        ));
-    }
-    let user_id = state
-        .scenes
-        .with(scene, |s| s.redeem_ticket(key, ticket, Instant::now()))?;
+    let user_id = state.registry.redeem_ticket(scene, key, ticket).await?;
     // A new session at every login (never one the browser brought along), and the
     // old one, if any, ends.
     if let Some(old) = token_from(state, headers) {

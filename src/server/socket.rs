@@ -29,11 +29,19 @@ use axum::{
 use dashmap::DashMap;
 use serde::Deserialize;
 
-use super::{client::ClientKey, context::Client, error::AppError, guard, startup::AppState};
-use crate::protocol::{is_valid_id, ClientMessage, PushEvent, CLOSE_UNAUTHORIZED};
+use super::{
+    client::ClientKey,
+    context::Client,
+    error::{error_response, AppError},
+    guard,
+    startup::AppState,
+};
+use crate::protocol::{ClientMessage, PushEvent, SceneId, CLOSE_UNAUTHORIZED};
 
 /// Close code: the scene has as many sockets as it may.
 const CLOSE_TOO_MANY: u16 = 4429;
+/// Close code (RFC 6455 "try again later"): the registry could not be reached.
+const CLOSE_TRY_AGAIN: u16 = 1013;
 
 #[derive(Deserialize)]
 pub struct SocketQuery {
@@ -93,19 +101,16 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Response {
     if !guard::origin_allowed(&state, &headers) {
-        return guard::json_error(StatusCode::FORBIDDEN, "cross-origin socket refused");
+        return error_response(StatusCode::FORBIDDEN, "cross-origin socket refused");
     }
-    let Some(scene) = query.clientid.filter(|s| is_valid_id(s)) else {
-        return guard::json_error(
-            StatusCode::BAD_REQUEST,
-            "clientid: 32 characters of A-Z, a-z, 0-9",
-        );
+    let Some(scene) = query.clientid.and_then(|s| s.parse::<SceneId>().ok()) else {
+        return error_response(StatusCode::BAD_REQUEST, SceneId::RULE);
     };
     let client = Client::resolve(&state, &headers, peer.ip());
     let pending = match state.pending_sockets.admit(client.key) {
         Ok(pending) => pending,
         Err(err) => {
-            let mut refused = guard::json_error(err.status(), &err.to_string());
+            let mut refused = error_response(err.status(), &err.to_string());
             refused
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, 5.into());
@@ -142,7 +147,7 @@ async fn first_text(socket: &mut WebSocket) -> Option<String> {
     None
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, scene: String, pending: Pending) {
+async fn serve(mut socket: WebSocket, state: AppState, scene: SceneId, pending: Pending) {
     let hello = tokio::time::timeout(
         state.config.limits.ws_hello_timeout,
         first_text(&mut socket),
@@ -156,24 +161,19 @@ async fn serve(mut socket: WebSocket, state: AppState, scene: String, pending: P
         },
         _ => return close(socket, CLOSE_UNAUTHORIZED, "hello expected").await,
     };
-    // An unknown scene and a wrong key get the same answer.
-    let authorized = state
-        .scenes
-        .with(&scene, |s| {
-            let matches = s.key_matches(&key);
-            if matches {
-                s.mark_watched();
-            }
-            Ok(matches)
-        })
-        .unwrap_or(false);
-    let Some(mut events) = authorized.then(|| state.hub.subscribe(&scene)).flatten() else {
-        return close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
+    let mut events = match state.registry.subscribe(&scene, &key).await {
+        Ok(subscription) => subscription.events,
+        // An unknown scene and a wrong key get the same answer.
+        Err(AppError::SceneNotFound) => {
+            return close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await
+        }
+        // A few at once is a browser reconnecting; more is not.
+        Err(AppError::TooManySockets) => {
+            return close(socket, CLOSE_TOO_MANY, "too many sockets on this scene").await
+        }
+        // The store is away for a moment: the page reconnects with backoff.
+        Err(_) => return close(socket, CLOSE_TRY_AGAIN, "try again later").await,
     };
-    // This socket counts itself now; a few at once is a browser reconnecting.
-    if state.hub.sockets(&scene) > state.config.limits.max_sockets_per_scene {
-        return close(socket, CLOSE_TOO_MANY, "too many sockets on this scene").await;
-    }
 
     let mut pending = events.borrow_and_update().clone();
     loop {

@@ -19,16 +19,17 @@ use tower_http::{
 };
 
 use super::{
+    code_images::CodeImages,
     config::Mode,
     connections::{self, OpenConnections, Server},
-    guard,
-    hub::Hub,
+    error, guard,
     limits::Limits,
-    scene::Scenes,
+    registry::{memory::MemoryRegistry, redis::RedisRegistry, RegistryConfig, SceneRegistry},
     session,
     socket::{self, PendingSockets},
     store::{SessionPolicy, Store},
     wechat::{
+        shared_token::SharedTokens,
         simulator::{Simulator, SimulatorConfig, DEMO_APPID, DEMO_SECRET},
         TokenApi, WeChatClient, WeChatError, WeChatSettings,
     },
@@ -36,14 +37,18 @@ use super::{
 };
 use crate::app::{shell, App};
 
+/// Every Redis call answers within this, or fails (503) rather than hang.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub wechat: Arc<WeChatClient>,
-    pub scenes: Arc<Scenes>,
-    pub hub: Arc<Hub>,
+    /// Every scene's state, events and expiry.
+    pub registry: Arc<dyn SceneRegistry>,
+    pub code_images: CodeImages,
     pub store: Store,
     pub session_policy: SessionPolicy,
     pub limits: Arc<Limits>,
@@ -65,6 +70,8 @@ pub enum StartupError {
     WeChat(#[from] WeChatError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -160,21 +167,46 @@ impl Application {
             &connection_settings,
             (descriptors, descriptors_hard),
         );
+        let registry_config = RegistryConfig {
+            ttl: config.scene_ttl,
+            socket_grace: config.limits.socket_grace,
+            max_scenes: config.limits.max_scenes,
+            max_scenes_per_client: config.limits.max_scenes_per_ip,
+            max_sockets_per_scene: config.limits.max_sockets_per_scene,
+        };
+        let (registry, limits, shared_tokens): (Arc<dyn SceneRegistry>, Limits, _) =
+            match &config.redis_url {
+                None => (
+                    Arc::new(MemoryRegistry::new(registry_config)),
+                    Limits::in_memory(&config.limits),
+                    None,
+                ),
+                Some(url) => {
+                    let (client, conn) =
+                        super::registry::redis::connect(url.expose_secret(), REDIS_TIMEOUT).await?;
+                    let prefix = &config.redis_prefix;
+                    (
+                        Arc::new(RedisRegistry::new(
+                            client,
+                            conn.clone(),
+                            prefix,
+                            registry_config,
+                        )),
+                        Limits::in_redis(&config.limits, conn.clone(), prefix),
+                        Some(SharedTokens::new(conn, prefix, &settings.appid)),
+                    )
+                }
+            };
         let state = AppState {
             leptos_options: config.leptos.clone(),
-            wechat: Arc::new(WeChatClient::new(settings)?),
-            scenes: Arc::new(Scenes::new(
-                config.scene_ttl,
-                config.limits.socket_grace,
-                config.limits.max_scenes,
-                config.limits.max_scenes_per_ip,
-            )),
-            limits: Arc::new(Limits::new(&config.limits)),
+            wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
+            registry,
+            code_images: CodeImages::new(config.code_cache_bytes, config.scene_ttl),
+            limits: Arc::new(limits),
             pending_sockets: Arc::new(PendingSockets::new(
                 config.connections.max_pending_sockets_per_client,
             )),
             allowed_origins: Arc::new(allowed_origins),
-            hub: Arc::new(Hub::new()),
             store,
             session_policy: SessionPolicy {
                 ttl: config.session_ttl,
@@ -248,7 +280,7 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             state.clone(),
             guard::check_origin,
         ))
-        .layer(middleware::from_fn(guard::json_errors))
+        .layer(middleware::from_fn(error::envelopes))
         .layer(middleware::from_fn(guard::no_store));
     for (name, value) in guard::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
@@ -279,6 +311,7 @@ fn log_startup(
         listen = %listen,
         public_origin,
         database = %config.database_for_logs(),
+        redis = %config.redis_for_logs(),
         trusted_proxies = %config.trusted_proxies,
         ipv6_prefix = config.ipv6_prefix,
         scene_ttl_secs = config.scene_ttl.as_secs(),
@@ -336,26 +369,17 @@ async fn login_redirect(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
-/// Twice a second: expires scenes whose time is up (pushing `expired` to their
-/// sockets) and forgets finished ones; hourly, deletes expired sessions.
+/// Housekeeping that no concept owns by itself: every minute, forget idle rate-limit
+/// keys; hourly, delete expired sessions. (Scenes expire in their registry.)
 async fn sweep(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
-        let (expired, forgotten) = state.scenes.sweep(tokio::time::Instant::now());
-        for (scene, event) in expired {
-            state.hub.publish(&scene, event);
-        }
-        for scene in forgotten {
-            state.hub.close(&scene);
-        }
+        state.limits.shrink();
         ticks += 1;
-        if ticks.is_multiple_of(120) {
-            state.limits.shrink();
-        }
-        if ticks.is_multiple_of(7200) {
+        if ticks.is_multiple_of(60) {
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");
             }

@@ -1,19 +1,38 @@
-//! Users and sessions in SQL (SQLite by default), with `sqlx`. Migrations live in
-//! `migrations/` and run at start-up.
+//! Users and sessions in SQL, with `sqlx`: SQLite by default, PostgreSQL when
+//! `SCANLOGIN_DATABASE_URL` is `postgres://…` (for several instances). One set of queries
+//! serves both (`$1` placeholders, which both accept, and SQL both speak, through sqlx's
+//! `Any` driver); the migrations differ only where the dialects do, in
+//! `migrations/sqlite/` and `migrations/postgres/`, and run at start-up.
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
-use sqlx::{
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
-    SqlitePool,
-};
+use sqlx::{any::AnyPoolOptions, AnyPool};
 
 use super::{error::AppError, secret};
 use crate::protocol::{Profile, User};
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+}
+
+/// Which SQL a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -36,23 +55,45 @@ pub struct SessionPolicy {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and migrates it.
+    /// Opens the database at `url` (creating a SQLite file if needed) and migrates it.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .foreign_keys(true);
-        // Each connection to `:memory:` is a database of its own: use one.
-        let max = if url.contains(":memory:") || url.contains("mode=memory") {
-            1
-        } else {
-            8
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of(url)
+            .ok_or_else(|| sqlx::Error::Configuration("use sqlite:… or postgres://…".into()))?;
+        let (url, max) = match dialect {
+            Dialect::Sqlite => {
+                // Each connection to `:memory:` is a database of its own: use one.
+                let memory = url.contains(":memory:") || url.contains("mode=memory");
+                let url = if memory || url.contains("mode=") {
+                    url.to_owned()
+                } else {
+                    let joiner = if url.contains('?') { '&' } else { '?' };
+                    format!("{url}{joiner}mode=rwc")
+                };
+                (url, if memory { 1 } else { 8 })
+            }
+            Dialect::Postgres => (url.to_owned(), 16),
         };
-        let pool = SqlitePoolOptions::new()
+        let pool = AnyPoolOptions::new()
             .max_connections(max)
-            .connect_with(options)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
         Ok(Self { pool })
+    }
+
+    /// Whether the database answers (for readiness).
+    pub async fn is_healthy(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Waits for connections in use and closes them all (at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Creates or updates the user `(appid, openid)`; a profile given replaces the old one.
@@ -70,11 +111,11 @@ impl Store {
         let has_profile = profile.is_some();
         let row: (i64, String, String) = sqlx::query_as(
             "INSERT INTO users (appid, openid, unionid, nickname, avatar_url, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
              ON CONFLICT (appid, openid) DO UPDATE SET
                  unionid = COALESCE(excluded.unionid, users.unionid),
-                 nickname = CASE WHEN ?7 THEN excluded.nickname ELSE users.nickname END,
-                 avatar_url = CASE WHEN ?7 THEN excluded.avatar_url ELSE users.avatar_url END,
+                 nickname = CASE WHEN $7 THEN excluded.nickname ELSE users.nickname END,
+                 avatar_url = CASE WHEN $7 THEN excluded.avatar_url ELSE users.avatar_url END,
                  updated_at = excluded.updated_at
              RETURNING id, nickname, avatar_url",
         )
@@ -104,9 +145,9 @@ impl Store {
         let now = unix_now();
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?3)",
+             VALUES ($1, $2, $3, $4, $3)",
         )
-        .bind(secret::hash(&token).as_slice())
+        .bind(secret::hash(&token).to_vec())
         .bind(user_id)
         .bind(now)
         .bind(now + policy.ttl.as_secs() as i64)
@@ -128,10 +169,10 @@ impl Store {
         let row: Option<(i64, String, String, i64)> = sqlx::query_as(
             "SELECT users.id, users.nickname, users.avatar_url, sessions.last_seen_at
              FROM sessions JOIN users ON users.id = sessions.user_id
-             WHERE sessions.token_hash = ?1 AND sessions.expires_at > ?2
-                 AND sessions.last_seen_at > ?3",
+             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2
+                 AND sessions.last_seen_at > $3",
         )
-        .bind(hash.as_slice())
+        .bind(hash.to_vec())
         .bind(now)
         .bind(now - policy.idle.as_secs() as i64)
         .fetch_optional(&self.pool)
@@ -140,8 +181,8 @@ impl Store {
             return Ok(None);
         };
         if now - last_seen_at >= LAST_SEEN_RESOLUTION.as_secs() as i64 {
-            sqlx::query("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1")
-                .bind(hash.as_slice())
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                .bind(hash.to_vec())
                 .bind(now)
                 .execute(&self.pool)
                 .await?;
@@ -156,16 +197,16 @@ impl Store {
     /// When the session was last seen, for tests.
     pub async fn session_last_seen(&self, token: &str) -> Result<Option<i64>, AppError> {
         Ok(
-            sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE token_hash = ?1")
-                .bind(secret::hash(token).as_slice())
+            sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE token_hash = $1")
+                .bind(secret::hash(token).to_vec())
                 .fetch_optional(&self.pool)
                 .await?,
         )
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
-            .bind(secret::hash(token).as_slice())
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(secret::hash(token).to_vec())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -173,7 +214,7 @@ impl Store {
 
     /// Removes sessions past their lifetime.
     pub async fn purge_expired_sessions(&self) -> Result<u64, AppError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(unix_now())
             .execute(&self.pool)
             .await?;
@@ -252,8 +293,8 @@ mod tests {
             let store = store.clone();
             let hash = secret::hash(&token);
             async move {
-                sqlx::query("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1")
-                    .bind(hash.as_slice())
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                    .bind(hash.to_vec())
                     .bind(at)
                     .execute(&store.pool)
                     .await

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
+    shared_token::SharedTokens,
     token::{AccessToken, FetchedToken, TokenCache},
     WeChatError,
 };
@@ -104,10 +105,15 @@ pub struct WeChatClient {
     http: reqwest::Client,
     settings: WeChatSettings,
     tokens: TokenCache,
+    /// With several instances: the token they share (one request per refresh for all).
+    shared: Option<SharedTokens>,
 }
 
 impl WeChatClient {
-    pub fn new(settings: WeChatSettings) -> Result<Self, WeChatError> {
+    pub fn new(
+        settings: WeChatSettings,
+        shared: Option<SharedTokens>,
+    ) -> Result<Self, WeChatError> {
         // reqwest is built without a default TLS provider; ring is ours. Installing
         // twice is harmless (the first one stays).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -121,6 +127,7 @@ impl WeChatClient {
             http,
             settings,
             tokens: TokenCache::new(),
+            shared,
         })
     }
 
@@ -141,7 +148,24 @@ impl WeChatClient {
         self.tokens.get(|force| self.fetch_token(force)).await
     }
 
+    /// A token from the instances' shared store, or from WeChat.
     async fn fetch_token(&self, force_refresh: bool) -> Result<FetchedToken, WeChatError> {
+        match &self.shared {
+            Some(shared) => {
+                shared
+                    .get(force_refresh, || {
+                        self.fetch_token_from_wechat(force_refresh)
+                    })
+                    .await
+            }
+            None => self.fetch_token_from_wechat(force_refresh).await,
+        }
+    }
+
+    async fn fetch_token_from_wechat(
+        &self,
+        force_refresh: bool,
+    ) -> Result<FetchedToken, WeChatError> {
         let secret = self.settings.secret.expose_secret();
         let request = match self.settings.token_api {
             TokenApi::Stable => {
@@ -184,6 +208,9 @@ impl WeChatClient {
         match call(token.clone()).await {
             Err(err) if err.is_token_rejected() => {
                 tracing::warn!(%err, "WeChat rejected the access token; retrying once with a new one");
+                if let Some(shared) = &self.shared {
+                    shared.discard(&token).await?;
+                }
                 let token = self
                     .tokens
                     .replace_rejected(&token, |force| self.fetch_token(force))

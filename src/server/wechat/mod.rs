@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod error;
+pub mod shared_token;
 pub mod simulator;
 pub mod token;
 

@@ -1,0 +1,448 @@
+//! A scene: one login attempt, from the code on the login page to the ticket.
+//!
+//! The state machine is `waiting → scanned → confirmed | cancelled`, and any state but
+//! `confirmed` → `expired` once the scene's time is up. Every transition is a method of
+//! [`Scene`] taking `now` (milliseconds, from the registry's [`Clock`](super::Clock)), so
+//! the rules are tested here without a clock or a network, and both registries (in
+//! memory, and in Redis, where a scene is this struct as JSON) apply the very same rules.
+//!
+//! Each transition that the browser must hear records its event in `event`: the latest
+//! event is what a socket that connects, or reconnects, gets first.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, Ticket},
+    server::{client::ClientKey, error::AppError, secret},
+};
+
+/// How long a ticket can be exchanged for a session, in milliseconds.
+pub const TICKET_TTL_MS: u64 = 60_000;
+/// How long a finished scene is remembered (so late requests get a clear answer).
+pub const FINISHED_GRACE_MS: u64 = 60_000;
+
+/// The WeChat user who scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scanner {
+    pub openid: String,
+    pub unionid: Option<String>,
+    scan_token: secret::Hash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TicketState {
+    hash: secret::Hash,
+    expires_at: u64,
+    used: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+enum Status {
+    Waiting,
+    Scanned,
+    Confirmed { user_id: i64, ticket: TicketState },
+    Cancelled,
+    Expired,
+}
+
+/// What a scan gives the phone.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub scan_token: ScanToken,
+    pub expires_in_secs: u64,
+    pub browser: BrowserInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scene {
+    key_hash: secret::Hash,
+    /// The client that registered it (for the per-client cap).
+    client: ClientKey,
+    /// A socket has proved the scene's key; until then the scene may be dropped early.
+    watched: bool,
+    created_at: u64,
+    expires_at: u64,
+    browser: BrowserInfo,
+    status: Status,
+    scanner: Option<Scanner>,
+    /// The latest event, for sockets that connect after it.
+    event: Option<PushEvent>,
+}
+
+impl Scene {
+    pub fn new(
+        key: &BrowserKey,
+        browser: BrowserInfo,
+        client: ClientKey,
+        now: u64,
+        ttl_ms: u64,
+    ) -> Self {
+        Self {
+            key_hash: secret::hash(key.as_str()),
+            client,
+            watched: false,
+            created_at: now,
+            expires_at: now + ttl_ms,
+            browser,
+            status: Status::Waiting,
+            scanner: None,
+            event: None,
+        }
+    }
+
+    pub fn key_matches(&self, key: &BrowserKey) -> bool {
+        secret::matches(&self.key_hash, key.as_str())
+    }
+
+    pub fn client(&self) -> ClientKey {
+        self.client
+    }
+
+    pub fn event(&self) -> Option<&PushEvent> {
+        self.event.as_ref()
+    }
+
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            Status::Waiting => "waiting",
+            Status::Scanned => "scanned",
+            Status::Confirmed { .. } => "confirmed",
+            Status::Cancelled => "cancelled",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn is_watched(&self) -> bool {
+        self.watched
+    }
+
+    /// A socket proved the key: the page is there, so the scene lives its whole time.
+    pub fn mark_watched(&mut self) {
+        self.watched = true;
+    }
+
+    /// Waiting or scanned: counted against its client, and worth expiring.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, Status::Waiting | Status::Scanned)
+    }
+
+    /// Seconds until the scene expires.
+    pub fn expires_in_secs(&self, now: u64) -> u64 {
+        self.expires_at.saturating_sub(now) / 1000
+    }
+
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// Until when an open scene counts against its client: its expiry once watched, the
+    /// end of the socket grace before.
+    pub fn counts_until(&self, grace_ms: u64) -> u64 {
+        if self.watched {
+            self.expires_at
+        } else {
+            (self.created_at + grace_ms).min(self.expires_at)
+        }
+    }
+
+    /// Until when the scene is kept at all: a while after it finished (late requests get
+    /// a clear answer), or the end of the socket grace if no page ever came for it.
+    pub fn keep_until(&self, grace_ms: u64) -> u64 {
+        let finished = match &self.status {
+            Status::Waiting if !self.watched => return self.counts_until(grace_ms),
+            Status::Waiting | Status::Scanned => self.expires_at,
+            Status::Confirmed { ticket, .. } => ticket.expires_at,
+            Status::Cancelled | Status::Expired => self.expires_at,
+        };
+        finished + FINISHED_GRACE_MS
+    }
+
+    /// Waiting or scanned past its time: now expired.
+    pub fn expire_if_due(&mut self, now: u64) -> bool {
+        if now >= self.expires_at && self.is_open() {
+            self.status = Status::Expired;
+            self.event = Some(PushEvent::Expired);
+            return true;
+        }
+        false
+    }
+
+    /// Refuses a scene whose time is up, even before the purge has marked it.
+    pub fn check_open(&self, now: u64) -> Result<(), AppError> {
+        let due = now >= self.expires_at && self.is_open();
+        if due || self.status == Status::Expired {
+            Err(AppError::SceneNotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A WeChat user scanned the code. Returns the scan token (for confirm or cancel).
+    /// The same user may scan again (a new token, the old one revoked).
+    pub fn scan(
+        &mut self,
+        openid: &str,
+        unionid: Option<String>,
+        now: u64,
+    ) -> Result<Scanned, AppError> {
+        self.check_open(now)?;
+        match (&self.status, &self.scanner) {
+            (Status::Waiting, _) => {
+                self.status = Status::Scanned;
+                self.event = Some(PushEvent::Scanned);
+            }
+            (Status::Scanned, Some(scanner)) if scanner.openid == openid => {}
+            (Status::Scanned, _) => {
+                return Err(AppError::Conflict(
+                    "this code was already scanned by another WeChat user",
+                ))
+            }
+            _ => return Err(AppError::Conflict("this code was already used")),
+        }
+        let token = secret::token();
+        self.scanner = Some(Scanner {
+            openid: openid.to_owned(),
+            unionid,
+            scan_token: secret::hash(&token),
+        });
+        Ok(Scanned {
+            scan_token: token
+                .parse()
+                .map_err(|_| AppError::Internal("token".into()))?,
+            expires_in_secs: self.expires_in_secs(now),
+            browser: self.browser.clone(),
+        })
+    }
+
+    /// The scanner, if `scan_token` is theirs and the scene still awaits a decision.
+    pub fn scanner(&self, scan_token: &ScanToken, now: u64) -> Result<Scanner, AppError> {
+        self.check_open(now)?;
+        let scanner = self
+            .scanner
+            .as_ref()
+            .filter(|s| secret::matches(&s.scan_token, scan_token.as_str()))
+            .ok_or(AppError::BadScanToken)?;
+        match self.status {
+            Status::Scanned => Ok(scanner.clone()),
+            Status::Confirmed { .. } => Err(AppError::Conflict("this login was already confirmed")),
+            _ => Err(AppError::Conflict("this login was cancelled")),
+        }
+    }
+
+    /// The scanner confirmed; `user_id` is their account. The ticket goes to the browser
+    /// in the `confirmed` event.
+    pub fn confirm(
+        &mut self,
+        scan_token: &ScanToken,
+        user_id: i64,
+        now: u64,
+    ) -> Result<(), AppError> {
+        self.scanner(scan_token, now)?;
+        let raw = secret::token();
+        let ticket: Ticket = raw
+            .parse()
+            .map_err(|_| AppError::Internal("ticket".into()))?;
+        self.status = Status::Confirmed {
+            user_id,
+            ticket: TicketState {
+                hash: secret::hash(&raw),
+                expires_at: now + TICKET_TTL_MS,
+                used: false,
+            },
+        };
+        self.event = Some(PushEvent::Confirmed { ticket });
+        Ok(())
+    }
+
+    pub fn cancel(&mut self, scan_token: &ScanToken, now: u64) -> Result<(), AppError> {
+        self.scanner(scan_token, now)?;
+        self.status = Status::Cancelled;
+        self.event = Some(PushEvent::Cancelled);
+        Ok(())
+    }
+
+    /// The browser exchanges its ticket: once, within 60 s, with the scene's key.
+    pub fn redeem_ticket(
+        &mut self,
+        key: &BrowserKey,
+        ticket: &Ticket,
+        now: u64,
+    ) -> Result<i64, AppError> {
+        if !self.key_matches(key) {
+            return Err(AppError::BadTicket);
+        }
+        match &mut self.status {
+            Status::Confirmed { user_id, ticket: t }
+                if !t.used && now < t.expires_at && secret::matches(&t.hash, ticket.as_str()) =>
+            {
+                t.used = true;
+                // The ticket is spent: no later socket needs to hear it.
+                self.event = None;
+                Ok(*user_id)
+            }
+            _ => Err(AppError::BadTicket),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn browser() -> BrowserInfo {
+        BrowserInfo {
+            user_agent: "test".into(),
+            ip: "127.0.0.x".into(),
+            requested_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    const TTL: u64 = 120_000;
+    const NOW: u64 = 1_000_000;
+
+    fn key(k: &str) -> BrowserKey {
+        k.repeat(32).parse().unwrap()
+    }
+
+    fn scene() -> Scene {
+        let client = ClientKey::new("127.0.0.1".parse().unwrap(), 64);
+        Scene::new(&key("k"), browser(), client, NOW, TTL)
+    }
+
+    fn ticket_of(s: &Scene) -> Ticket {
+        match s.event() {
+            Some(PushEvent::Confirmed { ticket }) => ticket.clone(),
+            other => panic!("no ticket: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_happy_path() {
+        let mut s = scene();
+        let scanned = s.scan("alice", None, NOW).unwrap();
+        assert_eq!(s.event(), Some(&PushEvent::Scanned));
+        assert_eq!(s.status_name(), "scanned");
+        s.confirm(&scanned.scan_token, 7, NOW).unwrap();
+        let ticket = ticket_of(&s);
+        assert_eq!(s.redeem_ticket(&key("k"), &ticket, NOW).unwrap(), 7);
+        assert_eq!(s.event(), None, "a spent ticket is replayed to no one");
+    }
+
+    #[test]
+    fn a_second_user_cannot_scan_but_the_same_one_can() {
+        let mut s = scene();
+        let first = s.scan("alice", None, NOW).unwrap().scan_token;
+        assert!(matches!(
+            s.scan("mallory", None, NOW),
+            Err(AppError::Conflict(_))
+        ));
+        let second = s.scan("alice", None, NOW).unwrap().scan_token;
+        assert!(matches!(
+            s.scanner(&first, NOW),
+            Err(AppError::BadScanToken)
+        ));
+        assert!(s.scanner(&second, NOW).is_ok());
+    }
+
+    #[test]
+    fn confirm_needs_the_scan_token_and_happens_once() {
+        let mut s = scene();
+        let token = s.scan("alice", None, NOW).unwrap().scan_token;
+        let wrong: ScanToken = "wrong".parse().unwrap();
+        assert!(matches!(
+            s.confirm(&wrong, 1, NOW),
+            Err(AppError::BadScanToken)
+        ));
+        s.confirm(&token, 1, NOW).unwrap();
+        assert!(matches!(
+            s.confirm(&token, 1, NOW),
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(s.cancel(&token, NOW), Err(AppError::Conflict(_))));
+        assert!(matches!(
+            s.scan("alice", None, NOW),
+            Err(AppError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn a_cancelled_scene_cannot_be_confirmed() {
+        let mut s = scene();
+        let token = s.scan("alice", None, NOW).unwrap().scan_token;
+        s.cancel(&token, NOW).unwrap();
+        assert_eq!(s.event(), Some(&PushEvent::Cancelled));
+        assert!(matches!(
+            s.confirm(&token, 1, NOW),
+            Err(AppError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn scenes_expire_unless_confirmed() {
+        let mut s = scene();
+        let token = s.scan("alice", None, NOW).unwrap().scan_token;
+        let later = NOW + TTL;
+        assert!(matches!(
+            s.confirm(&token, 1, later),
+            Err(AppError::SceneNotFound)
+        ));
+        assert!(s.expire_if_due(later));
+        assert_eq!(s.event(), Some(&PushEvent::Expired));
+        assert!(!s.expire_if_due(later), "expires once");
+
+        let mut s = scene();
+        let token = s.scan("alice", None, NOW).unwrap().scan_token;
+        s.confirm(&token, 1, NOW).unwrap();
+        assert!(
+            !s.expire_if_due(NOW + TTL),
+            "a confirmed scene stays confirmed"
+        );
+    }
+
+    #[test]
+    fn tickets_are_single_use_keyed_and_short_lived() {
+        let mut s = scene();
+        let token = s.scan("alice", None, NOW).unwrap().scan_token;
+        s.confirm(&token, 1, NOW).unwrap();
+        let ticket = ticket_of(&s);
+        assert!(matches!(
+            s.redeem_ticket(&key("o"), &ticket, NOW),
+            Err(AppError::BadTicket)
+        ));
+        let forged: Ticket = "forged".parse().unwrap();
+        assert!(matches!(
+            s.redeem_ticket(&key("k"), &forged, NOW),
+            Err(AppError::BadTicket)
+        ));
+        assert!(matches!(
+            s.redeem_ticket(&key("k"), &ticket, NOW + TICKET_TTL_MS),
+            Err(AppError::BadTicket)
+        ));
+        assert!(s.redeem_ticket(&key("k"), &ticket, NOW).is_ok());
+        assert!(matches!(
+            s.redeem_ticket(&key("k"), &ticket, NOW),
+            Err(AppError::BadTicket)
+        ));
+    }
+
+    #[test]
+    fn an_unwatched_scene_counts_and_lives_only_for_the_grace() {
+        let mut s = scene();
+        assert_eq!(s.counts_until(30_000), NOW + 30_000);
+        assert_eq!(s.keep_until(30_000), NOW + 30_000);
+        s.mark_watched();
+        assert_eq!(s.counts_until(30_000), NOW + TTL);
+        assert_eq!(s.keep_until(30_000), NOW + TTL + FINISHED_GRACE_MS);
+    }
+
+    #[test]
+    fn a_scene_survives_a_round_trip_through_json() {
+        let mut s = scene();
+        let token = s.scan("alice", Some("u1".into()), NOW).unwrap().scan_token;
+        s.confirm(&token, 3, NOW).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Scene = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+}
