@@ -21,7 +21,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e miniprogram tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
+.PHONY: help setup run test lint unit e2e miniprogram tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
@@ -40,8 +40,12 @@ lint:
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
-unit:
+# Every test once in memory with SQLite; then the tests that start the app again, on
+# Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh).
+unit: services
 	cargo test --features ssr
+	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features ssr \
+	  --test attacks --test login_flow --test pages --test wechat_client --test wechat_secrets
 
 e2e: tools end2end/node_modules/.package-lock.json
 	cargo leptos build --release
@@ -52,7 +56,7 @@ miniprogram: miniprogram/node_modules/.package-lock.json
 	test -x target/release/scanlogin || cargo leptos build --release
 	cd miniprogram && npx jest
 
-tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium
+tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 rust-tools:
 	@rustup component list --installed | grep -q '^clippy' && rustup component list --installed | grep -q '^rustfmt' \
@@ -95,6 +99,16 @@ chromium:
 	  echo "installing Debian's chromium (about 1 minute)"; \
 	  $(SUDO) apt-get update -q; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
+	fi
+
+# The servers the tests start themselves (never left running): Debian's Redis and PostgreSQL.
+services:
+	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "redis-server, postgresql: installed"; \
+	else \
+	  echo "installing Debian's redis-server and postgresql"; \
+	  $(SUDO) apt-get update -q; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server postgresql; \
 	fi
 
 end2end/node_modules/.package-lock.json: end2end/package-lock.json

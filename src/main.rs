@@ -1,11 +1,30 @@
 //! The scanlogin server binary: reads its configuration from the environment and serves.
+//!
+//! `scanlogin` serves the app; `scanlogin simulator` serves the WeChat simulator on its
+//! own, for several instances in real-WeChat mode that share one (tests, local demos).
 
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    use scanlogin::server::{telemetry, Application, Config};
+    use scanlogin::server::telemetry;
 
     telemetry::init();
+    match std::env::args().nth(1).as_deref() {
+        None => serve().await,
+        Some("simulator") => simulator().await,
+        Some(other) => {
+            eprintln!(
+                "scanlogin: unknown command {other:?}; use `scanlogin` or `scanlogin simulator`"
+            );
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn serve() -> std::process::ExitCode {
+    use scanlogin::server::{telemetry, Application, Config};
+
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -25,6 +44,53 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("scanlogin: server error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn simulator() -> std::process::ExitCode {
+    use scanlogin::server::{
+        config::SimulatorSettings,
+        telemetry,
+        wechat::simulator::{Simulator, SimulatorConfig},
+    };
+
+    let settings = match SimulatorSettings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("scanlogin simulator: cannot start: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(settings.listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!(
+                "scanlogin simulator: cannot listen on {}: {err}",
+                settings.listen
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let simulator = Simulator::new(SimulatorConfig {
+        token_ttl: settings.token_ttl,
+        codes_per_minute: settings.codes_per_minute,
+        ..SimulatorConfig::demo(settings.public_origin.clone(), vec![settings.mp_page])
+    });
+    tracing::info!(
+        listen = %settings.listen,
+        public_origin = settings.public_origin,
+        "WeChat simulator listening (appid wxdemo00scanlogin0): point SCANLOGIN_WECHAT_API_BASE here"
+    );
+    match simulator
+        .serve(listener, telemetry::shutdown_signal())
+        .await
+    {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("scanlogin simulator: {err}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -147,6 +147,56 @@ pub struct ConnectionLimits {
     pub max_pending_sockets_per_client: usize,
 }
 
+/// The standalone simulator's settings (`scanlogin simulator`).
+#[derive(Debug, Clone)]
+pub struct SimulatorSettings {
+    /// Where it listens (`SCANLOGIN_SIM_LISTEN`).
+    pub listen: SocketAddr,
+    /// What its codes encode: `{origin}/phone?scene=…` (`SCANLOGIN_PUBLIC_ORIGIN`).
+    pub public_origin: String,
+    pub mp_page: String,
+    pub token_ttl: Duration,
+    pub codes_per_minute: u32,
+}
+
+impl SimulatorSettings {
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_vars(std::env::vars())
+    }
+
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigErrors> {
+        let vars = Vars::new(vars);
+        let settings = Self {
+            listen: vars.parse(
+                "SCANLOGIN_SIM_LISTEN",
+                SocketAddr::from(([127, 0, 0, 1], 3100)),
+            ),
+            public_origin: vars
+                .get(PUBLIC_ORIGIN)
+                .map(|o| {
+                    parse_origin(&o).unwrap_or_else(|reason| {
+                        vars.invalid(PUBLIC_ORIGIN, &o, reason);
+                        o
+                    })
+                })
+                .unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+            mp_page: vars
+                .get("SCANLOGIN_MP_PAGE")
+                .unwrap_or_else(|| "pages/login/login".into()),
+            token_ttl: vars.seconds("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200),
+            codes_per_minute: vars.positive("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000),
+        };
+        let errors = vars.errors.into_inner().unwrap_or_else(|e| e.into_inner());
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
 /// Every variable the server reads. Anything else named `SCANLOGIN_*` is a mistake.
 pub const VARIABLES: &[&str] = &[
     DEMO,
@@ -161,6 +211,7 @@ pub const VARIABLES: &[&str] = &[
     PUBLIC_ORIGIN,
     "SCANLOGIN_SIM_TOKEN_TTL_SECS",
     "SCANLOGIN_SIM_CODES_PER_MINUTE",
+    "SCANLOGIN_SIM_LISTEN",
     "SCANLOGIN_SCENE_TTL_SECS",
     "SCANLOGIN_AUTO_REFRESHES",
     "SCANLOGIN_DATABASE_URL",

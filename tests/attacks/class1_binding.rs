@@ -60,6 +60,11 @@ async fn the_socket_cap_keeps_a_scene_from_being_flooded() {
     for _ in 0..3 {
         sockets.push(app.hello(&scene, &key).await);
     }
+    // Each of the three is listening once it hears the scan.
+    app.scan_as(&scene, "o-victim").await;
+    for socket in &mut sockets {
+        crate::common::flow::expect_event(socket, "scanned").await;
+    }
     let mut extra = app.hello(&scene, &key).await;
     assert_eq!(
         next(&mut extra, Duration::from_secs(2)).await,

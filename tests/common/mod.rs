@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod flow;
+pub mod services;
 
 use std::{collections::HashMap, net::SocketAddr};
 
@@ -14,6 +15,14 @@ pub struct TestApp {
     pub open_connections: scanlogin::server::connections::OpenConnections,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// This app's own Redis, when the suite runs against Redis and PostgreSQL.
+    redis: Option<services::RedisServer>,
+}
+
+/// Which registry and database the suite runs against: in memory and SQLite (the
+/// default), or `TEST_BACKEND=redis-postgres` (the Makefile runs both).
+pub fn backend_is_redis_postgres() -> bool {
+    std::env::var("TEST_BACKEND").is_ok_and(|b| b == "redis-postgres")
 }
 
 impl TestApp {
@@ -45,7 +54,14 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 }
 
 /// Starts the app with a configuration the test made (or changed) itself.
-pub async fn spawn_app_with_config(config: Config) -> TestApp {
+pub async fn spawn_app_with_config(mut config: Config) -> TestApp {
+    let mut redis = None;
+    if backend_is_redis_postgres() && config.redis_url.is_none() {
+        let server = services::RedisServer::start();
+        config.redis_url = Some(server.url().into());
+        config.database_url = services::shared_postgres_database().await.into();
+        redis = Some(server);
+    }
     let app = Application::build(config).await.expect("app starts");
     let addr = app.local_addr();
     let open_connections = app.open_connections();
@@ -61,6 +77,7 @@ pub async fn spawn_app_with_config(config: Config) -> TestApp {
             .build()
             .expect("http client"),
         shutdown: Some(tx),
+        redis,
     }
 }
 

@@ -485,11 +485,6 @@ impl SceneRegistry for RedisRegistry {
         if !scene.key_matches(key) {
             return Err(AppError::SceneNotFound);
         }
-        if let Some(local) = s.local.get(id) {
-            if local.events.receiver_count() >= s.config.max_sockets_per_scene {
-                return Err(AppError::TooManySockets);
-            }
-        }
         if !scene.is_watched() {
             s.transition(id, |scene, _| {
                 scene.mark_watched();
@@ -497,15 +492,18 @@ impl SceneRegistry for RedisRegistry {
             })
             .await?;
         }
-        let events = s
-            .local
-            .entry(id.clone())
-            .or_insert_with(|| Local {
+        let events = {
+            // Counted and subscribed under the entry's lock: concurrent sockets cannot
+            // all slip under the cap.
+            let local = s.local.entry(id.clone()).or_insert_with(|| Local {
                 events: watch::channel(None).0,
                 expires_at: scene.expires_at(),
-            })
-            .events
-            .subscribe();
+            });
+            if local.events.receiver_count() >= s.config.max_sockets_per_scene {
+                return Err(AppError::TooManySockets);
+            }
+            local.events.subscribe()
+        };
         // Read again now that the channel is in place: an event published between the
         // first read and here is not lost.
         if let Some((_, latest)) = s.load(id).await? {

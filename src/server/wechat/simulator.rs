@@ -235,6 +235,20 @@ impl Simulator {
         api.nest("/__sim", control).with_state(self.clone())
     }
 
+    /// Serves the simulator on its own (`scanlogin simulator`): WeChat's paths at `/`,
+    /// the control surface at `/__sim/`, for several instances in real-WeChat mode that
+    /// share one WeChat (tests, and a local multi-instance demo). Its control surface
+    /// answers whoever reaches it: listen on loopback.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router::<()>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
     /// Mints a `wx.login` code for `openid`, as if that person's phone had called
     /// `wx.login`; `age` makes it that old already.
     pub fn mint_login_code(&self, openid: &str, unionid: Option<&str>, age: Duration) -> String {
