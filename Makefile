@@ -47,9 +47,11 @@ unit: services
 	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features ssr \
 	  --test attacks --test login_flow --test pages --test wechat_client --test wechat_secrets
 
+# One browser test runs two instances on Redis and PostgreSQL: the suite runs under
+# tests/with-postgres.sh, and Playwright starts Redis, the simulator and the instances.
 e2e: tools end2end/node_modules/.package-lock.json
 	cargo leptos build --release
-	cd end2end && npx playwright test
+	cd end2end && ../tests/with-postgres.sh npx playwright test
 
 # The mini program's jest tests; the integration test starts the release server itself.
 miniprogram: miniprogram/node_modules/.package-lock.json

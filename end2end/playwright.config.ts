@@ -25,6 +25,47 @@ const server = (port: number, env: Record<string, string> = {}) => ({
 export const MAIN_PORT = 3000;
 export const SHORT_TTL_PORT = 3002;
 
+// Two instances behind no balancer at all, sharing one Redis, one PostgreSQL (the
+// Makefile runs the suite under tests/with-postgres.sh, which sets TEST_POSTGRES_URL) and
+// one standalone WeChat simulator, as several instances share WeChat.
+export const INSTANCE_A_PORT = 3004;
+export const INSTANCE_B_PORT = 3005;
+const SIMULATOR_PORT = 3110;
+const REDIS_PORT = 6391;
+const postgres = process.env.TEST_POSTGRES_URL;
+const instance = (port: number) =>
+  server(port, {
+    SCANLOGIN_WECHAT_APPID: "wxdemo00scanlogin0",
+    SCANLOGIN_WECHAT_SECRET: "scanlogin-demo-secret",
+    SCANLOGIN_WECHAT_API_BASE: `http://127.0.0.1:${SIMULATOR_PORT}`,
+    SCANLOGIN_REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}/`,
+    SCANLOGIN_DATABASE_URL: postgres ?? "",
+  });
+const severalInstances = postgres
+  ? [
+      {
+        command: `redis-server --port ${REDIS_PORT} --bind 127.0.0.1 --save "" --appendonly no`,
+        port: REDIS_PORT,
+        reuseExistingServer: false,
+        stdout: "ignore" as const,
+      },
+      {
+        command: "./target/release/scanlogin simulator",
+        cwd: "..",
+        url: `http://127.0.0.1:${SIMULATOR_PORT}/__sim/counters`,
+        reuseExistingServer: false,
+        stdout: "ignore" as const,
+        env: {
+          SCANLOGIN_SIM_LISTEN: `127.0.0.1:${SIMULATOR_PORT}`,
+          SCANLOGIN_PUBLIC_ORIGIN: `http://127.0.0.1:${INSTANCE_A_PORT}`,
+          RUST_LOG: "warn",
+        },
+      },
+      instance(INSTANCE_A_PORT),
+      instance(INSTANCE_B_PORT),
+    ]
+  : [];
+
 // Debian's chromium: Playwright's own browser download cannot work on a closed network.
 // These flags keep it from calling out to Google's services, which would fail here.
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -38,7 +79,11 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   retries: 0,
   reporter: [["list"]],
-  webServer: [server(MAIN_PORT), server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4", SCANLOGIN_AUTO_REFRESHES: "1" })],
+  webServer: [
+    server(MAIN_PORT),
+    server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4", SCANLOGIN_AUTO_REFRESHES: "1" }),
+    ...severalInstances,
+  ],
   use: {
     baseURL: `http://127.0.0.1:${MAIN_PORT}`,
     trace: "retain-on-failure",

@@ -345,3 +345,28 @@ async fn a_confirm_published_while_a_subscription_is_down_still_reaches_the_page
         .to_owned();
     assert_eq!(a.session(&scene, &ticket, &key).await.status, 200);
 }
+
+#[tokio::test]
+async fn the_demo_phone_mints_its_codes_at_the_shared_simulator() {
+    let (wechat, redis, postgres) = (
+        wechat().await,
+        RedisServer::start(),
+        PostgresServer::start(),
+    );
+    let database = postgres.database().await;
+    let a = instance(&wechat, &redis, &database, &[]).await;
+    let b = instance(&wechat, &redis, &database, &[]).await;
+    let (scene, key) = (id(), id());
+    a.code(&scene, &key).await;
+    let mut socket = a.hello(&scene, &key).await;
+    let minted = b
+        .post_json(
+            "/api/demo/login_code",
+            serde_json::json!({"openid": "demo-alice"}),
+        )
+        .await;
+    assert_eq!(minted.status, 200, "{}", minted.body);
+    let scanned = b.scan(&scene, minted.body.as_str().unwrap()).await;
+    assert_eq!(scanned.status, 200, "{}", scanned.body);
+    expect_event(&mut socket, "scanned").await;
+}

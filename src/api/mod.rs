@@ -6,6 +6,7 @@
 //! Leptos's `ResponseOptions`, malformed input (400) included.
 
 pub mod code;
+pub mod demo;
 pub mod mp;
 pub mod session;
 
@@ -13,6 +14,7 @@ use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
 use serde::{Deserialize, Serialize};
 
 pub use code::get_wxacode;
+pub use demo::demo_login_code;
 pub use mp::{mp_cancel, mp_confirm, mp_scan};
 pub use session::{create_session, get_me, logout};
 

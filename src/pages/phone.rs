@@ -1,12 +1,13 @@
 //! `/phone?scene=S` (demo mode): plays the mini program on a phone-sized page, with the
-//! same `/api/mp/*` calls. The `wx.login` code comes from the WeChat simulator.
+//! same `/api/mp/*` calls. The `wx.login` code comes from the instance's WeChat simulator
+//! (`/api/demo/login_code`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{mp_cancel, mp_confirm, mp_scan},
-    protocol::{is_valid_id, BrowserInfo, InvalidValue, LoginCode, Profile, ScanToken, SceneId},
+    api::{demo_login_code, mp_cancel, mp_confirm, mp_scan},
+    protocol::{is_valid_id, BrowserInfo, InvalidValue, Profile, ScanToken, SceneId},
 };
 
 /// Demo people: (nickname, openid).
@@ -39,33 +40,6 @@ impl Step {
     }
 }
 
-/// What `wx.login` would return on this person's phone.
-async fn wx_login(openid: &str) -> Result<String, String> {
-    #[cfg(feature = "hydrate")]
-    {
-        #[derive(serde::Deserialize)]
-        struct Minted {
-            code: String,
-        }
-        let response = gloo_net::http::Request::post("/__wechat/__sim/login_code")
-            .json(&serde_json::json!({ "openid": openid }))
-            .map_err(|e| e.to_string())?
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !response.ok() {
-            return Err("The phone page works in demo mode only.".into());
-        }
-        let minted: Minted = response.json().await.map_err(|e| e.to_string())?;
-        Ok(minted.code)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = openid;
-        Err("browser only".into())
-    }
-}
-
 #[component]
 pub fn PhonePage() -> impl IntoView {
     let query = use_query_map();
@@ -83,10 +57,10 @@ pub fn PhonePage() -> impl IntoView {
             step.set(Step::Working);
             let result = async {
                 let scene: SceneId = scene.parse().map_err(|e: InvalidValue| e.to_string())?;
-                let code: LoginCode = wx_login(openid)
-                    .await?
-                    .parse()
-                    .map_err(|e: InvalidValue| e.to_string())?;
+                // What `wx.login` would give this person's phone, from the simulator.
+                let code = demo_login_code(openid.to_owned())
+                    .await
+                    .map_err(|e| e.msg)?;
                 mp_scan(scene, code).await.map_err(|e| e.msg)
             }
             .await;

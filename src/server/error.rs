@@ -51,6 +51,10 @@ pub enum AppError {
     TooManySockets,
     #[error("the login service cannot reach its store right now: try again shortly")]
     StoreUnavailable,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("no WeChat simulator here: the phone page is for demo mode")]
+    NoSimulator,
     #[error("the server is busy: try again shortly")]
     Busy,
     #[error("WeChat is not answering as it should; try again")]
@@ -65,7 +69,8 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Malformed(_) | AppError::SceneTaken => StatusCode::BAD_REQUEST,
-            AppError::SceneNotFound => StatusCode::NOT_FOUND,
+            AppError::SceneNotFound | AppError::NoSimulator => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadLoginCode
             | AppError::BadScanToken
             | AppError::BadTicket

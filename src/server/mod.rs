@@ -15,6 +15,7 @@ pub mod code_images;
 pub mod config;
 pub mod connections;
 pub mod context;
+pub mod demo;
 pub mod error;
 pub mod guard;
 pub mod limits;

@@ -49,6 +49,8 @@ pub struct AppState {
     /// Every scene's state, events and expiry.
     pub registry: Arc<dyn SceneRegistry>,
     pub code_images: CodeImages,
+    /// Demo mode's own WeChat simulator.
+    pub simulator: Option<Simulator>,
     pub store: Store,
     pub session_policy: SessionPolicy,
     pub limits: Arc<Limits>,
@@ -202,6 +204,7 @@ impl Application {
             wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
             registry,
             code_images: CodeImages::new(config.code_cache_bytes, config.scene_ttl),
+            simulator: simulator.clone(),
             limits: Arc::new(limits),
             pending_sockets: Arc::new(PendingSockets::new(
                 config.connections.max_pending_sockets_per_client,
@@ -357,6 +360,7 @@ fn register_server_functions() {
     register_explicit::<crate::api::session::CreateSession>();
     register_explicit::<crate::api::session::GetMe>();
     register_explicit::<crate::api::session::Logout>();
+    register_explicit::<crate::api::demo::DemoLoginCode>();
 }
 
 /// `GET /login` when already logged in: straight to `/`.

@@ -213,3 +213,29 @@ async fn control_requests_pass_the_origin_check() {
     let (scene, key) = (crate::common::flow::id(), crate::common::flow::id());
     assert_eq!(app.code(&scene, &key).await.status, 200);
 }
+
+#[tokio::test]
+async fn the_demo_phone_exists_only_where_a_simulator_does() {
+    let demo = spawn_app_with(&[]).await;
+    let minted = demo
+        .post_json("/api/demo/login_code", json!({"openid": "demo-alice"}))
+        .await;
+    assert_eq!(minted.status, 200, "{}", minted.body);
+    let real = spawn_app_with(&[
+        ("SCANLOGIN_WECHAT_APPID", "wx0123456789abcdef"),
+        ("SCANLOGIN_WECHAT_SECRET", "a-real-secret"),
+        ("SCANLOGIN_WECHAT_API_BASE", "http://127.0.0.1:9"),
+    ])
+    .await;
+    let refused = real
+        .post_json("/api/demo/login_code", json!({"openid": "o-victim"}))
+        .await;
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    let sim = real
+        .http
+        .get(real.url("/__wechat/__sim/counters"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sim.status(), 404, "no simulator with real credentials");
+}

@@ -27,7 +27,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::errcode::*;
+use super::{errcode::*, WeChatError};
 use crate::server::random;
 
 /// The demo mini program's credentials. Demo mode only: they protect nothing.
@@ -670,6 +670,30 @@ impl Simulator {
 
 async fn counters(State(sim): State<Simulator>) -> Json<Counters> {
     Json(sim.counters())
+}
+
+/// Mints a `wx.login` code at a standalone simulator (`scanlogin simulator` at `base`).
+pub async fn mint_remote_login_code(base: &str, openid: &str) -> Result<String, WeChatError> {
+    #[derive(Deserialize)]
+    struct Minted {
+        code: String,
+    }
+    let url = format!("{}/__sim/login_code", base.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({ "openid": openid }))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| WeChatError::from_reqwest(e, Duration::from_secs(5)))?;
+    if !response.status().is_success() {
+        return Err(WeChatError::Status(response.status().as_u16()));
+    }
+    let minted: Minted = response
+        .json()
+        .await
+        .map_err(|e| WeChatError::from_reqwest(e, Duration::from_secs(5)))?;
+    Ok(minted.code)
 }
 
 #[cfg(test)]

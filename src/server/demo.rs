@@ -1,0 +1,43 @@
+//! What the `/phone` demo page needs from the server: a `wx.login` code for a demo person,
+//! minted by whichever simulator the instance uses: its own (demo mode), or a standalone
+//! one (`scanlogin simulator`, which real-WeChat mode with the simulator's demo appid
+//! points to, as several local instances do). Like the simulator's control surface, it
+//! answers this machine only, unless `SCANLOGIN_DEMO=1`; with real credentials it does not
+//! exist.
+
+use super::{
+    client::is_loopback,
+    config::Mode,
+    context::Client,
+    error::AppError,
+    startup::AppState,
+    wechat::simulator::{self, DEMO_APPID},
+};
+use crate::protocol::LoginCode;
+
+pub async fn mint_login_code(
+    state: &AppState,
+    client: Client,
+    openid: &str,
+) -> Result<LoginCode, AppError> {
+    if openid.is_empty() || openid.len() > 64 {
+        return Err(AppError::Malformed("openid: 1 to 64 characters".into()));
+    }
+    let anyone = matches!(state.config.mode, Mode::Demo { forced: true });
+    if !anyone && !is_loopback(client.ip) {
+        return Err(AppError::Forbidden(
+            "the demo phone answers this machine only (SCANLOGIN_DEMO=1 opens it)",
+        ));
+    }
+    let code = match &state.simulator {
+        Some(own) => own.mint_login_code(openid, None, std::time::Duration::ZERO),
+        None if state.wechat.appid() == DEMO_APPID => {
+            simulator::mint_remote_login_code(&state.config.wechat_api_base, openid)
+                .await
+                .map_err(AppError::WeChat)?
+        }
+        None => return Err(AppError::NoSimulator),
+    };
+    code.parse()
+        .map_err(|_| AppError::Internal("the simulator minted a malformed code".into()))
+}
