@@ -21,12 +21,13 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e miniprogram tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
+.PHONY: help setup run test lint unit e2e miniprogram bench tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
 	@echo "make test   lint, unit + integration tests, Playwright against the release build, the mini program's tests"
 	@echo "make setup  only install the tools"
+	@echo "make bench  the load measurements of BENCHMARKS.md"
 
 setup: tools end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json
 
@@ -57,6 +58,12 @@ e2e: tools end2end/node_modules/.package-lock.json
 miniprogram: miniprogram/node_modules/.package-lock.json
 	test -x target/release/scanlogin || cargo leptos build --release
 	cd miniprogram && npx jest
+
+# Measurements for BENCHMARKS.md (not a test): release builds, loopback only, stops by itself.
+bench: tools
+	cargo leptos build --release
+	cargo build --release --features loadgen --bin loadgen
+	tests/with-postgres.sh tests/bench.sh
 
 tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 

@@ -68,6 +68,9 @@ pub struct Settings {
     pub max_connections_per_peer: usize,
     pub trusted_proxies: TrustedProxies,
     pub ipv6_prefix: u8,
+    /// Peers the per-address cap does not apply to, besides trusted proxies: in demo mode,
+    /// the server's own WeChat client, which calls the built-in simulator from 127.0.0.1.
+    pub uncapped: Vec<IpAddr>,
 }
 
 impl Settings {
@@ -87,6 +90,7 @@ impl Settings {
             max_connections_per_peer: limits.max_connections_per_peer,
             trusted_proxies,
             ipv6_prefix,
+            uncapped: Vec::new(),
         }
     }
 }
@@ -129,7 +133,9 @@ impl Gate {
             gate: self.clone(),
             peer: None,
         };
-        if !self.settings.trusted_proxies.contains(peer) {
+        let uncapped = self.settings.trusted_proxies.contains(peer)
+            || self.settings.uncapped.contains(&peer.to_canonical());
+        if !uncapped {
             let key = ClientKey::new(peer, self.settings.ipv6_prefix);
             let mut count = self.per_peer.entry(key).or_default();
             if *count >= self.settings.max_connections_per_peer {

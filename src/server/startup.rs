@@ -156,12 +156,17 @@ impl Application {
         let secure_cookies = public_origin.starts_with("https://");
         let store = Store::connect(config.database_url.expose_secret()).await?;
         let (descriptors, descriptors_hard) = connections::raise_descriptor_limit();
-        let connection_settings = connections::Settings::new(
+        let mut connection_settings = connections::Settings::new(
             &config.connections,
             descriptors,
             config.trusted_proxies.clone(),
             config.ipv6_prefix,
         );
+        if simulator.is_some() {
+            // The WeChat client reaches the built-in simulator over loopback from
+            // 127.0.0.1: a burst of codes must not use up that address's connections.
+            connection_settings.uncapped.push(own.ip());
+        }
         log_startup(
             &config,
             local,

@@ -121,6 +121,11 @@ impl WeChatClient {
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent(concat!("scanlogin/", env!("CARGO_PKG_VERSION")))
+            // A bounded pool, closed before servers' own idle timeouts (ours is 60 s): a
+            // burst of calls leaves a few connections, not hundreds (in demo mode they
+            // would count against this machine's per-address connection cap).
+            .pool_max_idle_per_host(32)
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
         Ok(Self {
