@@ -155,6 +155,27 @@ test("a killed socket reconnects and still receives the confirmation", async ({ 
   await expect(page.getByTestId("user-nickname")).toHaveText("Carol 卡罗尔");
 });
 
+test("a socket told that its scene is unknown gets a fresh code by itself", async ({ page }) => {
+  // What a page sees when the server lost its scene (a restart, Redis restarted empty):
+  // its socket is refused with 4401 after the hello.
+  let sockets = 0;
+  await page.routeWebSocket(/\/websocket/, (ws) => {
+    sockets += 1;
+    if (sockets === 1) {
+      ws.onMessage(() => ws.close({ code: 4401, reason: "unauthorized" }));
+      return;
+    }
+    ws.connectToServer();
+  });
+  await page.goto("/login");
+  const qr = page.getByTestId("qr-login");
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  const lost = await qr.getAttribute("data-scene");
+  await expect(qr).not.toHaveAttribute("data-scene", lost!, { timeout: 10_000 });
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  expect(sockets).toBeGreaterThanOrEqual(2);
+});
+
 test("the home page links to the login page", async ({ page }) => {
   await page.goto("/");
   await page.getByRole("link", { name: "Log in" }).click();
