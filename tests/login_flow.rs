@@ -386,13 +386,13 @@ async fn two_logins_at_once_do_not_cross() {
         app.scan_as(&scene_a, "o-alice"),
         app.scan_as(&scene_b, "o-bob")
     );
+    expect_event(&mut socket_a, "scanned").await;
+    expect_event(&mut socket_b, "scanned").await;
     let (ca, cb) = tokio::join!(
         app.confirm(&scene_a, &token_a, "Alice"),
         app.confirm(&scene_b, &token_b, "Bob")
     );
     assert_eq!((ca.status, cb.status), (200, 200));
-    expect_event(&mut socket_a, "scanned").await;
-    expect_event(&mut socket_b, "scanned").await;
     let ticket_a = expect_event(&mut socket_a, "confirmed").await["ticket"]
         .as_str()
         .unwrap()

@@ -260,8 +260,8 @@ async fn redis_restarted_empty_loses_scenes_in_flight_but_never_a_session() {
     a.code(&scene, &key).await;
     let mut socket = a.hello(&scene, &key).await;
     let token = scan_on(&b, &wechat, &scene, "o-dave").await;
-    b.confirm(&scene, &token, "Dave").await;
     expect_event(&mut socket, "scanned").await;
+    b.confirm(&scene, &token, "Dave").await;
     let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
         .as_str()
         .unwrap()

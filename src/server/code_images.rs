@@ -1,8 +1,10 @@
 //! The mini-program code images, one per scene: fetched from WeChat once, kept as bytes
-//! (not base64) for as long as their scene can be scanned, in a cache bounded in bytes
-//! (`SCANLOGIN_CODE_CACHE_BYTES`). A page asks for its code once; a repeat (a reload of
-//! the same scene) is served from here, and concurrent asks for one scene make one WeChat
-//! call. With several instances each keeps its own: a repeat on another instance costs one
+//! (not base64) only as long as they are useful, in a cache bounded in bytes
+//! (`SCANLOGIN_CODE_CACHE_BYTES`). A page asks for its code once: concurrent asks for one
+//! scene make one WeChat call, and a repeat soon after (a request retried after its answer
+//! was lost) is served from here; after [`KEEP_FOR`] the page has long shown its image, and
+//! keeping it for the scene's whole life would make every waiting login cost an image
+//! (10 to 30 KiB for WeChat's JPEGs). With several instances each keeps its own: a repeat on another instance costs one
 //! more WeChat call, which is rare and cheaper than shipping images through Redis.
 
 use std::{sync::Arc, time::Duration};
@@ -11,6 +13,9 @@ use moka::future::Cache;
 
 use super::wechat::{WeChatError, WxaCode};
 use crate::protocol::SceneId;
+
+/// How long an image is kept after it was fetched.
+pub const KEEP_FOR: Duration = Duration::from_secs(15);
 
 #[derive(Clone)]
 pub struct CodeImages {
@@ -27,13 +32,14 @@ impl std::fmt::Debug for CodeImages {
 
 impl CodeImages {
     pub fn new(max_bytes: u64, scene_ttl: Duration) -> Self {
+        let keep_for = KEEP_FOR.min(scene_ttl);
         Self {
             cache: Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|id: &SceneId, code: &WxaCode| {
                     u32::try_from(code.bytes.len() + id.as_str().len() + 64).unwrap_or(u32::MAX)
                 })
-                .time_to_live(scene_ttl)
+                .time_to_live(keep_for)
                 .build(),
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! A plain axum route rather than Leptos's server-function WebSocket protocol: that
 //! protocol cannot set tungstenite's buffer sizes (128 KiB read buffer per socket by
-//! default), nor send a close code. Here each socket has 4 KiB buffers and reads
-//! messages of at most `SCANLOGIN_WS_MAX_MESSAGE_BYTES` (1 KiB).
+//! default), nor send a close code. Here each socket reads in 1 KiB chunks, writes at once,
+//! and reads messages of at most `SCANLOGIN_WS_MAX_MESSAGE_BYTES` (1 KiB).
 //!
 //! The socket must first prove the scene's browser key (`{"type":"hello","key":K}`)
 //! within `SCANLOGIN_WS_HELLO_TIMEOUT_SECS` (5 s); otherwise, or with a wrong key, it
@@ -119,9 +119,11 @@ pub async fn handler(
     };
     // A hello is about 50 bytes: the limit (default 1 KiB) leaves room and no more.
     let max_message = state.config.limits.ws_max_message_bytes;
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
-        .max_write_buffer_size(64 * 1024)
+    // Most sockets wait minutes for one event: small buffers are most of what a waiting
+    // login costs (tungstenite reads 128 KiB at a time by default). Writes go out at once.
+    ws.read_buffer_size(1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(16 * 1024)
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| serve(socket, state, scene, pending))

@@ -23,8 +23,8 @@ async fn a_second_socket_on_a_known_scene_without_the_key_hears_nothing() {
     say_hello(&mut empty, "").await;
 
     let token = app.scan_as(&scene, "o-victim").await;
-    app.confirm(&scene, &token, "Victim").await;
     expect_event(&mut victim, "scanned").await;
+    app.confirm(&scene, &token, "Victim").await;
     expect_event(&mut victim, "confirmed").await;
     assert_eq!(
         next(&mut wrong_key, Duration::from_secs(2)).await,

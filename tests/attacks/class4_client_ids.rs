@@ -50,7 +50,7 @@ async fn an_attacker_who_registers_first_only_logs_in_whoever_scans_their_code()
         Heard::Nothing
     );
     let token = app.scan_as(&victim_scene, "o-victim").await;
-    app.confirm(&victim_scene, &token, "Victim").await;
     expect_event(&mut victim_socket, "scanned").await;
+    app.confirm(&victim_scene, &token, "Victim").await;
     expect_event(&mut victim_socket, "confirmed").await;
 }

@@ -29,8 +29,8 @@ async fn no_answer_or_push_carries_openid_unionid_or_session_key() {
         .as_str()
         .unwrap()
         .to_owned();
-    seen.push(app.confirm(&scene, &token, "Victim").await.body.to_string());
     seen.push(expect_event(&mut socket, "scanned").await.to_string());
+    seen.push(app.confirm(&scene, &token, "Victim").await.body.to_string());
     let confirmed = expect_event(&mut socket, "confirmed").await;
     seen.push(confirmed.to_string());
     let session = app
