@@ -36,8 +36,9 @@ run: tools
 
 test: setup lint unit e2e miniprogram
 
-lint:
+lint: services
 	cargo fmt --all -- --check
+	tests/deploy-check.sh
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
@@ -110,14 +111,16 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 
-# The servers the tests start themselves (never left running): Debian's Redis and PostgreSQL.
+# The servers the tests start themselves (never left running): Debian's Redis and
+# PostgreSQL; nginx and systemd-analyze check deploy/.
 services:
-	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "redis-server, postgresql: installed"; \
+	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    && command -v nginx >/dev/null && command -v systemd-analyze >/dev/null; then \
+	  echo "redis-server, postgresql, nginx, systemd-analyze: installed"; \
 	else \
-	  echo "installing Debian's redis-server and postgresql"; \
+	  echo "installing Debian's redis-server, postgresql, nginx and systemd (for systemd-analyze)"; \
 	  $(SUDO) apt-get update -q; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server postgresql; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server postgresql nginx systemd openssl; \
 	fi
 
 end2end/node_modules/.package-lock.json: end2end/package-lock.json

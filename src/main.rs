@@ -12,9 +12,10 @@ async fn main() -> std::process::ExitCode {
     match std::env::args().nth(1).as_deref() {
         None => serve().await,
         Some("simulator") => simulator().await,
+        Some("--print-config") => print_config(),
         Some(other) => {
             eprintln!(
-                "scanlogin: unknown command {other:?}; use `scanlogin` or `scanlogin simulator`"
+                "scanlogin: unknown command {other:?}; use `scanlogin`, `scanlogin --print-config` or `scanlogin simulator`"
             );
             std::process::ExitCode::from(2)
         }
@@ -45,6 +46,22 @@ async fn serve() -> std::process::ExitCode {
         Err(err) => {
             eprintln!("scanlogin: server error: {err}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the effective configuration (defaults filled in, secrets masked), or every
+/// problem with it.
+#[cfg(feature = "ssr")]
+fn print_config() -> std::process::ExitCode {
+    match scanlogin::server::Config::from_env() {
+        Ok(config) => {
+            println!("{config:#?}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("scanlogin: {err}");
+            std::process::ExitCode::from(2)
         }
     }
 }

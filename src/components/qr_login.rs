@@ -73,6 +73,12 @@ pub struct Flow {
     pub now: RwSignal<f64>,
     /// `on`, `hidden` or `exhausted` (see the module's documentation).
     pub auto_refresh: RwSignal<&'static str>,
+    /// The server has not answered for a while (`data-connection="unreachable"`); the
+    /// component keeps trying, backing off.
+    pub unreachable: RwSignal<bool>,
+    /// The next wait before asking for a code again after the server did not answer.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    retry_ms: StoredValue<u32>,
     /// Codes got by themselves since the person last did something, and how many may be.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     auto_used: StoredValue<u32>,
@@ -93,6 +99,8 @@ impl Flow {
             expires_at: RwSignal::new(0.0),
             now: RwSignal::new(0.0),
             auto_refresh: RwSignal::new("on"),
+            unreachable: RwSignal::new(false),
+            retry_ms: StoredValue::new(0),
             auto_used: StoredValue::new(0),
             auto_max: StoredValue::new(crate::protocol::DEFAULT_AUTO_REFRESHES),
             generation: StoredValue::new(0),
@@ -132,6 +140,7 @@ pub fn QrLogin() -> impl IntoView {
             data-state=move || phase().name()
             data-scene=move || flow.scene.get()
             data-auto-refresh=move || flow.auto_refresh.get()
+            data-connection=move || if flow.unreachable.get() { "unreachable" } else { "ok" }
         >
             <div class="qr-frame" class:faded=move || phase() != Phase::Waiting>
                 <Show
@@ -150,6 +159,11 @@ pub fn QrLogin() -> impl IntoView {
             <p class="qr-message" data-testid="qr-message">{move || phase().message()}</p>
             <p class="qr-detail" data-testid="qr-detail">{move || flow.detail.get()}</p>
             <p class="qr-countdown" data-testid="qr-countdown">{countdown}</p>
+            <Show when=move || flow.unreachable.get()>
+                <p class="qr-unreachable" data-testid="qr-unreachable">
+                    "Cannot reach the server: trying again…"
+                </p>
+            </Show>
             <Show when=move || phase().is_final() && phase() != Phase::Confirmed>
                 <button class="qr-refresh" data-testid="qr-refresh" on:click=refresh>
                     "Get a new code"
@@ -181,6 +195,13 @@ mod browser {
     const CANCELLED_REFRESH_MS: u32 = 3000;
     const BACKOFF_START_MS: u32 = 500;
     const BACKOFF_MAX_MS: u32 = 10_000;
+    /// Asking for a code again when the server did not answer: 1 s, doubling, to 30 s.
+    const RETRY_START_MS: u32 = 1_000;
+    const RETRY_MAX_MS: u32 = 30_000;
+    /// A socket that stayed open this long was a connection, not a failed attempt.
+    const CONNECTED_MS: f64 = 5_000.0;
+    /// Failed attempts in a row before the page says the server cannot be reached.
+    const FAILURES_BEFORE_UNREACHABLE: u32 = 3;
 
     fn now_ms() -> f64 {
         js_sys::Date::now()
@@ -295,6 +316,8 @@ mod browser {
             }
             match answer {
                 Ok(code) => {
+                    flow.unreachable.set(false);
+                    flow.retry_ms.set_value(0);
                     let now = now_ms();
                     flow.image.set(code.data);
                     flow.auto_max.set_value(code.auto_refreshes);
@@ -306,6 +329,22 @@ mod browser {
                 Err(err) => {
                     flow.detail.set(err.msg);
                     flow.phase.set(Phase::Error);
+                    // No answer, or the server (or its store) is away: ask again by
+                    // itself, backing off, rather than leave a dead page.
+                    if err.code == 0 || err.code == 502 || err.code == 503 {
+                        flow.unreachable.set(err.code == 0);
+                        let wait = flow
+                            .retry_ms
+                            .get_value()
+                            .clamp(RETRY_START_MS, RETRY_MAX_MS);
+                        flow.retry_ms.set_value((wait * 2).min(RETRY_MAX_MS));
+                        spawn_local(async move {
+                            TimeoutFuture::new(wait).await;
+                            if is_current(flow, generation) {
+                                new_scene(flow);
+                            }
+                        });
+                    }
                 }
             }
         });
@@ -327,10 +366,12 @@ mod browser {
         let hello = serde_json::to_string(&ClientMessage::Hello { key: key.clone() })
             .expect("hello serializes");
         let mut backoff = BACKOFF_START_MS;
+        let mut failures = 0u32;
         loop {
             if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
                 return;
             }
+            let opened_at = now_ms();
             if let Ok(socket) = WebSocket::open(&socket_url(&scene)) {
                 let (mut sink, mut stream) = socket.split();
                 if sink.send(Message::Text(hello.clone())).await.is_ok() {
@@ -342,6 +383,8 @@ mod browser {
                             Ok(Message::Text(text)) => {
                                 if let Ok(event) = serde_json::from_str::<PushEvent>(&text) {
                                     backoff = BACKOFF_START_MS;
+                                    failures = 0;
+                                    flow.unreachable.set(false);
                                     on_event(flow, generation, event, &scene, &key);
                                 }
                             }
@@ -363,6 +406,14 @@ mod browser {
             if !is_current(flow, generation) || flow.phase.get_untracked().is_final() {
                 return;
             }
+            if now_ms() - opened_at >= CONNECTED_MS {
+                failures = 0;
+                backoff = BACKOFF_START_MS;
+            } else {
+                failures += 1;
+            }
+            flow.unreachable
+                .set(failures >= FAILURES_BEFORE_UNREACHABLE);
             TimeoutFuture::new(backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX_MS);
         }

@@ -239,6 +239,7 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_MAX_CONNECTIONS",
     "SCANLOGIN_MAX_CONNECTIONS_PER_PEER",
     "SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT",
+    "SCANLOGIN_LOG_FORMAT",
 ];
 
 /// Variables that once existed, and what replaced them.
@@ -390,6 +391,12 @@ impl Config {
             );
         }
         let mp_code_width = vars.in_range("SCANLOGIN_MP_CODE_WIDTH", 280u32, 280..=1280);
+        // Read by telemetry before the configuration; checked here with the rest.
+        if let Some(format) = vars.get("SCANLOGIN_LOG_FORMAT") {
+            if !matches!(format.as_str(), "text" | "json") {
+                vars.invalid("SCANLOGIN_LOG_FORMAT", format, "use text or json");
+            }
+        }
         let ipv6_prefix = vars.in_range("SCANLOGIN_IPV6_PREFIX", 64u8, 0..=128);
         let code_budget_per_min = vars.positive("SCANLOGIN_CODE_BUDGET_PER_MIN", 4000u32);
         let max_connections = vars

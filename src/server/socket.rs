@@ -42,6 +42,24 @@ use crate::protocol::{ClientMessage, PushEvent, SceneId, CLOSE_UNAUTHORIZED};
 const CLOSE_TOO_MANY: u16 = 4429;
 /// Close code (RFC 6455 "try again later"): the registry could not be reached.
 const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Close code (RFC 6455 "service restart"): the server is shutting down; reconnect.
+const CLOSE_RESTART: u16 = 1012;
+
+/// A socket counted among the open ones until it ends.
+struct Open(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Open {
+    fn new(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 
 #[derive(Deserialize)]
 pub struct SocketQuery {
@@ -150,6 +168,11 @@ async fn first_text(socket: &mut WebSocket) -> Option<String> {
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, scene: SceneId, pending: Pending) {
+    let _open = Open::new(&state.open_sockets);
+    let mut shutting_down = state.shutting_down.clone();
+    if *shutting_down.borrow_and_update() {
+        return close(socket, CLOSE_RESTART, "service restart").await;
+    }
     let hello = tokio::time::timeout(
         state.config.limits.ws_hello_timeout,
         first_text(&mut socket),
@@ -189,6 +212,9 @@ async fn serve(mut socket: WebSocket, state: AppState, scene: SceneId, pending: 
             }
         }
         tokio::select! {
+            _ = shutting_down.changed() => {
+                return close(socket, CLOSE_RESTART, "service restart").await;
+            }
             changed = events.changed() => {
                 if changed.is_err() {
                     // The scene is gone (forgotten after it ended).

@@ -37,6 +37,9 @@ use super::{
 };
 use crate::app::{shell, App};
 
+/// A shutdown finishes within this (systemd's `TimeoutStopSec` is above it).
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Every Redis call answers within this, or fails (503) rather than hang.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -59,6 +62,10 @@ pub struct AppState {
     pub allowed_origins: Arc<Vec<String>>,
     /// The public origin is https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
+    /// Turns true when the server is shutting down: login sockets close with 1012.
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
+    /// Login sockets open now (a shutdown waits for them to close).
+    pub open_sockets: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +97,7 @@ impl AppState {
 }
 
 pub struct Application {
+    shutdown: tokio::sync::watch::Sender<bool>,
     server: Server,
     local_addr: SocketAddr,
     router: Router,
@@ -204,7 +212,10 @@ impl Application {
                     )
                 }
             };
+        let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
         let state = AppState {
+            shutting_down,
+            open_sockets: Arc::default(),
             leptos_options: config.leptos.clone(),
             wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
             registry,
@@ -224,6 +235,7 @@ impl Application {
             config: Arc::new(config),
         };
         Ok(Self {
+            shutdown,
             server: Server::new(listener, connection_settings),
             local_addr: local,
             router: router(state.clone(), simulator),
@@ -240,13 +252,34 @@ impl Application {
         self.server.open_connections()
     }
 
+    /// Serves until `shutdown` resolves; then stops accepting, closes every login socket
+    /// with 1012 (service restart: its page reconnects, to another instance if there are
+    /// several), lets requests in flight finish, and closes the database, all within
+    /// [`SHUTDOWN_DEADLINE`].
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let state = self.state.clone();
         let sweeper = tokio::spawn(sweep(self.state));
-        let served = self.server.run(self.router, shutdown).await;
+        let notify = self.shutdown;
+        let announced = async move {
+            shutdown.await;
+            let _ = notify.send(true);
+        };
+        let served = self.server.run(self.router, announced).await;
         sweeper.abort();
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
+        while state
+            .open_sockets
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = tokio::time::timeout_at(deadline, state.store.close()).await;
+        tracing::info!("stopped");
         served
     }
 }
@@ -267,6 +300,8 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     // Also mounts every registered server function at its own path and method.
     let mut router = router
         .route("/websocket", get(socket::handler))
+        .route("/healthz", get(super::health::healthz))
+        .route("/readyz", get(super::health::readyz))
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -298,9 +333,26 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             // Paths only: query strings can hold tokens and secrets (the simulator's
             // `access_token=`), and they must not reach the logs.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-                tracing::info_span!("http", method = %req.method(), path = ?req.uri().path())
+                let request_id = req
+                    .headers()
+                    .get(super::request_id::HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = ?req.uri().path(), request_id)
             }),
         )
+        // Outermost: every request has its id before anything logs, and so does its answer.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+            super::request_id::HEADER,
+        ))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            super::request_id::HEADER,
+            super::request_id::MakeId,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::request_id::drop_untrusted,
+        ))
         .with_state(state)
 }
 

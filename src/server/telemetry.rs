@@ -4,18 +4,27 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
+/// Logs to stderr; `RUST_LOG` filters (default `info`); `SCANLOGIN_LOG_FORMAT=json` writes
+/// one JSON object per line (with the request's span, and so its `request_id`). The value
+/// is validated with the rest of the configuration; here an unknown one means text.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                // Escape codes only for a person at a terminal, never into a journal.
-                .with_ansi(std::io::stderr().is_terminal()),
-        )
-        .init();
+    let json = std::env::var("SCANLOGIN_LOG_FORMAT").is_ok_and(|f| f.trim() == "json");
+    let registry = tracing_subscriber::registry().with(filter);
+    if json {
+        registry
+            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .init();
+    } else {
+        registry
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Escape codes only for a person at a terminal, never into a journal.
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
+            .init();
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so the server can finish its requests and stop.

@@ -107,6 +107,8 @@ pub struct WeChatClient {
     tokens: TokenCache,
     /// With several instances: the token they share (one request per refresh for all).
     shared: Option<SharedTokens>,
+    /// How the last call went: 0 none yet, 1 WeChat answered, 2 it did not.
+    reachable: std::sync::atomic::AtomicU8,
 }
 
 impl WeChatClient {
@@ -133,6 +135,7 @@ impl WeChatClient {
             settings,
             tokens: TokenCache::new(),
             shared,
+            reachable: std::sync::atomic::AtomicU8::new(0),
         })
     }
 
@@ -145,7 +148,26 @@ impl WeChatClient {
     }
 
     fn failed(&self, err: reqwest::Error) -> WeChatError {
+        self.note_reachable(false);
         WeChatError::from_reqwest(err, self.settings.timeout)
+    }
+
+    /// WeChat answered (any HTTP answer but a 5xx), or did not.
+    fn note_reachable(&self, answered: bool) {
+        self.reachable.store(
+            if answered { 1 } else { 2 },
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// `unknown` (no call yet), `ok` or `failing`, from the latest call: for readiness and
+    /// metrics, never a reason to stop serving.
+    pub fn reachability(&self) -> &'static str {
+        match self.reachable.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => "unknown",
+            1 => "ok",
+            _ => "failing",
+        }
     }
 
     /// The current access token, fetched if there is none worth using.
@@ -253,6 +275,7 @@ impl WeChatClient {
             .unwrap_or("")
             .to_ascii_lowercase();
         let body = response.bytes().await.map_err(|e| self.failed(e))?;
+        self.note_reachable(!status.is_server_error());
         if !status.is_success() {
             return Err(WeChatError::Status(status.as_u16()));
         }
@@ -279,6 +302,7 @@ impl WeChatClient {
         let response = request.send().await.map_err(|e| self.failed(e))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| self.failed(e))?;
+        self.note_reachable(!status.is_server_error());
         if !status.is_success() {
             return Err(WeChatError::Status(status.as_u16()));
         }

@@ -1,0 +1,210 @@
+//! Operations: health and readiness, request ids, restarts that drop no one, and the
+//! configuration explaining itself. The restart test runs the real binary.
+
+mod common;
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{
+    config_with,
+    flow::{id, say_hello},
+    services::{free_port, RedisServer},
+    spawn_app, spawn_app_with, spawn_app_with_config,
+};
+use futures::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn health_and_readiness_answer_json_without_secrets() {
+    let app = spawn_app().await;
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["redis"], "not configured");
+    assert!(body["checks"]["wechat"].is_string());
+}
+
+#[tokio::test]
+async fn readiness_turns_red_without_redis_and_green_again() {
+    let mut redis = RedisServer::start();
+    let mut config = config_with(&[]);
+    config.redis_url = Some(redis.url().into());
+    let app = spawn_app_with_config(config).await;
+    let readiness = || async {
+        let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+        let status = res.status().as_u16();
+        let body: serde_json::Value = res.json().await.unwrap();
+        (status, body)
+    };
+    assert_eq!(readiness().await.0, 200);
+    redis.pause();
+    let (status, body) = readiness().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["redis"], "failing");
+    assert_eq!(body["checks"]["database"], "ok");
+    redis.resume();
+    redis.restart_empty();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readiness().await.0 != 200 {
+        assert!(Instant::now() < deadline, "ready again once Redis is back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_only_a_trusted_proxy_chooses_it() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "forged-by-the-client")
+        .send()
+        .await
+        .unwrap();
+    let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(echoed, "forged-by-the-client");
+    assert_eq!(echoed.len(), 32, "{echoed}");
+    let behind_proxy = spawn_app_with(&[
+        ("SCANLOGIN_DEMO", "1"),
+        ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let res = behind_proxy
+        .http
+        .get(behind_proxy.url("/healthz"))
+        .header("x-request-id", "nginx-0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "nginx-0123456789abcdef");
+}
+
+#[test]
+fn print_config_shows_the_effective_settings_with_secrets_masked() {
+    let out = Command::new(env!("CARGO_BIN_EXE_scanlogin"))
+        .arg("--print-config")
+        .env_clear()
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("SCANLOGIN_WECHAT_APPID", "wx0123456789abcdef")
+        .env("SCANLOGIN_WECHAT_SECRET", "do-not-print-me")
+        .env(
+            "SCANLOGIN_DATABASE_URL",
+            "postgres://app:hunter2@db/scanlogin",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("wx0123456789abcdef"), "{printed}");
+    assert!(
+        printed.contains("max_connections_per_peer: 256"),
+        "{printed}"
+    );
+    assert!(!printed.contains("do-not-print-me"), "{printed}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+}
+
+/// A socket from `127.0.30.x`, introduced with a scene's key.
+async fn waiting_socket(
+    addr: SocketAddr,
+    from: Ipv4Addr,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (scene, key) = (id(), id());
+    // reqwest is built without a TLS provider of its own (the app installs ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::V4(from))
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("http://{addr}/miniapp/getwxacodeunlimit"))
+        .json(&serde_json::json!({"scene": scene, "key": key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((from, 0))).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let url = format!("ws://{addr}/websocket?clientid={scene}");
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    say_hello(&mut ws, &key).await;
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_deadline() {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_scanlogin"))
+        .env_clear()
+        .env("LEPTOS_SITE_ADDR", addr.to_string())
+        .env("SCANLOGIN_DATABASE_URL", "sqlite::memory:")
+        // 500 codes at once: more than the app-wide budget's burst (a tenth of 4,000).
+        .env("SCANLOGIN_CODE_BUDGET_PER_MIN", "100000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the server starts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // 500 waiting pages, 10 from each of 50 addresses (under every per-client limit).
+    let sockets = futures::future::join_all(
+        (0..500).map(|i| waiting_socket(addr, Ipv4Addr::new(127, 0, 30, 1 + (i % 50) as u8))),
+    )
+    .await;
+    // Every socket is listening once readiness is asked after the last hello.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stopped_at = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let codes = futures::future::join_all(sockets.into_iter().map(|mut ws| async move {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(15), ws.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }))
+    .await;
+    assert!(
+        codes.iter().all(|c| *c == Some(1012)),
+        "every socket hears 1012: {:?}",
+        codes
+            .iter()
+            .filter(|c| **c != Some(1012))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let exit = loop {
+        if let Some(exit) = server.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(12),
+            "exits within the 10 s deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}
