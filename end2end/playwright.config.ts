@@ -8,7 +8,8 @@ const server = (port: number, env: Record<string, string> = {}) => ({
   command: "./target/release/scanlogin",
   cwd: "..",
   url: `http://127.0.0.1:${port}/login`,
-  reuseExistingServer: false,
+  // `cargo leptos end-to-end` starts the app on the main port itself: use that one.
+  reuseExistingServer: port === MAIN_PORT,
   timeout: 30_000,
   stdout: "ignore" as const,
   stderr: "pipe" as const,
@@ -28,6 +29,11 @@ export const SHORT_TTL_PORT = 3002;
 // Two instances behind no balancer at all, sharing one Redis, one PostgreSQL (the
 // Makefile runs the suite under tests/with-postgres.sh, which sets TEST_POSTGRES_URL) and
 // one standalone WeChat simulator, as several instances share WeChat.
+// deploy/nginx-scanlogin.conf with TLS on NGINX_PORT, in front of a server of its own that
+// trusts it as its proxy.
+export const NGINX_PORT = 3443;
+const BEHIND_NGINX_PORT = 3008;
+
 export const INSTANCE_A_PORT = 3004;
 export const INSTANCE_B_PORT = 3005;
 const SIMULATOR_PORT = 3110;
@@ -83,6 +89,20 @@ export default defineConfig({
     server(MAIN_PORT),
     server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4", SCANLOGIN_AUTO_REFRESHES: "1" }),
     ...severalInstances,
+    server(BEHIND_NGINX_PORT, {
+      SCANLOGIN_DEMO: "1",
+      SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",
+      SCANLOGIN_PUBLIC_ORIGIN: `https://127.0.0.1:${NGINX_PORT}`,
+    }),
+    {
+      command: "tests/nginx-for-e2e.sh",
+      cwd: "..",
+      url: `https://127.0.0.1:${NGINX_PORT}/healthz`,
+      ignoreHTTPSErrors: true,
+      reuseExistingServer: false,
+      stdout: "ignore" as const,
+      env: { NGINX_PORT: String(NGINX_PORT), UPSTREAM_PORT: String(BEHIND_NGINX_PORT) },
+    },
   ],
   use: {
     baseURL: `http://127.0.0.1:${MAIN_PORT}`,

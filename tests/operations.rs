@@ -12,7 +12,7 @@ use std::{
 use common::{
     config_with,
     flow::{id, say_hello},
-    services::{free_port, RedisServer},
+    services::{free_port, PostgresServer, RedisServer},
     spawn_app, spawn_app_with, spawn_app_with_config,
 };
 use futures::StreamExt;
@@ -55,6 +55,34 @@ async fn readiness_turns_red_without_redis_and_green_again() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while readiness().await.0 != 200 {
         assert!(Instant::now() < deadline, "ready again once Redis is back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn readiness_turns_red_without_the_database_and_green_again() {
+    let postgres = PostgresServer::start();
+    let mut config = config_with(&[]);
+    config.database_url = postgres.database().await.into();
+    let app = spawn_app_with_config(config).await;
+    let readiness = || async {
+        let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+        let status = res.status().as_u16();
+        let body: serde_json::Value = res.json().await.unwrap();
+        (status, body)
+    };
+    assert_eq!(readiness().await.0, 200);
+    postgres.stop();
+    let (status, body) = readiness().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["database"], "failing");
+    postgres.start_again();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readiness().await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "ready again once the database is back"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

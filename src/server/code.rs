@@ -68,6 +68,9 @@ pub async fn issue_code(
             return Err(AppError::WeChat(err));
         }
     };
+    if registration.is_new {
+        super::metrics::login_step(super::metrics::Step::CodeIssued);
+    }
     let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
     Ok(CodeAnswer {
         code: 200,

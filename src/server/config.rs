@@ -85,6 +85,8 @@ pub struct Config {
     pub redis_prefix: String,
     /// Bytes of code images kept (`SCANLOGIN_CODE_CACHE_BYTES`).
     pub code_cache_bytes: u64,
+    /// Where `GET /metrics` is served (`SCANLOGIN_METRICS_ADDR`); unset: no metrics.
+    pub metrics_addr: Option<SocketAddr>,
     /// A session's lifetime from login, and how long it survives unused.
     pub session_ttl: Duration,
     pub session_idle: Duration,
@@ -240,6 +242,7 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_MAX_CONNECTIONS_PER_PEER",
     "SCANLOGIN_MAX_PENDING_SOCKETS_PER_CLIENT",
     "SCANLOGIN_LOG_FORMAT",
+    "SCANLOGIN_METRICS_ADDR",
 ];
 
 /// Variables that once existed, and what replaced them.
@@ -453,6 +456,17 @@ impl Config {
                 .get("SCANLOGIN_REDIS_PREFIX")
                 .unwrap_or_else(|| "scanlogin:".into()),
             code_cache_bytes: vars.positive("SCANLOGIN_CODE_CACHE_BYTES", 64 * 1024 * 1024),
+            metrics_addr: vars.get("SCANLOGIN_METRICS_ADDR").and_then(|addr| {
+                addr.parse::<SocketAddr>()
+                    .map_err(|_| {
+                        vars.invalid(
+                            "SCANLOGIN_METRICS_ADDR",
+                            &addr,
+                            "an address such as 127.0.0.1:9464",
+                        )
+                    })
+                    .ok()
+            }),
             session_ttl: vars.seconds("SCANLOGIN_SESSION_TTL_SECS", 7 * 86_400),
             session_idle: vars.seconds("SCANLOGIN_SESSION_IDLE_SECS", 86_400),
             allowed_origins: vars

@@ -127,6 +127,7 @@ impl Gate {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.settings.max_connections {
             self.open.fetch_sub(1, Ordering::AcqRel);
             tracing::debug!(%peer, "connection refused: too many open connections");
+            super::metrics::rejected("connection_cap");
             return None;
         }
         let mut slot = Slot {
@@ -141,6 +142,7 @@ impl Gate {
             if *count >= self.settings.max_connections_per_peer {
                 drop(count);
                 tracing::debug!(%peer, "connection refused: too many from this address");
+                super::metrics::rejected("connection_cap_per_peer");
                 return None; // `slot` gives the total back
             }
             *count += 1;

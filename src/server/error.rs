@@ -113,6 +113,9 @@ impl AppError {
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
         let status = err.status();
+        if let Some(reason) = super::metrics::rejection_of(&err) {
+            super::metrics::rejected(reason);
+        }
         let retry_after = err.retry_after_secs();
         if let (Some(secs), Some(response)) = (
             retry_after,

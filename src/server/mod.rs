@@ -20,6 +20,7 @@ pub mod error;
 pub mod guard;
 pub mod health;
 pub mod limits;
+pub mod metrics;
 pub mod mp_api;
 pub mod profile;
 pub mod random;

@@ -26,6 +26,7 @@ pub async fn scan(
         .registry
         .scan(scene, &login.openid, login.unionid.clone())
         .await?;
+    super::metrics::login_step(super::metrics::Step::Scanned);
     Ok(Envelope::ok(ScanData {
         scan_token: scanned.scan_token,
         expires_in: scanned.expires_in_secs,
@@ -53,6 +54,7 @@ pub async fn confirm(
         .await?;
     // The scene may have changed while the database worked: confirm checks it all again.
     state.registry.confirm(scene, scan_token, user.id).await?;
+    super::metrics::login_step(super::metrics::Step::Confirmed);
     state.code_images.forget(scene).await;
     Ok(Envelope::ok(()))
 }
@@ -64,6 +66,7 @@ pub async fn cancel(
     scan_token: &ScanToken,
 ) -> Result<Envelope<()>, AppError> {
     state.registry.cancel(scene, scan_token).await?;
+    super::metrics::login_step(super::metrics::Step::Cancelled);
     state.code_images.forget(scene).await;
     Ok(Envelope::ok(()))
 }

@@ -58,6 +58,7 @@ pub async fn exchange_ticket(
     key: &BrowserKey,
 ) -> Result<(Me, HeaderValue), AppError> {
     let user_id = state.registry.redeem_ticket(scene, key, ticket).await?;
+    super::metrics::login_step(super::metrics::Step::TicketRedeemed);
     // A new session at every login (never one the browser brought along), and the
     // old one, if any, ends.
     if let Some(old) = token_from(state, headers) {

@@ -98,6 +98,8 @@ impl AppState {
 
 pub struct Application {
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// `GET /metrics`, on its own listener.
+    metrics: Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
     server: Server,
     local_addr: SocketAddr,
     router: Router,
@@ -212,6 +214,15 @@ impl Application {
                     )
                 }
             };
+        let metrics = match config.metrics_addr {
+            None => None,
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?;
+                super::metrics::install().map(|handle| (listener, handle))
+            }
+        };
         let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
         let state = AppState {
             shutting_down,
@@ -236,6 +247,7 @@ impl Application {
         };
         Ok(Self {
             shutdown,
+            metrics,
             server: Server::new(listener, connection_settings),
             local_addr: local,
             router: router(state.clone(), simulator),
@@ -263,6 +275,12 @@ impl Application {
         let state = self.state.clone();
         let sweeper = tokio::spawn(sweep(self.state));
         let notify = self.shutdown;
+        if let Some((listener, handle)) = self.metrics {
+            let mut stopping = notify.subscribe();
+            tokio::spawn(super::metrics::serve(listener, handle, async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }));
+        }
         let announced = async move {
             shutdown.await;
             let _ = notify.send(true);
@@ -324,6 +342,7 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             guard::check_origin,
         ))
         .layer(middleware::from_fn(error::envelopes))
+        .layer(middleware::from_fn(super::metrics::request_latency))
         .layer(middleware::from_fn(guard::no_store));
     for (name, value) in guard::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
@@ -372,6 +391,7 @@ fn log_startup(
         public_origin,
         database = %config.database_for_logs(),
         redis = %config.redis_for_logs(),
+        metrics = %super::metrics::describe(config.metrics_addr),
         trusted_proxies = %config.trusted_proxies,
         ipv6_prefix = config.ipv6_prefix,
         scene_ttl_secs = config.scene_ttl.as_secs(),
@@ -439,6 +459,11 @@ async fn sweep(state: AppState) {
     loop {
         tick.tick().await;
         state.limits.shrink();
+        super::metrics::sockets_open(
+            state
+                .open_sockets
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
         ticks += 1;
         if ticks.is_multiple_of(60) {
             if let Err(err) = state.store.purge_expired_sessions().await {

@@ -178,6 +178,35 @@ impl PostgresServer {
         Self { port, dir, bin }
     }
 
+    fn pg_ctl(&self, args: &[&str]) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let ok = as_postgres(self.bin.join("pg_ctl"))
+            .args(["-w", "-D"])
+            .arg(self.dir.join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.join("log"))
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .expect("pg_ctl runs")
+            .success();
+        assert!(ok, "pg_ctl {args:?}");
+    }
+
+    /// Stops the server (its data stays).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+
+    /// Starts it again after [`stop`](Self::stop).
+    pub fn start_again(&self) {
+        self.pg_ctl(&["start"]);
+    }
+
     /// The URL of a new, empty database on this server.
     pub async fn database(&self) -> String {
         use sqlx::Connection;

@@ -106,6 +106,7 @@ impl Shared {
         self.scenes.retain(|_, entry| {
             if entry.scene.expire_if_due(now) {
                 entry.events.send_replace(Some(PushEvent::Expired));
+                crate::server::metrics::login_step(crate::server::metrics::Step::Expired);
             }
             if !entry.scene.is_open() || now >= entry.scene.counts_until(grace) {
                 self.uncount(entry);
@@ -125,6 +126,9 @@ async fn purge_task(shared: Weak<Shared>) {
             return;
         };
         shared.purge();
+        crate::server::metrics::scenes_pending(
+            shared.scenes.iter().filter(|e| e.scene.is_open()).count(),
+        );
     }
 }
 

@@ -332,7 +332,10 @@ impl Shared {
                 .transition(&id, |scene, now| Ok(scene.expire_if_due(now)))
                 .await
             {
-                Ok(_) => {}
+                Ok(true) => {
+                    crate::server::metrics::login_step(crate::server::metrics::Step::Expired)
+                }
+                Ok(false) => {}
                 Err(AppError::SceneNotFound) => {
                     self.local.remove(&id);
                 }

@@ -211,7 +211,12 @@ impl WeChatClient {
                 ("secret", secret),
             ]),
         };
-        let answer: TokenAnswer = self.json_call(request).await?;
+        let path = match self.settings.token_api {
+            TokenApi::Stable => "/cgi-bin/stable_token",
+            TokenApi::Classic => "/cgi-bin/token",
+        };
+        let answer: TokenAnswer = recorded(path, self.json_call(request).await)?;
+        crate::server::metrics::token_refresh();
         tracing::info!(
             api = ?self.settings.token_api,
             force_refresh,
@@ -259,6 +264,17 @@ impl WeChatClient {
         token: AccessToken,
         req: &WxaCodeRequest,
     ) -> Result<WxaCode, WeChatError> {
+        recorded(
+            "/wxa/getwxacodeunlimit",
+            self.fetch_wxacode_once(token, req).await,
+        )
+    }
+
+    async fn fetch_wxacode_once(
+        &self,
+        token: AccessToken,
+        req: &WxaCodeRequest,
+    ) -> Result<WxaCode, WeChatError> {
         let response = self
             .http
             .post(self.url("/wxa/getwxacodeunlimit"))
@@ -290,7 +306,7 @@ impl WeChatClient {
             ("js_code", js_code),
             ("grant_type", "authorization_code"),
         ]);
-        self.json_call(request).await
+        recorded("/sns/jscode2session", self.json_call(request).await)
     }
 
     /// Sends a request whose answer is JSON, whatever its `Content-Type` says
@@ -308,6 +324,20 @@ impl WeChatClient {
         }
         parse_json(&body)
     }
+}
+
+/// Counts a call in the metrics, by path and WeChat's errcode (or what kept it from one).
+fn recorded<T>(path: &'static str, result: Result<T, WeChatError>) -> Result<T, WeChatError> {
+    let errcode = match &result {
+        Ok(_) => "0".to_owned(),
+        Err(WeChatError::Api { errcode, .. }) => errcode.to_string(),
+        Err(WeChatError::Timeout(_)) => "timeout".to_owned(),
+        Err(WeChatError::Transport(_)) => "transport".to_owned(),
+        Err(WeChatError::Status(status)) => format!("http_{status}"),
+        Err(WeChatError::BadResponse(_)) => "bad_response".to_owned(),
+    };
+    crate::server::metrics::wechat_call(path, &errcode);
+    result
 }
 
 /// Parses WeChat's JSON: an error envelope with a non-zero `errcode`, or `T`.

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs deploy/nginx-scanlogin.conf in the foreground for the browser tests: its TLS site on
+# 127.0.0.1:$NGINX_PORT (a throwaway certificate) in front of the scanlogin on
+# 127.0.0.1:$UPSTREAM_PORT. Everything lives in a temporary directory, removed at exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NGINX_PORT=${NGINX_PORT:-3443}
+UPSTREAM_PORT=${UPSTREAM_PORT:-3008}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/logs"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+sed -e "s|/etc/ssl/certs/login.example.com.pem|$tmp/cert.pem|" \
+    -e "s|/etc/ssl/private/login.example.com.key|$tmp/key.pem|" \
+    -e "s|server 127.0.0.1:3000;|server 127.0.0.1:$UPSTREAM_PORT;|" \
+    -e "s|listen 443 ssl http2;|listen 127.0.0.1:$NGINX_PORT ssl http2;|" \
+    -e "s|listen 80;|listen 127.0.0.1:$((NGINX_PORT + 1));|" \
+    deploy/nginx-scanlogin.conf > "$tmp/site.conf"
+cat > "$tmp/nginx.conf" <<CONF
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/logs/error.log warn;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $tmp/body;
+    proxy_temp_path $tmp/proxy;
+    fastcgi_temp_path $tmp/fastcgi;
+    uwsgi_temp_path $tmp/uwsgi;
+    scgi_temp_path $tmp/scgi;
+    include $tmp/site.conf;
+}
+CONF
+nginx -p "$tmp" -c "$tmp/nginx.conf" &
+nginx_pid=$!
+trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$tmp"' EXIT TERM INT
+wait $nginx_pid
