@@ -3,10 +3,19 @@
 //! `scanlogin` serves the app; `scanlogin simulator` serves the WeChat simulator on its
 //! own, for several instances in real-WeChat mode that share one (tests, local demos).
 
+/// With `--features dhat-heap`: every allocation is tracked, and `dhat-heap.json` is
+/// written at exit (what was live at the heap's peak, by call stack).
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     use scanlogin::server::telemetry;
+
+    #[cfg(feature = "dhat-heap")]
+    let _profiler = dhat::Profiler::new_heap();
 
     telemetry::init();
     match std::env::args().nth(1).as_deref() {

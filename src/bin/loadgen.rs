@@ -296,8 +296,9 @@ async fn main() {
         }
     }
     let open_secs = opened.elapsed().as_secs_f64();
-    // Let the server settle (allocator, buffers) before measuring what the pages hold.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the server settle (its sweeper gives freed memory back every 5 s) before
+    // measuring what the pages hold.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let held = samples(&args.server_pids);
 
     // Logins completing at a steady rate beside them.

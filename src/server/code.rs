@@ -72,6 +72,8 @@ pub async fn issue_code(
         super::metrics::login_step(super::metrics::Step::CodeIssued);
     }
     let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
+    // Served: the page has its image, and a waiting login should not keep it.
+    state.code_images.forget(&scene).await;
     Ok(CodeAnswer {
         code: 200,
         data: format!("data:{};base64,{data}", image.mime),

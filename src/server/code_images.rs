@@ -1,10 +1,10 @@
 //! The mini-program code images, one per scene: fetched from WeChat once, kept as bytes
 //! (not base64) only as long as they are useful, in a cache bounded in bytes
 //! (`SCANLOGIN_CODE_CACHE_BYTES`). A page asks for its code once: concurrent asks for one
-//! scene make one WeChat call, and a repeat soon after (a request retried after its answer
-//! was lost) is served from here; after [`KEEP_FOR`] the page has long shown its image, and
-//! keeping it for the scene's whole life would make every waiting login cost an image
-//! (10 to 30 KiB for WeChat's JPEGs). With several instances each keeps its own: a repeat on another instance costs one
+//! scene make one WeChat call and share its image, which is dropped as soon as it has been
+//! served (the code endpoint forgets it), or after [`KEEP_FOR`] at the latest. Keeping it
+//! for the scene's whole life would make every waiting login cost an image (10 to 30 KiB
+//! for WeChat's JPEGs). With several instances each keeps its own: a repeat on another instance costs one
 //! more WeChat call, which is rare and cheaper than shipping images through Redis.
 
 use std::{sync::Arc, time::Duration};

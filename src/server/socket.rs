@@ -2,7 +2,8 @@
 //!
 //! A plain axum route rather than Leptos's server-function WebSocket protocol: that
 //! protocol cannot set tungstenite's buffer sizes (128 KiB read buffer per socket by
-//! default), nor send a close code. Here each socket reads in 1 KiB chunks, writes at once,
+//! default), nor send a close code. Here each socket reads in 256-byte chunks (a hello is
+//! about 60 bytes), writes at once,
 //! and reads messages of at most `SCANLOGIN_WS_MAX_MESSAGE_BYTES` (1 KiB).
 //!
 //! The socket must first prove the scene's browser key (`{"type":"hello","key":K}`)
@@ -17,6 +18,8 @@
 //! upgrade is refused with 429.
 
 use std::{net::SocketAddr, sync::Arc};
+
+use super::registry::SceneRegistry;
 
 use axum::{
     extract::{
@@ -139,15 +142,25 @@ pub async fn handler(
     let max_message = state.config.limits.ws_max_message_bytes;
     // Most sockets wait minutes for one event: small buffers are most of what a waiting
     // login costs (tungstenite reads 128 KiB at a time by default). Writes go out at once.
-    ws.read_buffer_size(1024)
+    ws.read_buffer_size(256)
         .write_buffer_size(0)
         .max_write_buffer_size(16 * 1024)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| serve(socket, state, scene, pending))
+        .on_upgrade(move |socket| {
+            let context = Context {
+                registry: state.registry.clone(),
+                open_sockets: state.open_sockets.clone(),
+                shutting_down: state.shutting_down.clone(),
+                hello_timeout: state.config.limits.ws_hello_timeout,
+            };
+            serve(socket, context, scene, pending)
+        })
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+/// Sends a close frame. Boxed where it is awaited: it runs once per socket, and inline it
+/// would make every waiting socket's task as large as its largest step.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
@@ -155,75 +168,99 @@ async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-/// Waits for the first text message.
-async fn first_text(socket: &mut WebSocket) -> Option<String> {
-    while let Some(Ok(message)) = socket.recv().await {
-        match message {
-            Message::Text(text) => return Some(text.to_string()),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            _ => return None,
+/// The first text message, within `timeout`.
+async fn first_text(socket: &mut WebSocket, timeout: std::time::Duration) -> Option<String> {
+    let read = async {
+        while let Some(Ok(message)) = socket.recv().await {
+            match message {
+                Message::Text(text) => return Some(text.to_string()),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                _ => return None,
+            }
         }
-    }
-    None
+        None
+    };
+    tokio::time::timeout(timeout, read).await.ok().flatten()
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, scene: SceneId, pending: Pending) {
-    let _open = Open::new(&state.open_sockets);
-    let mut shutting_down = state.shutting_down.clone();
-    if *shutting_down.borrow_and_update() {
-        return close(socket, CLOSE_RESTART, "service restart").await;
+/// What a socket's task keeps: a waiting login holds this for minutes, so only what it
+/// needs (not the whole `AppState`).
+struct Context {
+    registry: Arc<dyn SceneRegistry>,
+    open_sockets: Arc<std::sync::atomic::AtomicUsize>,
+    shutting_down: tokio::sync::watch::Receiver<bool>,
+    hello_timeout: std::time::Duration,
+}
+
+/// How a socket ends.
+enum End {
+    Close(u16, &'static str),
+    Gone,
+}
+
+async fn serve(mut socket: WebSocket, context: Context, scene: SceneId, pending: Pending) {
+    let _open = Open::new(&context.open_sockets);
+    let end = watch_scene(&mut socket, context, scene, pending).await;
+    if let End::Close(code, reason) = end {
+        Box::pin(close(&mut socket, code, reason)).await;
     }
-    let hello = tokio::time::timeout(
-        state.config.limits.ws_hello_timeout,
-        first_text(&mut socket),
-    )
-    .await;
+}
+
+async fn watch_scene(
+    socket: &mut WebSocket,
+    context: Context,
+    scene: SceneId,
+    pending: Pending,
+) -> End {
+    let mut shutting_down = context.shutting_down;
+    if *shutting_down.borrow_and_update() {
+        return End::Close(CLOSE_RESTART, "service restart");
+    }
+    let hello = Box::pin(first_text(socket, context.hello_timeout)).await;
     drop(pending);
-    let key = match hello {
-        Ok(Some(text)) => match serde_json::from_str::<ClientMessage>(&text) {
-            Ok(ClientMessage::Hello { key }) => key,
-            Err(_) => return close(socket, CLOSE_UNAUTHORIZED, "hello expected").await,
-        },
-        _ => return close(socket, CLOSE_UNAUTHORIZED, "hello expected").await,
+    let Some(Ok(ClientMessage::Hello { key })) =
+        hello.map(|text| serde_json::from_str::<ClientMessage>(&text))
+    else {
+        return End::Close(CLOSE_UNAUTHORIZED, "hello expected");
     };
-    let mut events = match state.registry.subscribe(&scene, &key).await {
+    let mut events = match context.registry.subscribe(&scene, &key).await {
         Ok(subscription) => subscription.events,
         // An unknown scene and a wrong key get the same answer.
-        Err(AppError::SceneNotFound) => {
-            return close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await
-        }
+        Err(AppError::SceneNotFound) => return End::Close(CLOSE_UNAUTHORIZED, "unauthorized"),
         // A few at once is a browser reconnecting; more is not.
         Err(AppError::TooManySockets) => {
-            return close(socket, CLOSE_TOO_MANY, "too many sockets on this scene").await
+            return End::Close(CLOSE_TOO_MANY, "too many sockets on this scene")
         }
         // The store is away for a moment: the page reconnects with backoff.
-        Err(_) => return close(socket, CLOSE_TRY_AGAIN, "try again later").await,
+        Err(_) => return End::Close(CLOSE_TRY_AGAIN, "try again later"),
     };
+    drop(context.registry);
 
-    let mut pending = events.borrow_and_update().clone();
+    let mut latest = events.borrow_and_update().clone();
     loop {
-        if let Some(event) = pending.take() {
+        if let Some(event) = latest.take() {
             let text = serde_json::to_string(&event).expect("events serialize");
-            if socket.send(Message::Text(text.into())).await.is_err() {
-                return;
+            if Box::pin(socket.send(Message::Text(text.into())))
+                .await
+                .is_err()
+            {
+                return End::Gone;
             }
             if event.is_final() {
-                return close(socket, 1000, final_reason(&event)).await;
+                return End::Close(1000, final_reason(&event));
             }
         }
         tokio::select! {
-            _ = shutting_down.changed() => {
-                return close(socket, CLOSE_RESTART, "service restart").await;
-            }
+            _ = shutting_down.changed() => return End::Close(CLOSE_RESTART, "service restart"),
             changed = events.changed() => {
                 if changed.is_err() {
                     // The scene is gone (forgotten after it ended).
-                    return close(socket, 1000, "scene ended").await;
+                    return End::Close(1000, "scene ended");
                 }
-                pending = events.borrow_and_update().clone();
+                latest = events.borrow_and_update().clone();
             }
             message = socket.recv() => match message {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return End::Gone,
                 Some(Ok(_)) => {}
             },
         }

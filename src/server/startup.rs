@@ -375,6 +375,18 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .with_state(state)
 }
 
+/// glibc's allocator keeps the memory of a burst (thousands of logins opening at once,
+/// each with request buffers and, in demo mode, a QR image being drawn) after it is freed,
+/// in the middle of its heaps where it cannot shrink them. `malloc_trim` hands those free
+/// pages back, so a server's memory follows its waiting logins, not its worst second.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory that is free; it has no other effect.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// One line that says what this server is: mode, addresses, database and every limit in
 /// force; in demo mode, a warning that anyone who can reach it can log in as anyone.
 fn log_startup(
@@ -450,22 +462,26 @@ async fn login_redirect(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
-/// Housekeeping that no concept owns by itself: every minute, forget idle rate-limit
-/// keys; hourly, delete expired sessions. (Scenes expire in their registry.)
+/// Housekeeping that no concept owns by itself: every 5 s, report open sockets and give
+/// freed memory back to the system; every minute, forget idle rate-limit keys; hourly,
+/// delete expired sessions. (Scenes expire in their registry.)
 async fn sweep(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
-        state.limits.shrink();
         super::metrics::sockets_open(
             state
                 .open_sockets
                 .load(std::sync::atomic::Ordering::Relaxed),
         );
+        release_free_memory();
         ticks += 1;
-        if ticks.is_multiple_of(60) {
+        if ticks.is_multiple_of(12) {
+            state.limits.shrink();
+        }
+        if ticks.is_multiple_of(720) {
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");
             }

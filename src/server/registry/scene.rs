@@ -41,7 +41,10 @@ struct TicketState {
 enum Status {
     Waiting,
     Scanned,
-    Confirmed { user_id: i64, ticket: TicketState },
+    Confirmed {
+        user_id: i64,
+        ticket: Box<TicketState>,
+    },
     Cancelled,
     Expired,
 }
@@ -54,6 +57,9 @@ pub struct Scanned {
     pub browser: BrowserInfo,
 }
 
+/// Kept small: thousands wait at once, most never scanned, so what only a scan or a
+/// confirm brings (the scanner, the ticket) and the browser's description live behind
+/// pointers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scene {
     key_hash: secret::Hash,
@@ -63,9 +69,9 @@ pub struct Scene {
     watched: bool,
     created_at: u64,
     expires_at: u64,
-    browser: BrowserInfo,
+    browser: Box<BrowserInfo>,
     status: Status,
-    scanner: Option<Scanner>,
+    scanner: Option<Box<Scanner>>,
     /// The latest event, for sockets that connect after it.
     event: Option<PushEvent>,
 }
@@ -84,7 +90,7 @@ impl Scene {
             watched: false,
             created_at: now,
             expires_at: now + ttl_ms,
-            browser,
+            browser: Box::new(browser),
             status: Status::Waiting,
             scanner: None,
             event: None,
@@ -201,17 +207,17 @@ impl Scene {
             _ => return Err(AppError::Conflict("this code was already used")),
         }
         let token = secret::token();
-        self.scanner = Some(Scanner {
+        self.scanner = Some(Box::new(Scanner {
             openid: openid.to_owned(),
             unionid,
             scan_token: secret::hash(&token),
-        });
+        }));
         Ok(Scanned {
             scan_token: token
                 .parse()
                 .map_err(|_| AppError::Internal("token".into()))?,
             expires_in_secs: self.expires_in_secs(now),
-            browser: self.browser.clone(),
+            browser: (*self.browser).clone(),
         })
     }
 
@@ -224,7 +230,7 @@ impl Scene {
             .filter(|s| secret::matches(&s.scan_token, scan_token.as_str()))
             .ok_or(AppError::BadScanToken)?;
         match self.status {
-            Status::Scanned => Ok(scanner.clone()),
+            Status::Scanned => Ok((**scanner).clone()),
             Status::Confirmed { .. } => Err(AppError::Conflict("this login was already confirmed")),
             _ => Err(AppError::Conflict("this login was cancelled")),
         }
@@ -245,11 +251,11 @@ impl Scene {
             .map_err(|_| AppError::Internal("ticket".into()))?;
         self.status = Status::Confirmed {
             user_id,
-            ticket: TicketState {
+            ticket: Box::new(TicketState {
                 hash: secret::hash(&raw),
                 expires_at: now + TICKET_TTL_MS,
                 used: false,
-            },
+            }),
         };
         self.event = Some(PushEvent::Confirmed { ticket });
         Ok(())

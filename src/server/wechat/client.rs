@@ -65,6 +65,17 @@ pub struct WxaCode {
     pub mime: &'static str,
 }
 
+impl WxaCode {
+    /// Copies the image out of the response: the body is a view into hyper's read buffer
+    /// (8 KiB or more), which a cached view would keep alive whole.
+    fn new(body: &[u8], mime: &'static str) -> Self {
+        Self {
+            bytes: Bytes::copy_from_slice(body),
+            mime,
+        }
+    }
+}
+
 /// What `jscode2session` says about the person behind a `wx.login` code.
 #[derive(Clone, Deserialize)]
 pub struct LoginSession {
@@ -361,7 +372,7 @@ fn decide_wxacode(content_type: &str, body: Bytes) -> Result<WxaCode, WeChatErro
     let mime = content_type.split(';').next().unwrap_or("").trim();
     if mime.starts_with("image/") {
         return match sniff_image(&body) {
-            Some(mime) => Ok(WxaCode { bytes: body, mime }),
+            Some(mime) => Ok(WxaCode::new(&body, mime)),
             None => Err(WeChatError::BadResponse(format!(
                 "{mime} body that is not an image ({} bytes)",
                 body.len()
@@ -382,7 +393,7 @@ fn decide_wxacode(content_type: &str, body: Bytes) -> Result<WxaCode, WeChatErro
     }
     // No usable Content-Type: trust the bytes if they are an image.
     match sniff_image(&body) {
-        Some(mime) => Ok(WxaCode { bytes: body, mime }),
+        Some(mime) => Ok(WxaCode::new(&body, mime)),
         None => Err(WeChatError::BadResponse(format!(
             "unexpected Content-Type {content_type:?}"
         ))),
