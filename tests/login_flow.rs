@@ -12,7 +12,7 @@ use common::{
 use serde_json::json;
 
 #[tokio::test]
-async fn the_code_endpoint_answers_the_seed_envelope_and_caches_per_scene() {
+async fn the_code_endpoint_answers_the_seed_envelope_and_fetches_once_per_request_burst() {
     let app = spawn_app().await;
     let (scene, key) = (id(), id());
     let a = app.code(&scene, &key).await;
@@ -26,14 +26,22 @@ async fn the_code_endpoint_answers_the_seed_envelope_and_caches_per_scene() {
     let expires_in = a.body["expires_in"].as_u64().unwrap();
     assert!((118..=120).contains(&expires_in), "{expires_in}");
 
-    // The same browser again: the same code, not fetched from WeChat again.
-    let again = app.code(&scene, &key).await;
-    assert_eq!(again.body["data"], a.body["data"]);
+    // The same browser asking twice at once: one WeChat call, the same image for both.
+    let (scene2, key2) = (id(), id());
+    let (x, y) = tokio::join!(app.code(&scene2, &key2), app.code(&scene2, &key2));
+    assert_eq!((x.status, y.status), (200, 200));
+    assert_eq!(x.body["data"], y.body["data"]);
     let counters = app
         .get_with_cookie("/__wechat/__sim/counters", None)
         .await
         .body;
-    assert_eq!(counters["calls"]["/wxa/getwxacodeunlimit"], 1);
+    assert_eq!(
+        counters["calls"]["/wxa/getwxacodeunlimit"], 2,
+        "one per scene"
+    );
+    // Later, the same scene still answers (its image is fetched again: it is not kept).
+    let again = app.code(&scene, &key).await;
+    assert_eq!(again.status, 200);
 
     // Another browser cannot take the scene.
     let taken = app.code(&scene, &id()).await;

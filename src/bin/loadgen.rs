@@ -39,12 +39,14 @@ struct Args {
     first_source: u32,
     server_pids: Vec<u32>,
     concurrency: usize,
+    settle_secs: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --target HOST:PORT [--phone-target HOST:PORT] [--pending N] \
-         [--rate PER_SEC] [--seconds S] [--first-source N] [--server-pid PID]... [--concurrency N]"
+         [--rate PER_SEC] [--seconds S] [--first-source N] [--server-pid PID]... [--concurrency N] \
+         [--settle-secs S]"
     );
     std::process::exit(2)
 }
@@ -63,6 +65,7 @@ fn parse_args() -> Args {
         first_source: 0,
         server_pids: Vec::new(),
         concurrency: 256,
+        settle_secs: 20,
     };
     let mut phone_set = false;
     let mut it = std::env::args().skip(1);
@@ -80,6 +83,7 @@ fn parse_args() -> Args {
             "--first-source" => args.first_source = parsed(&value),
             "--server-pid" => args.server_pids.push(parsed(&value)),
             "--concurrency" => args.concurrency = parsed(&value),
+            "--settle-secs" => args.settle_secs = parsed(&value),
             _ => usage(),
         }
     }
@@ -296,9 +300,9 @@ async fn main() {
         }
     }
     let open_secs = opened.elapsed().as_secs_f64();
-    // Let the server settle (its sweeper gives freed memory back every 5 s) before
-    // measuring what the pages hold.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Let the server settle before measuring what the pages hold: code images live 15 s
+    // after their fetch, and the sweeper gives freed memory back every 5 s.
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
     let held = samples(&args.server_pids);
 
     // Logins completing at a steady rate beside them.

@@ -72,7 +72,7 @@ pub async fn issue_code(
         super::metrics::login_step(super::metrics::Step::CodeIssued);
     }
     let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-    // Served: the page has its image, and a waiting login should not keep it.
+    // Served: a waiting login must not keep its image (see code_images.rs).
     state.code_images.forget(&scene).await;
     Ok(CodeAnswer {
         code: 200,

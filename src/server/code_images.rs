@@ -1,10 +1,13 @@
 //! The mini-program code images, one per scene: fetched from WeChat once, kept as bytes
 //! (not base64) only as long as they are useful, in a cache bounded in bytes
 //! (`SCANLOGIN_CODE_CACHE_BYTES`). A page asks for its code once: concurrent asks for one
-//! scene make one WeChat call and share its image, which is dropped as soon as it has been
-//! served (the code endpoint forgets it), or after [`KEEP_FOR`] at the latest. Keeping it
-//! for the scene's whole life would make every waiting login cost an image (10 to 30 KiB
-//! for WeChat's JPEGs). With several instances each keeps its own: a repeat on another instance costs one
+//! scene make one WeChat call and share its image, which goes as soon as it has been served
+//! (the code endpoint forgets it; [`KEEP_FOR`] bounds it otherwise). Kept longer, images
+//! would cost every waiting login 10 to 30 KiB (WeChat's JPEGs), and even once freed they
+//! pin the allocator's pages among the scenes' long-lived memory (BENCHMARKS.md measured
+//! 7.8 KiB per waiting login with images kept 15 s, 4.9 KiB with images dropped once
+//! served). The price: a page that asks again for the same scene later costs one more
+//! WeChat call; ours never does. With several instances each keeps its own: a repeat on another instance costs one
 //! more WeChat call, which is rare and cheaper than shipping images through Redis.
 
 use std::{sync::Arc, time::Duration};
@@ -53,6 +56,12 @@ impl CodeImages {
             .try_get_with(scene.clone(), fetch)
             .await
             .map_err(|err: Arc<WeChatError>| (*err).clone())
+    }
+
+    /// Drops the images whose time is up (the cache does so lazily, on its next use; a
+    /// quiet server would keep them).
+    pub async fn drop_expired(&self) {
+        self.cache.run_pending_tasks().await;
     }
 
     /// The scene's login ended: its image is of no more use.

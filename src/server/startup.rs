@@ -462,8 +462,8 @@ async fn login_redirect(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
-/// Housekeeping that no concept owns by itself: every 5 s, report open sockets and give
-/// freed memory back to the system; every minute, forget idle rate-limit keys; hourly,
+/// Housekeeping that no concept owns by itself: every 5 s, report open sockets, drop code
+/// images whose time is up and give freed memory back to the system; every minute, forget idle rate-limit keys; hourly,
 /// delete expired sessions. (Scenes expire in their registry.)
 async fn sweep(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -476,6 +476,7 @@ async fn sweep(state: AppState) {
                 .open_sockets
                 .load(std::sync::atomic::Ordering::Relaxed),
         );
+        state.code_images.drop_expired().await;
         release_free_memory();
         ticks += 1;
         if ticks.is_multiple_of(12) {
