@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs deploy/nginx-scanlogin.conf in the foreground for the browser tests: its TLS site on
 # 127.0.0.1:$NGINX_PORT (a throwaway certificate) in front of the scanlogin on
-# 127.0.0.1:$UPSTREAM_PORT. Everything lives in a temporary directory, removed at exit.
+# 127.0.0.1:$UPSTREAM_PORT. Everything lives in one directory per port, made anew at each
+# start (Playwright ends this script with SIGKILL, so no exit trap would run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NGINX_PORT=${NGINX_PORT:-3443}
 UPSTREAM_PORT=${UPSTREAM_PORT:-3008}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp="${TMPDIR:-/tmp}/scanlogin-nginx-e2e-$NGINX_PORT"
+rm -rf "$tmp"
 mkdir -p "$tmp/logs"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
   -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
@@ -32,7 +33,4 @@ http {
     include $tmp/site.conf;
 }
 CONF
-nginx -p "$tmp" -c "$tmp/nginx.conf" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$tmp"' EXIT TERM INT
-wait $nginx_pid
+exec nginx -p "$tmp" -c "$tmp/nginx.conf"
