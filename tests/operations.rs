@@ -32,28 +32,29 @@ async fn health_and_readiness_answer_json_without_secrets() {
     assert!(body["checks"]["wechat"].is_string());
 }
 
+/// `GET /readyz`: its status and body.
+async fn readiness(app: &common::TestApp) -> (u16, serde_json::Value) {
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn readiness_turns_red_without_redis_and_green_again() {
     let mut redis = RedisServer::start();
     let mut config = config_with(&[]);
     config.redis_url = Some(redis.url().into());
     let app = spawn_app_with_config(config).await;
-    let readiness = || async {
-        let res = app.http.get(app.url("/readyz")).send().await.unwrap();
-        let status = res.status().as_u16();
-        let body: serde_json::Value = res.json().await.unwrap();
-        (status, body)
-    };
-    assert_eq!(readiness().await.0, 200);
+    assert_eq!(readiness(&app).await.0, 200);
     redis.pause();
-    let (status, body) = readiness().await;
+    let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["redis"], "failing");
     assert_eq!(body["checks"]["database"], "ok");
     redis.resume();
     redis.restart_empty();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while readiness().await.0 != 200 {
+    while readiness(&app).await.0 != 200 {
         assert!(Instant::now() < deadline, "ready again once Redis is back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -65,20 +66,14 @@ async fn readiness_turns_red_without_the_database_and_green_again() {
     let mut config = config_with(&[]);
     config.database_url = postgres.database().await.into();
     let app = spawn_app_with_config(config).await;
-    let readiness = || async {
-        let res = app.http.get(app.url("/readyz")).send().await.unwrap();
-        let status = res.status().as_u16();
-        let body: serde_json::Value = res.json().await.unwrap();
-        (status, body)
-    };
-    assert_eq!(readiness().await.0, 200);
+    assert_eq!(readiness(&app).await.0, 200);
     postgres.stop();
-    let (status, body) = readiness().await;
+    let (status, body) = readiness(&app).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["database"], "failing");
     postgres.start_again();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while readiness().await.0 != 200 {
+    while readiness(&app).await.0 != 200 {
         assert!(
             Instant::now() < deadline,
             "ready again once the database is back"

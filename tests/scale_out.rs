@@ -71,6 +71,35 @@ async fn instance(
     spawn_app_with_config(config_with(&vars)).await
 }
 
+/// Two instances of this test's own, on their own Redis, PostgreSQL and simulator.
+/// Bind every field when taking it apart (`_name`, not `..`): a field left out is dropped
+/// at once, and with it its server.
+struct TwoInstances {
+    a: TestApp,
+    b: TestApp,
+    wechat: Wechat,
+    redis: RedisServer,
+    _postgres: PostgresServer,
+}
+
+async fn two_instances(extra: &[(&str, &str)]) -> TwoInstances {
+    let (wechat, redis, postgres) = (
+        wechat().await,
+        RedisServer::start(),
+        PostgresServer::start(),
+    );
+    let database = postgres.database().await;
+    let a = instance(&wechat, &redis, &database, extra).await;
+    let b = instance(&wechat, &redis, &database, extra).await;
+    TwoInstances {
+        a,
+        b,
+        wechat,
+        redis,
+        _postgres: postgres,
+    }
+}
+
 async fn scan_on(app: &TestApp, wechat: &Wechat, scene: &str, openid: &str) -> String {
     let scanned = app.scan(scene, &wechat.login_code(openid)).await;
     assert_eq!(scanned.status, 200, "{}", scanned.body);
@@ -82,14 +111,13 @@ async fn scan_on(app: &TestApp, wechat: &Wechat, scene: &str, openid: &str) -> S
 
 #[tokio::test]
 async fn the_phone_on_one_instance_logs_in_the_browser_on_the_other() {
-    let (wechat, redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
-    let a = instance(&wechat, &redis, &database, &[]).await;
-    let b = instance(&wechat, &redis, &database, &[]).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat,
+        redis: _redis,
+        _postgres,
+    } = two_instances(&[]).await;
 
     let (scene, key) = (id(), id());
     assert_eq!(a.code(&scene, &key).await.status, 200);
@@ -132,18 +160,17 @@ async fn the_phone_on_one_instance_logs_in_the_browser_on_the_other() {
 
 #[tokio::test]
 async fn limits_and_caps_are_shared_by_every_instance() {
-    let (wechat, redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
     let limits = [
         ("SCANLOGIN_RATE_CODES_PER_MIN", "4"),
         ("SCANLOGIN_MAX_SCENES_PER_IP", "3"),
     ];
-    let a = instance(&wechat, &redis, &database, &limits).await;
-    let b = instance(&wechat, &redis, &database, &limits).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat: _wechat,
+        redis: _redis,
+        _postgres,
+    } = two_instances(&limits).await;
     assert_eq!(a.code(&id(), &id()).await.status, 200);
     assert_eq!(b.code(&id(), &id()).await.status, 200);
     assert_eq!(a.code(&id(), &id()).await.status, 200);
@@ -160,12 +187,6 @@ async fn limits_and_caps_are_shared_by_every_instance() {
 }
 
 async fn thousand_codes_one_token(api: &str) {
-    let (wechat, redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
     let generous = [
         ("SCANLOGIN_WECHAT_TOKEN_API", api),
         ("SCANLOGIN_RATE_CODES_PER_MIN", "100000"),
@@ -173,8 +194,13 @@ async fn thousand_codes_one_token(api: &str) {
         ("SCANLOGIN_CODE_BUDGET_PER_MIN", "100000"),
         ("SCANLOGIN_MAX_CONNECTIONS_PER_PEER", "5000"),
     ];
-    let a = instance(&wechat, &redis, &database, &generous).await;
-    let b = instance(&wechat, &redis, &database, &generous).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat,
+        redis: _redis,
+        _postgres,
+    } = two_instances(&generous).await;
     let requests = (0..1000).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
         async move { app.code(&id(), &id()).await.status }
@@ -200,14 +226,13 @@ async fn a_thousand_codes_on_two_instances_on_a_cold_cache_cost_one_classic_toke
 
 #[tokio::test]
 async fn redis_paused_mid_flow_costs_no_login() {
-    let (wechat, redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
-    let a = instance(&wechat, &redis, &database, &[]).await;
-    let b = instance(&wechat, &redis, &database, &[]).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat,
+        redis,
+        _postgres,
+    } = two_instances(&[]).await;
     let (scene, key) = (id(), id());
     a.code(&scene, &key).await;
     let mut socket = a.hello(&scene, &key).await;
@@ -246,14 +271,13 @@ async fn redis_paused_mid_flow_costs_no_login() {
 
 #[tokio::test]
 async fn redis_restarted_empty_loses_scenes_in_flight_but_never_a_session() {
-    let (wechat, mut redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
-    let a = instance(&wechat, &redis, &database, &[]).await;
-    let b = instance(&wechat, &redis, &database, &[]).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat,
+        mut redis,
+        _postgres,
+    } = two_instances(&[]).await;
 
     // One person logged in; another waits on a code.
     let (scene, key) = (id(), id());
@@ -312,14 +336,13 @@ async fn redis_restarted_empty_loses_scenes_in_flight_but_never_a_session() {
 
 #[tokio::test]
 async fn a_confirm_published_while_a_subscription_is_down_still_reaches_the_page() {
-    let (wechat, redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
-    let a = instance(&wechat, &redis, &database, &[]).await;
-    let b = instance(&wechat, &redis, &database, &[]).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat,
+        redis,
+        _postgres,
+    } = two_instances(&[]).await;
     let (scene, key) = (id(), id());
     a.code(&scene, &key).await;
     let mut socket = a.hello(&scene, &key).await;
@@ -348,14 +371,13 @@ async fn a_confirm_published_while_a_subscription_is_down_still_reaches_the_page
 
 #[tokio::test]
 async fn the_demo_phone_mints_its_codes_at_the_shared_simulator() {
-    let (wechat, redis, postgres) = (
-        wechat().await,
-        RedisServer::start(),
-        PostgresServer::start(),
-    );
-    let database = postgres.database().await;
-    let a = instance(&wechat, &redis, &database, &[]).await;
-    let b = instance(&wechat, &redis, &database, &[]).await;
+    let TwoInstances {
+        a,
+        b,
+        wechat: _wechat,
+        redis: _redis,
+        _postgres,
+    } = two_instances(&[]).await;
     let (scene, key) = (id(), id());
     a.code(&scene, &key).await;
     let mut socket = a.hello(&scene, &key).await;

@@ -78,6 +78,16 @@ impl Shared {
         }
     }
 
+    /// Reads scene `id` without changing it.
+    fn read<T>(
+        &self,
+        id: &SceneId,
+        f: impl FnOnce(&Scene, u64) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let entry = self.scenes.get(id).ok_or(AppError::SceneNotFound)?;
+        f(&entry.scene, self.clock.now())
+    }
+
     /// Runs a transition on scene `id`, then publishes its event (if it made one) and
     /// gives the client's slot back (if the scene is no longer open).
     fn transition<T>(
@@ -207,13 +217,7 @@ impl SceneRegistry for MemoryRegistry {
     }
 
     async fn check_open(&self, id: &SceneId) -> Result<(), AppError> {
-        let now = self.shared.clock.now();
-        self.shared
-            .scenes
-            .get(id)
-            .ok_or(AppError::SceneNotFound)?
-            .scene
-            .check_open(now)
+        self.shared.read(id, |scene, now| scene.check_open(now))
     }
 
     async fn scan(
@@ -227,13 +231,8 @@ impl SceneRegistry for MemoryRegistry {
     }
 
     async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError> {
-        let now = self.shared.clock.now();
         self.shared
-            .scenes
-            .get(id)
-            .ok_or(AppError::SceneNotFound)?
-            .scene
-            .scanner(scan_token, now)
+            .read(id, |scene, now| scene.scanner(scan_token, now))
     }
 
     async fn confirm(

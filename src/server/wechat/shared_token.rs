@@ -92,39 +92,39 @@ impl SharedTokens {
         }
     }
 
-    async fn read(&self) -> Result<Option<Stored>, WeChatError> {
+    /// The stored token, with the text it is stored as (for a compare-and-delete).
+    async fn read_raw(&self) -> Result<Option<(String, Stored)>, WeChatError> {
         let raw: Option<String> = self
             .conn
             .clone()
             .get(&self.key)
             .await
             .map_err(store_error)?;
-        Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+        Ok(raw.and_then(|raw| {
+            let stored = serde_json::from_str(&raw).ok()?;
+            Some((raw, stored))
+        }))
+    }
+
+    async fn read(&self) -> Result<Option<Stored>, WeChatError> {
+        Ok(self.read_raw().await?.map(|(_, stored)| stored))
     }
 
     /// WeChat rejected `token`: no instance is handed it again (unless another one
     /// already stored a newer token, which stays).
     pub async fn discard(&self, token: &AccessToken) -> Result<(), WeChatError> {
-        let Some(stored) = self.read().await? else {
+        let Some((raw, stored)) = self.read_raw().await? else {
             return Ok(());
         };
         if stored.token != token.expose() {
             return Ok(());
         }
-        let raw: Option<String> = self
-            .conn
-            .clone()
-            .get(&self.key)
+        let _: i64 = Script::new(DELETE_IF)
+            .key(&self.key)
+            .arg(raw)
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(store_error)?;
-        if let Some(raw) = raw {
-            let _: i64 = Script::new(DELETE_IF)
-                .key(&self.key)
-                .arg(raw)
-                .invoke_async(&mut self.conn.clone())
-                .await
-                .map_err(store_error)?;
-        }
         Ok(())
     }
 
