@@ -103,6 +103,7 @@ async fn simulator() -> std::process::ExitCode {
     let simulator = Simulator::new(SimulatorConfig {
         token_ttl: settings.token_ttl,
         codes_per_minute: settings.codes_per_minute,
+        image: settings.image,
         ..SimulatorConfig::demo(settings.public_origin.clone(), vec![settings.mp_page])
     });
     tracing::info!(

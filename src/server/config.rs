@@ -22,7 +22,10 @@ use std::{
 use leptos::config::LeptosOptions;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{client::TrustedProxies, wechat::TokenApi};
+use super::{
+    client::TrustedProxies,
+    wechat::{simulator::CodeImageFormat, TokenApi},
+};
 
 /// How the server talks to WeChat.
 #[derive(Clone)]
@@ -70,6 +73,7 @@ pub struct Config {
     /// Demo mode's simulator: token lifetime and codes allowed per minute.
     pub sim_token_ttl: Duration,
     pub sim_codes_per_minute: u32,
+    pub sim_image: CodeImageFormat,
     /// How long a code (scene) stays valid (`SCANLOGIN_SCENE_TTL_SECS`).
     pub scene_ttl: Duration,
     /// Codes the page gets by itself in a row, without the person doing anything
@@ -138,8 +142,8 @@ pub struct ConnectionLimits {
     /// A keep-alive connection with no request in flight is closed after this
     /// (`SCANLOGIN_IDLE_TIMEOUT_SECS`).
     pub idle_timeout: Duration,
-    /// Open connections in all (`SCANLOGIN_MAX_CONNECTIONS`); unset: 90% of the
-    /// descriptor limit, decided at start-up.
+    /// Open connections in all (`SCANLOGIN_MAX_CONNECTIONS`); unset: the
+    /// descriptor limit less a reserve, decided at start-up.
     pub max_connections: Option<usize>,
     /// Open connections per peer address, trusted proxies exempt
     /// (`SCANLOGIN_MAX_CONNECTIONS_PER_PEER`).
@@ -159,6 +163,7 @@ pub struct SimulatorSettings {
     pub mp_page: String,
     pub token_ttl: Duration,
     pub codes_per_minute: u32,
+    pub image: CodeImageFormat,
 }
 
 impl SimulatorSettings {
@@ -189,6 +194,7 @@ impl SimulatorSettings {
                 .unwrap_or_else(|| "pages/login/login".into()),
             token_ttl: vars.seconds("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200),
             codes_per_minute: vars.positive("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000),
+            image: vars.parse("SCANLOGIN_SIM_IMAGE", CodeImageFormat::Png),
         };
         let errors = vars.errors.into_inner().unwrap_or_else(|e| e.into_inner());
         if errors.is_empty() {
@@ -213,6 +219,7 @@ pub const VARIABLES: &[&str] = &[
     PUBLIC_ORIGIN,
     "SCANLOGIN_SIM_TOKEN_TTL_SECS",
     "SCANLOGIN_SIM_CODES_PER_MINUTE",
+    "SCANLOGIN_SIM_IMAGE",
     "SCANLOGIN_SIM_LISTEN",
     "SCANLOGIN_SCENE_TTL_SECS",
     "SCANLOGIN_AUTO_REFRESHES",
@@ -424,6 +431,7 @@ impl Config {
             mp_code_width,
             sim_token_ttl: vars.seconds("SCANLOGIN_SIM_TOKEN_TTL_SECS", 7200),
             sim_codes_per_minute: vars.positive("SCANLOGIN_SIM_CODES_PER_MINUTE", 5000),
+            sim_image: vars.parse("SCANLOGIN_SIM_IMAGE", CodeImageFormat::Png),
             scene_ttl: vars.seconds("SCANLOGIN_SCENE_TTL_SECS", 120),
             auto_refreshes: vars.parse(
                 "SCANLOGIN_AUTO_REFRESHES",

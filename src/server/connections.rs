@@ -6,8 +6,8 @@
 //! module accepts connections itself and serves them with hyper (as `axum::serve` does
 //! inside), adding:
 //!
-//! - **caps** on open connections in all (`SCANLOGIN_MAX_CONNECTIONS`, by default 90% of
-//!   the descriptor limit) and per peer address (`SCANLOGIN_MAX_CONNECTIONS_PER_PEER`;
+//! - **caps** on open connections in all (`SCANLOGIN_MAX_CONNECTIONS`, by default the
+//!   descriptor limit less 512) and per peer address (`SCANLOGIN_MAX_CONNECTIONS_PER_PEER`;
 //!   trusted proxies exempt, IPv6 grouped by prefix). A connection past a cap is closed at
 //!   once, so the client learns quickly, and open ones, upgraded login sockets included
 //!   (they keep their slot until they close), go on;
@@ -80,9 +80,8 @@ impl Settings {
         trusted_proxies: TrustedProxies,
         ipv6_prefix: u8,
     ) -> Self {
-        let default_max = usize::try_from(descriptor_limit / 10 * 9)
-            .unwrap_or(usize::MAX)
-            .max(1);
+        let default_max = usize::try_from(default_max_connections(descriptor_limit))
+            .unwrap_or(usize::MAX);
         Self {
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,
@@ -93,6 +92,19 @@ impl Settings {
             uncapped: Vec::new(),
         }
     }
+}
+
+/// Descriptors kept back from connections when `SCANLOGIN_MAX_CONNECTIONS` is unset: the
+/// database and Redis pools, WeChat's connection pool, the listeners, logs and epoll need a
+/// few dozen; 512 leaves room (a tenth of a small limit).
+const RESERVED_DESCRIPTORS: u64 = 512;
+
+/// The default cap on open connections: the descriptor limit less what the rest needs
+/// (20,000 → 19,488, so one instance can hold 19,000 waiting logins; 1,024 → 922).
+fn default_max_connections(descriptor_limit: u64) -> u64 {
+    descriptor_limit
+        .saturating_sub(RESERVED_DESCRIPTORS.min(descriptor_limit / 10))
+        .max(1)
 }
 
 /// Raises the soft limit on open descriptors to the hard one; returns both (soft after).
@@ -453,5 +465,18 @@ async fn watch_connection<C, E>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_max_connections;
+
+    #[test]
+    fn the_default_cap_keeps_descriptors_back_for_the_rest_of_the_server() {
+        assert_eq!(default_max_connections(20_000), 19_488);
+        assert_eq!(default_max_connections(1_024), 922);
+        assert_eq!(default_max_connections(5), 5);
+        assert_eq!(default_max_connections(0), 1);
     }
 }

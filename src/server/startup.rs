@@ -138,6 +138,7 @@ impl Application {
                 let simulator = Simulator::new(SimulatorConfig {
                     token_ttl: config.sim_token_ttl,
                     codes_per_minute: config.sim_codes_per_minute,
+                    image: config.sim_image,
                     ..SimulatorConfig::demo(public_origin.clone(), vec![config.mp_page.clone()])
                 });
                 let settings = WeChatSettings {

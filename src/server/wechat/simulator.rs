@@ -56,6 +56,30 @@ pub struct SimulatorConfig {
     pub codes_per_minute: u32,
     /// Pages of the mini program that exist (for `check_path`).
     pub pages: Vec<String>,
+    /// How codes are drawn (`SCANLOGIN_SIM_IMAGE`).
+    pub image: CodeImageFormat,
+}
+
+/// How the simulator draws a code. WeChat's own codes are JPEGs of 10 to 30 KiB (PNG only
+/// with `is_hyaline`); a plain QR PNG is about 1 KiB, which hides what images cost a server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CodeImageFormat {
+    /// A black-and-white PNG (small and quick: tests and demo mode).
+    #[default]
+    Png,
+    /// A JPEG the size of WeChat's (about 25 KiB at the default width): for load tests.
+    Jpeg,
+}
+
+impl std::str::FromStr for CodeImageFormat {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "png" => Ok(Self::Png),
+            "jpeg" => Ok(Self::Jpeg),
+            _ => Err("expected png or jpeg"),
+        }
+    }
 }
 
 impl SimulatorConfig {
@@ -67,6 +91,7 @@ impl SimulatorConfig {
             token_ttl: Duration::from_secs(7200),
             codes_per_minute: 5000,
             pages,
+            image: CodeImageFormat::Png,
         }
     }
 }
@@ -452,8 +477,9 @@ async fn wxacode_unlimit(
         Err(json) => return json.into_response(),
     };
     // Drawing and compressing the image is CPU work: keep it off the async workers.
-    match tokio::task::spawn_blocking(move || render_qr(&target.0, target.1)).await {
-        Ok(Ok(png)) => ([(CONTENT_TYPE, "image/png")], png).into_response(),
+    let format = sim.0.config.image;
+    match tokio::task::spawn_blocking(move || render_qr(&target.0, target.1, format)).await {
+        Ok(Ok((content_type, image))) => ([(CONTENT_TYPE, content_type)], image).into_response(),
         Ok(Err(e)) => sim.error(-1, &format!("system error: {e}")).into_response(),
         Err(_) => sim.error(-1, "system error").into_response(),
     }
@@ -534,18 +560,34 @@ fn check_wxacode(
     Ok((target, width))
 }
 
-/// A QR code of `text` as a PNG at least `width` pixels wide.
-fn render_qr(text: &str, width: u32) -> Result<Vec<u8>, String> {
+/// A QR code of `text` at least `width` pixels wide, with its content type.
+fn render_qr(
+    text: &str,
+    width: u32,
+    format: CodeImageFormat,
+) -> Result<(&'static str, Vec<u8>), String> {
     let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| e.to_string())?;
     let image = code
         .render::<image::Luma<u8>>()
         .min_dimensions(width, width)
         .build();
-    let mut png = Cursor::new(Vec::new());
-    image
-        .write_to(&mut png, image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(png.into_inner())
+    let mut out = Cursor::new(Vec::new());
+    let content_type = match format {
+        CodeImageFormat::Png => {
+            image
+                .write_to(&mut out, image::ImageFormat::Png)
+                .map_err(|e| e.to_string())?;
+            "image/png"
+        }
+        CodeImageFormat::Jpeg => {
+            // Quality 50 on sharp black-and-white edges: about 25 KiB at 430 px, as WeChat's.
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 50)
+                .encode_image(&image)
+                .map_err(|e| e.to_string())?;
+            "image/jpeg"
+        }
+    };
+    Ok((content_type, out.into_inner()))
 }
 
 #[derive(Deserialize)]
@@ -794,8 +836,14 @@ mod tests {
     }
 
     #[test]
-    fn the_qr_image_is_a_png() {
-        let png = render_qr("http://x/phone?scene=abc", 280).unwrap();
+    fn codes_are_drawn_as_png_or_as_a_wechat_sized_jpeg() {
+        let (kind, png) = render_qr("http://x/phone?scene=abc", 280, CodeImageFormat::Png).unwrap();
+        assert_eq!(kind, "image/png");
         assert!(png.starts_with(b"\x89PNG"));
+        let long = "http://127.0.0.1:3000/phone?scene=0123456789abcdefghijABCDEFGHIJ";
+        let (kind, jpeg) = render_qr(long, 430, CodeImageFormat::Jpeg).unwrap();
+        assert_eq!(kind, "image/jpeg");
+        assert!(jpeg.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG");
+        assert!((20_000..32_000).contains(&jpeg.len()), "{} bytes", jpeg.len());
     }
 }
