@@ -14,10 +14,11 @@ pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Browser entry point, called by the hydration script that cargo-leptos generates.
+/// Browser entry point, called by the hydration script that cargo-leptos generates. Pages
+/// are rendered on the server; only their islands (`#[island]` components) hydrate.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -67,7 +67,7 @@ test("scan, confirm on the phone, and the page is logged in", async ({ page, bro
   // Logged in: /login goes to /. Logging out ends it.
   await page.goto("/login");
   await expect(page).toHaveURL(/\/$/);
-  await expect(page.locator("section[data-hydrated=true]")).toBeVisible();
+  await expect(page.getByTestId("logout")).toHaveAttribute("data-hydrated", "true");
   await page.getByTestId("logout").click();
   await expect(page).toHaveURL(/\/login$/);
   expect((await page.request.get("/api/me")).status()).toBe(401);

@@ -114,7 +114,8 @@ impl Flow {
     }
 }
 
-#[component]
+/// An island: the only part of the login page that runs in the browser.
+#[island]
 pub fn QrLogin() -> impl IntoView {
     let flow = Flow::new();
     // Effects run only in the browser, once hydrated.

@@ -7,19 +7,9 @@ use crate::api::{get_me, logout};
 #[component]
 pub fn HomePage() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_me());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let log_out = Action::new(|_: &()| async move {
-        let done = logout().await;
-        #[cfg(feature = "hydrate")]
-        if done.is_ok() {
-            let _ = window().location().set_href("/login");
-        }
-        done
-    });
 
     view! {
-        <section class="card home" data-hydrated=move || hydrated.get().to_string()>
+        <section class="card home">
             <h1>"scanlogin"</h1>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || {
@@ -38,9 +28,7 @@ pub fn HomePage() -> impl IntoView {
                                             "Logged in as "
                                             <strong data-testid="user-nickname">{me.user.nickname.clone()}</strong>
                                         </p>
-                                        <button data-testid="logout" on:click=move |_| { log_out.dispatch(()); }>
-                                            "Log out"
-                                        </button>
+                                        <LogoutButton/>
                                     </div>
                                 }
                                     .into_any()
@@ -58,5 +46,32 @@ pub fn HomePage() -> impl IntoView {
                 }}
             </Suspense>
         </section>
+    }
+}
+
+/// An island: the page's only part that runs in the browser. `data-hydrated` is set once
+/// it does (effects never run on the server), for tests.
+#[island]
+fn LogoutButton() -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let log_out = Action::new(|_: &()| async move {
+        let done = logout().await;
+        #[cfg(feature = "hydrate")]
+        if done.is_ok() {
+            let _ = window().location().set_href("/login");
+        }
+        done
+    });
+    view! {
+        <button
+            data-testid="logout"
+            data-hydrated=move || hydrated.get().to_string()
+            on:click=move |_| {
+                log_out.dispatch(());
+            }
+        >
+            "Log out"
+        </button>
     }
 }

@@ -43,7 +43,16 @@ impl Step {
 #[component]
 pub fn PhonePage() -> impl IntoView {
     let query = use_query_map();
-    let scene = move || query.read().get("scene").unwrap_or_default();
+    let scene = query.read_untracked().get("scene").unwrap_or_default();
+    view! { <PhoneFlow scene/> }
+}
+
+/// An island: the demo phone's whole flow runs in the browser; the scene comes from the
+/// page's address, read on the server.
+#[island]
+fn PhoneFlow(scene: String) -> impl IntoView {
+    let scene = StoredValue::new(scene);
+    let scene = move || scene.get_value();
     let person = RwSignal::new(0usize);
     let step = RwSignal::new(Step::Start);
     let scan_token = StoredValue::new(None::<ScanToken>);
