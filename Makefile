@@ -21,7 +21,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e miniprogram bench tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
+.PHONY: help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
@@ -34,7 +34,7 @@ setup: tools end2end/node_modules/.package-lock.json miniprogram/node_modules/.p
 run: tools
 	cargo leptos serve --release
 
-test: setup lint unit e2e miniprogram
+test: setup lint unit e2e miniprogram bench-smoke
 
 lint: services
 	cargo fmt --all -- --check
@@ -60,11 +60,30 @@ miniprogram: miniprogram/node_modules/.package-lock.json
 	test -x target/release/scanlogin || cargo leptos build --release
 	cd miniprogram && npx jest
 
-# Measurements for BENCHMARKS.md (not a test): release builds, loopback only, stops by itself.
-bench: tools
+# Measurements for BENCHMARKS.md (not a test): release builds, loopback only, stops by
+# itself; prints each figure beside the one recorded. `make bench BENCH_RECORD=1` records
+# this run's figures in BENCHMARKS.md and redraws the plot.
+bench: tools bench-tools end2end/node_modules/.package-lock.json
 	cargo leptos build --release
 	cargo build --release --features loadgen --bin loadgen
-	tests/with-postgres.sh tests/bench.sh
+	BENCH_RECORD=$(BENCH_RECORD) tests/with-postgres.sh tests/bench/run.sh
+
+# The benchmark's smoke (part of `make test`): the same steps with a few hundred logins,
+# checking that each completes without an error, never how fast.
+bench-smoke: services
+	test -x target/release/scanlogin || cargo leptos build --release
+	cargo build --features loadgen --bin loadgen
+	BENCH_SMOKE=1 tests/with-postgres.sh tests/bench/run.sh
+
+# The baselines (Go and gorilla/websocket from Debian; Node's ws from npm) and the plot.
+bench-tools:
+	@if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/gorilla/websocket ] \
+	    && python3 -c 'import matplotlib' 2>/dev/null; then \
+	  echo "go, gorilla/websocket, matplotlib: installed"; \
+	else \
+	  $(SUDO) apt-get update -q; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q golang-go golang-github-gorilla-websocket-dev python3-matplotlib; \
+	fi
 
 tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 

@@ -80,8 +80,8 @@ impl Settings {
         trusted_proxies: TrustedProxies,
         ipv6_prefix: u8,
     ) -> Self {
-        let default_max = usize::try_from(default_max_connections(descriptor_limit))
-            .unwrap_or(usize::MAX);
+        let default_max =
+            usize::try_from(default_max_connections(descriptor_limit)).unwrap_or(usize::MAX);
         Self {
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,

@@ -1,56 +1,125 @@
 #!/usr/bin/env bash
-# make bench: pending logins held and push latency, one instance in memory against two
-# instances on Redis (+ PostgreSQL, a standalone WeChat simulator). Release builds; every
-# server on loopback; everything started here is stopped here. Run under
-# tests/with-postgres.sh (the Makefile does). Prints one JSON line per configuration.
+# make bench: the figures of BENCHMARKS.md, measured on this machine; `BENCH_SMOKE=1` (the
+# test command) runs the same steps small and only checks that each completes without an
+# error, never how fast. Release builds of ours; baselines built here; every server on
+# loopback, started and stopped here. Run under tests/with-postgres.sh (the Makefile does).
+#
+# Results go to target/bench/results.jsonl, one JSON line per step; report.py prints each
+# figure beside the one recorded in BENCHMARKS.md and draws the plot.
 #
 # The configuration is the default one except WeChat's real limits, which a load test must
 # raise: the app-wide code budget and the simulator's codes per minute.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
-PENDING=${BENCH_PENDING:-5000}
+smoke=${BENCH_SMOKE:-}
+if [ -n "$smoke" ]; then
+  sizes=${BENCH_SIZES:-200}; rate=50; seconds=2; settle=1; burst=100; two_pending=100; runs=3; loadgen=${LOADGEN:-target/debug/loadgen}
+else
+  sizes=${BENCH_SIZES:-"1000 5000 10000 19000"}; rate=200; seconds=10; settle=20; burst=1000; runs=21
+  two_pending=${BENCH_TWO_PENDING:-19000}; loadgen=${LOADGEN:-target/release/loadgen}
+fi
 # Pages arrive a few at a time, not thousands in the same millisecond (see BENCHMARKS.md).
-CONCURRENCY=${BENCH_CONCURRENCY:-16}
-RATE=${BENCH_RATE:-200}
-SECONDS_=${BENCH_SECONDS:-10}
+concurrency=${BENCH_CONCURRENCY:-16}
 server=target/release/scanlogin
-loadgen=target/release/loadgen
+out=target/bench; mkdir -p "$out"; results=$out/results.jsonl; : > "$results"
+work=$(mktemp -d -t scanlogin-bench.XXXXXX)
 pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap stop EXIT
+
+port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 400); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05
+  done
+  echo "nothing listens on $1" >&2; exit 1
+}
+# record STEP JSON: one result line.
+record() { echo "{\"step\":\"$1\",\"result\":$2}" | tee -a "$results"; }
+# measure STEP LOADGEN-ARGS...: runs the load generator and records what it says; a run
+# with any error (it exits non-zero) stops the benchmark, in the smoke a failed test.
+measure() {
+  local step=$1 result; shift
+  result=$("$loadgen" "$@") || { echo "bench: $step failed: $result" >&2; exit 1; }
+  record "$step" "$result"
+}
 
 common=(LEPTOS_SITE_ROOT=target/site RUST_LOG=warn
         SCANLOGIN_CODE_BUDGET_PER_MIN=10000000 SCANLOGIN_SIM_CODES_PER_MINUTE=10000000)
 
-wait_http() { for _ in $(seq 200); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer at $1" >&2; exit 1; }
+# start_ours PORT [VAR=VALUE...]: one instance in demo mode (its own simulator), with the
+# default database (a SQLite file) in a directory of its own; sets $pid.
+start_ours() {
+  local p=$1; shift
+  env "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$p SCANLOGIN_DATABASE_URL="sqlite://$work/$p.db" "$@" \
+    "$server" & pid=$!; pids+=("$pid"); wait_port "$p"
+}
 
-# One instance, in memory, demo mode (its own simulator).
-env "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:3200 SCANLOGIN_DATABASE_URL=sqlite::memory: \
-  "$server" & one=$!; pids+=("$one")
-wait_http http://127.0.0.1:3200/login
-result=$("$loadgen" --target 127.0.0.1:3200 --server-pid "$one" --concurrency "$CONCURRENCY" --pending "$PENDING" --rate "$RATE" --seconds "$SECONDS_")
-echo "{\"config\":\"1 instance, in memory\",\"result\":$result}"
-kill "$one"
+# Baselines: the seed's design in Go, and a minimal Node `ws` server (full runs only).
+if [ -z "$smoke" ]; then
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$PWD/target/bench/go-cache \
+    go build -o "$out/seed-go" ./tests/bench/seed-go
+  (cd tests/bench/node-ws && npm ci --no-audit --no-fund --silent)
+fi
+
+for n in $sizes; do
+  p=$(port); start_ours "$p"
+  measure "scanlogin pending=$n" --target 127.0.0.1:$p --server-pid "$pid" --concurrency "$concurrency" \
+    --pending "$n" --rate "$rate" --seconds "$seconds" --settle-secs "$settle"
+  kill "$pid"
+  if [ -z "$smoke" ]; then
+    p=$(port); "$out/seed-go" 127.0.0.1:$p & pid=$!; pids+=("$pid"); wait_port "$p"
+    measure "seed-go pending=$n" --protocol bare --target 127.0.0.1:$p --server-pid "$pid" \
+      --concurrency "$concurrency" --pending "$n" --rate "$rate" --seconds "$seconds" --settle-secs "$settle"
+    kill "$pid"
+    p=$(port); node tests/bench/node-ws/server.js 127.0.0.1:$p & pid=$!; pids+=("$pid"); wait_port "$p"
+    measure "node-ws pending=$n" --protocol bare --target 127.0.0.1:$p --server-pid "$pid" \
+      --concurrency "$concurrency" --pending "$n" --rate "$rate" --seconds "$seconds" --settle-secs "$settle"
+    kill "$pid"
+  fi
+done
+
+# WeChat-sized images (25 KiB JPEGs): what a pending login costs when codes are real-sized.
+n=${sizes##* }
+p=$(port); start_ours "$p" SCANLOGIN_SIM_IMAGE=jpeg
+measure "scanlogin jpeg pending=$n" --target 127.0.0.1:$p --server-pid "$pid" --concurrency "$concurrency" \
+  --pending "$n" --rate "$rate" --seconds "$seconds" --settle-secs "$settle"
+kill "$pid"
+
+# The code on the screen after navigation (Playwright, Debian's Chromium), then
+# throughput: logins at a target rate with nothing else pending, and /login pages.
+p=$(port); start_ours "$p"
+(cd end2end && BENCH_BASE_URL=http://127.0.0.1:$p BENCH_OUT=$work/visible.json BENCH_RUNS=$runs \
+  npx playwright test --config playwright.bench.config.ts >&2)
+record "code visible" "$(cat "$work/visible.json")"
+measure "scanlogin throughput target=$burst/s" --target 127.0.0.1:$p --server-pid "$pid" --concurrency "$concurrency" \
+  --pending 0 --rate "$burst" --seconds "$seconds" --settle-secs 0
+measure "scanlogin /login pages" pages --target 127.0.0.1:$p --concurrency 8 --seconds "$seconds"
+kill "$pid"
 
 # Two instances on Redis and PostgreSQL, the phone on the other instance than the page.
-redis_port=6392
-redis-server --port $redis_port --bind 127.0.0.1 --save "" --appendonly no >/dev/null & pids+=($!)
-env "${common[@]}" SCANLOGIN_SIM_LISTEN=127.0.0.1:3210 "$server" simulator & pids+=($!)
+redis_port=$(port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --maxclients 100000 >/dev/null & pids+=($!)
+sim_port=$(port)
+env "${common[@]}" SCANLOGIN_SIM_LISTEN=127.0.0.1:$sim_port "$server" simulator & pids+=($!)
+wait_port "$redis_port"; wait_port "$sim_port"
 two=(SCANLOGIN_WECHAT_APPID=wxdemo00scanlogin0 SCANLOGIN_WECHAT_SECRET=scanlogin-demo-secret
-     SCANLOGIN_WECHAT_API_BASE=http://127.0.0.1:3210 SCANLOGIN_REDIS_URL=redis://127.0.0.1:$redis_port/
+     SCANLOGIN_WECHAT_API_BASE=http://127.0.0.1:$sim_port SCANLOGIN_REDIS_URL=redis://127.0.0.1:$redis_port/
      SCANLOGIN_DATABASE_URL="$TEST_POSTGRES_URL")
-env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:3201 "$server" & a=$!; pids+=("$a")
-env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:3202 "$server" & b=$!; pids+=("$b")
-wait_http http://127.0.0.1:3201/login
-wait_http http://127.0.0.1:3202/login
-half=$((RATE / 2))
-out=$(mktemp)
-"$loadgen" --target 127.0.0.1:3201 --phone-target 127.0.0.1:3202 --server-pid "$a" \
-  --concurrency "$CONCURRENCY" --pending "$PENDING" --rate "$half" --seconds "$SECONDS_" > "$out" &
-la=$!
-b_result=$("$loadgen" --target 127.0.0.1:3202 --phone-target 127.0.0.1:3201 --server-pid "$b" \
-  --concurrency "$CONCURRENCY" --pending "$PENDING" --rate "$half" --seconds "$SECONDS_" --first-source 200000)
+pa=$(port); pb=$(port)
+env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pa "$server" & a=$!; pids+=("$a")
+env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pb "$server" & b=$!; pids+=("$b")
+wait_port "$pa"; wait_port "$pb"
+"$loadgen" --target 127.0.0.1:$pa --phone-target 127.0.0.1:$pb --server-pid "$a" --concurrency "$concurrency" \
+  --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" > "$work/a.json" & la=$!
+"$loadgen" --target 127.0.0.1:$pb --phone-target 127.0.0.1:$pa --server-pid "$b" --concurrency "$concurrency" \
+  --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" --first-source 200000 > "$work/b.json"
 wait $la
-echo "{\"config\":\"2 instances on Redis, each holding pages whose phones use the other\",\"a\":$(cat "$out"),\"b\":$b_result}"
-rm -f "$out"
+record "two instances on Redis, a" "$(cat "$work/a.json")"
+record "two instances on Redis, b" "$(cat "$work/b.json")"
+
+wasm=$(ls target/site/pkg/*.wasm)
+record "wasm" "{\"bytes\":$(stat -c %s "$wasm"),\"gzip_bytes\":$(gzip -9c "$wasm" | wc -c)}"
+
+python3 tests/bench/report.py "$results" ${smoke:+--smoke} ${BENCH_RECORD:+--record}

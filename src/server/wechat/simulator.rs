@@ -844,6 +844,10 @@ mod tests {
         let (kind, jpeg) = render_qr(long, 430, CodeImageFormat::Jpeg).unwrap();
         assert_eq!(kind, "image/jpeg");
         assert!(jpeg.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG");
-        assert!((20_000..32_000).contains(&jpeg.len()), "{} bytes", jpeg.len());
+        assert!(
+            (20_000..32_000).contains(&jpeg.len()),
+            "{} bytes",
+            jpeg.len()
+        );
     }
 }
