@@ -16,6 +16,11 @@ BINARYEN_VERSION     := 132.0.0
 # The wasm-bindgen CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
 
+# The server's features for tests and lint: `loadgen` adds the load generator's two small
+# crates, so the benchmark smoke's `loadgen` shares the test build instead of compiling
+# the crate a second time.
+TEST_FEATURES := ssr,loadgen
+
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -39,14 +44,14 @@ test: setup lint unit e2e miniprogram bench-smoke
 lint: services
 	cargo fmt --all -- --check
 	tests/deploy-check.sh
-	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --features $(TEST_FEATURES) --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
 # Every test once in memory with SQLite; then the tests that start the app again, on
 # Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh).
 unit: services
-	cargo test --features ssr
-	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features ssr \
+	cargo test --features $(TEST_FEATURES)
+	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features $(TEST_FEATURES) \
 	  --test attacks --test login_flow --test pages --test wechat_client --test wechat_secrets
 
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
@@ -72,7 +77,7 @@ bench: tools bench-tools end2end/node_modules/.package-lock.json
 # checking that each completes without an error, never how fast.
 bench-smoke: services
 	test -x target/release/scanlogin || cargo leptos build --release
-	cargo build --features loadgen --bin loadgen
+	cargo build --features $(TEST_FEATURES) --bin loadgen
 	BENCH_SMOKE=1 tests/with-postgres.sh tests/bench/run.sh
 
 # The baselines (Go and gorilla/websocket from Debian; Node's ws from npm) and the plot.

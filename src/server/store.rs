@@ -74,9 +74,29 @@ impl Store {
             }
             Dialect::Postgres => (url.to_owned(), 16),
         };
+        let file = dialect == Dialect::Sqlite && max > 1;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if file {
+                        // SQLite's defaults (a rollback journal, a full sync per write)
+                        // cost several fsyncs per login and let writers block readers;
+                        // write-ahead logging with NORMAL sync is durable across process
+                        // crashes and syncs at checkpoints. Writers wait for each other
+                        // instead of failing with SQLITE_BUSY.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA busy_timeout = 5000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         match dialect {
@@ -230,6 +250,27 @@ mod tests {
         ttl: Duration::from_secs(3600),
         idle: Duration::from_secs(600),
     };
+
+    #[tokio::test]
+    async fn a_sqlite_file_is_written_ahead_with_normal_sync() {
+        let dir = std::env::temp_dir().join(format!("scanlogin-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/a.db", dir.display()))
+            .await
+            .unwrap();
+        let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let sync: (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mode.0, "wal");
+        assert_eq!(sync.0, 1, "NORMAL");
+    }
 
     #[tokio::test]
     async fn users_are_keyed_by_appid_and_openid() {
