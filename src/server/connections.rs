@@ -452,6 +452,11 @@ async fn watch_connection<C, E>(
             .deadline(&settings)
             .unwrap_or_else(|| Instant::now() + settings.header_timeout);
         tokio::select! {
+            // The connection first: when the server was too busy to poll this task before
+            // a deadline passed, what the client sent in time is read (and its request
+            // starts) before the deadline is judged, instead of losing a coin toss to the
+            // timer and being closed unanswered.
+            biased;
             result = connection.as_mut() => {
                 if let Err(err) = result {
                     tracing::debug!(%peer, %err, "connection ended with an error");
