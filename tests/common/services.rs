@@ -152,14 +152,20 @@ impl PostgresServer {
             assert!(ok, "chown to postgres");
         }
         let data = dir.join("data");
-        let initdb = as_postgres(bin.join("initdb"))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("initdb runs");
-        assert!(initdb.success(), "initdb");
+        // initdb now and then fails when many servers start at once (the suite runs tests
+        // in parallel, each with its own PostgreSQL): try again, and say why if it keeps on.
+        let mut failure = String::new();
+        let initialised = (0..3).any(|_| {
+            let _ = std::fs::remove_dir_all(&data);
+            let out = as_postgres(bin.join("initdb"))
+                .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+                .arg(&data)
+                .output()
+                .expect("initdb runs");
+            failure = String::from_utf8_lossy(&out.stderr).into_owned();
+            out.status.success()
+        });
+        assert!(initialised, "initdb: {failure}");
         let port = free_port();
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
