@@ -223,13 +223,46 @@ impl<T> Envelope<T> {
     }
 }
 
-/// The browser that asks to log in, as the phone shows it.
+/// The browser that asks to log in, as the phone shows it. `family`, `version` and `os`
+/// are data for the phone to word in its own language (empty when unknown);
+/// `user_agent` is the same in English words, for clients that show it as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrowserInfo {
     pub user_agent: String,
+    /// "Chrome", "Firefox", "Safari", ...
+    #[serde(default)]
+    pub family: String,
+    /// The major version: "156".
+    #[serde(default)]
+    pub version: String,
+    /// "Windows 10", "Mac OSX", "Linux", ...
+    #[serde(default)]
+    pub os: String,
     pub ip: String,
     /// RFC 3339, UTC.
     pub requested_at: String,
+}
+
+/// How a finished login ended, told with a 409 so the phone can show the outcome: a
+/// cancel whose confirm went through first shows success, not an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SceneOutcome {
+    Confirmed,
+    Cancelled,
+}
+
+/// What an error says beyond its message (the envelope's `data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub scene_status: SceneOutcome,
+}
+
+/// `POST /api/mp/avatar`'s answer: where the uploaded avatar is served, a path on this
+/// site for `profile.avatar_url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarData {
+    pub avatar_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -205,19 +205,30 @@ async fn the_mini_program_api_answers_each_status() {
     assert_eq!(app.cancel(&scene, "wrong-token").await.status, 401);
     assert_eq!(app.confirm(&id(), &second, "A").await.status, 404);
     assert_eq!(app.cancel(&id(), &second).await.status, 404);
-    // Cancel, then nothing more.
+    // Cancel; cancelling again is the same answer (a retry after a lost one), confirming
+    // is a 409 that says how the login ended.
     assert_eq!(app.cancel(&scene, &second).await.status, 200);
-    assert_eq!(app.confirm(&scene, &second, "A").await.status, 409);
-    assert_eq!(app.cancel(&scene, &second).await.status, 409);
+    assert_eq!(app.cancel(&scene, &second).await.status, 200);
+    let late = app.confirm(&scene, &second, "A").await;
+    assert_eq!(
+        (late.status, late.body["data"].clone()),
+        (409, json!({"scene_status": "cancelled"}))
+    );
     let carol = app.wx_login("o-carol").await;
     assert_eq!(app.scan(&scene, &carol).await.status, 409);
-    // Confirmed once, never again.
+    // Confirmed once: the same scanner confirming again is told 200 (nothing changes),
+    // cancelling after it is a 409 that says it was confirmed.
     let (scene2, key2) = (id(), id());
     app.code(&scene2, &key2).await;
     let token = app.scan_as(&scene2, "o-alice").await;
     assert_eq!(app.confirm(&scene2, &token, "A").await.status, 200);
-    assert_eq!(app.confirm(&scene2, &token, "A").await.status, 409);
-    assert_eq!(app.cancel(&scene2, &token).await.status, 409);
+    assert_eq!(app.confirm(&scene2, &token, "A").await.status, 200);
+    let cancel = app.cancel(&scene2, &token).await;
+    assert_eq!(
+        (cancel.status, cancel.body["data"].clone()),
+        (409, json!({"scene_status": "confirmed"}))
+    );
+    assert_eq!(app.confirm(&scene2, "wrong-token", "A").await.status, 401);
 }
 
 #[tokio::test]
@@ -425,4 +436,155 @@ async fn two_logins_at_once_do_not_cross() {
     assert_eq!(me_a.body["user"]["nickname"], "Alice");
     assert_eq!(me_b.body["user"]["nickname"], "Bob");
     assert_ne!(me_a.body["user"]["id"], me_b.body["user"]["id"]);
+}
+
+/// A PNG of `width` × `height`, as a phone's photo would be.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// `POST /api/mp/avatar` as `wx.uploadFile` sends it.
+async fn upload_avatar(
+    app: &common::TestApp,
+    scene: &str,
+    token: &str,
+    file: Vec<u8>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("scene", scene.to_owned())
+        .text("scan_token", token.to_owned())
+        .part(
+            "avatar",
+            reqwest::multipart::Part::bytes(file).file_name("tmp_abc.jpg"),
+        );
+    app.http
+        .post(app.url("/api/mp/avatar"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_uploaded_avatar_is_reencoded_served_by_us_and_kept_with_the_user() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let mut socket = app.hello(&scene, &key).await;
+    let token = app.scan_as(&scene, "o-avatar").await;
+
+    let answer = upload_avatar(&app, &scene, &token, png(1200, 900)).await;
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    let url = body["data"]["avatar_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("/avatars/"), "{url}");
+
+    let image = app.http.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        image.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let served = image::load_from_memory(&image.bytes().await.unwrap()).unwrap();
+    assert_eq!((served.width(), served.height()), (256, 192));
+
+    // The profile carries our path, and the user keeps it.
+    let confirm = app
+        .post_json(
+            "/api/mp/confirm",
+            json!({"scene": scene, "scan_token": token, "profile": {"nickname": "A", "avatar_url": url}}),
+        )
+        .await;
+    assert_eq!(confirm.status, 200);
+    let mut event = common::flow::expect_any_event(&mut socket).await;
+    if event["type"] == "scanned" {
+        event = common::flow::expect_any_event(&mut socket).await;
+    }
+    let session = app
+        .session(&scene, event["ticket"].as_str().unwrap(), &key)
+        .await;
+    assert_eq!(session.body["user"]["avatar_url"], json!(url));
+    let unknown = app
+        .http
+        .get(app.url("/avatars/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn avatar_uploads_need_the_scan_token_an_image_and_at_most_2_mib() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let token = app.scan_as(&scene, "o-avatar").await;
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    assert_eq!(
+        status(upload_avatar(&app, &scene, "wrong-token", png(10, 10)).await),
+        401
+    );
+    assert_eq!(
+        status(upload_avatar(&app, &id(), &token, png(10, 10)).await),
+        404
+    );
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    let refused = upload_avatar(&app, &scene, &token, svg).await;
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], 400);
+    assert!(
+        body["msg"].as_str().unwrap().contains("JPEG, PNG or WebP"),
+        "{body}"
+    );
+    // Over 2 MiB in all is refused before it is read; just under it is read.
+    let noise: Vec<u8> = (0u64..2 * 1024 * 1024 + 1)
+        .map(|i| (i * 7919 % 251) as u8)
+        .collect();
+    assert_eq!(
+        status(upload_avatar(&app, &scene, &token, noise).await),
+        413
+    );
+    let mut big = png(1, 1);
+    big.resize(2 * 1024 * 1024 - 4096, 0);
+    assert_eq!(
+        status(upload_avatar(&app, &scene, &token, big).await),
+        200,
+        "just under the limit is read (a 1-pixel PNG with padding, which re-encoding drops)"
+    );
+    // After the decision, no more uploads for this scan.
+    assert_eq!(app.cancel(&scene, &token).await.status, 200);
+    assert_eq!(
+        status(upload_avatar(&app, &scene, &token, png(10, 10)).await),
+        409
+    );
+}
+
+#[tokio::test]
+async fn a_nickname_with_a_lone_surrogate_is_refused_with_a_clear_400() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let token = app.scan_as(&scene, "o-surrogate").await;
+    // An emoji cut in half by UTF-16 units: the JSON escape of a lone high surrogate.
+    let body = format!(
+        r#"{{"scene":"{scene}","scan_token":"{token}","profile":{{"nickname":"ab\ud83d","avatar_url":""}}}}"#
+    );
+    let answer = app
+        .post_raw("/api/mp/confirm", "application/json", body, None)
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        answer.body["msg"].as_str().unwrap().contains("surrogate"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(app.confirm(&scene, &token, "ab😀").await.status, 200);
 }

@@ -26,9 +26,9 @@ pub struct ApiError {
     /// `server::error::envelopes`).
     pub code: u16,
     pub msg: String,
-    /// Always `null`: the envelope's shape.
+    /// `null`, or for a 409 on a finished login how it ended.
     #[serde(default)]
-    pub data: Option<()>,
+    pub data: Option<crate::protocol::ErrorDetail>,
 }
 
 impl ApiError {
@@ -57,7 +57,15 @@ impl FromServerFnError for ApiError {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         let (status, msg) = match value {
             E::Args(m) | E::Deserialization(m) | E::MissingArg(m) => {
-                (400, format!("malformed request: {m}"))
+                // serde_json's words for a UTF-16 surrogate without its pair, which is what
+                // text cut by UTF-16 units (inside an emoji) becomes.
+                let surrogate = m.contains("surrogate") || m.contains("hex escape");
+                let what = if surrogate {
+                    "a string holds half of a UTF-16 surrogate pair (text cut inside an emoji?)"
+                } else {
+                    m.as_str()
+                };
+                (400, format!("malformed request: {what}"))
             }
             E::UnsupportedRequestMethod(m) => (405, m),
             E::Request(m) => (0, format!("network error: {m}")),

@@ -23,8 +23,12 @@ pub async fn issue_code(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let name = BrowserName::of(user_agent);
     let browser = BrowserInfo {
-        user_agent: describe_user_agent(user_agent),
+        user_agent: name.words(),
+        family: name.family,
+        version: name.version,
+        os: name.os,
         ip: network_of(client.ip),
         requested_at: rfc3339_now(),
     };
@@ -92,29 +96,52 @@ pub fn rfc3339_now() -> String {
         .unwrap_or_default()
 }
 
-/// A coarse description of a browser for the phone to show, such as "Chrome 156 on
-/// Linux": enough for a person to recognise their computer, not a fingerprint.
-pub fn describe_user_agent(user_agent: &str) -> String {
-    const UNKNOWN: &str = woothee::woothee::VALUE_UNKNOWN;
-    let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
-        return "an unknown browser".to_owned();
-    };
-    if ua.name == UNKNOWN {
-        return "an unknown browser".to_owned();
+/// A coarse description of a browser for the phone to show: family, major version and
+/// operating system ("Chrome", "156", "Linux"), enough for a person to recognise their
+/// computer, not a fingerprint. Empty fields are unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrowserName {
+    pub family: String,
+    pub version: String,
+    pub os: String,
+}
+
+impl BrowserName {
+    pub fn of(user_agent: &str) -> Self {
+        const UNKNOWN: &str = woothee::woothee::VALUE_UNKNOWN;
+        let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else {
+            return Self::default();
+        };
+        if ua.name == UNKNOWN {
+            return Self::default();
+        }
+        let known = |s: &str| {
+            if s == UNKNOWN {
+                String::new()
+            } else {
+                s.to_owned()
+            }
+        };
+        Self {
+            family: ua.name.to_owned(),
+            version: ua.version.split('.').next().map(known).unwrap_or_default(),
+            os: known(ua.os),
+        }
     }
-    let browser = match ua
-        .version
-        .split('.')
-        .next()
-        .filter(|v| !v.is_empty() && *v != UNKNOWN)
-    {
-        Some(major) => format!("{} {major}", ua.name),
-        None => ua.name.to_owned(),
-    };
-    if ua.os == UNKNOWN {
-        browser
-    } else {
-        format!("{browser} on {}", ua.os)
+
+    /// In English words, such as "Chrome 156 on Linux".
+    pub fn words(&self) -> String {
+        if self.family.is_empty() {
+            return "an unknown browser".to_owned();
+        }
+        let mut words = self.family.clone();
+        if !self.version.is_empty() {
+            words = format!("{words} {}", self.version);
+        }
+        if !self.os.is_empty() {
+            words = format!("{words} on {}", self.os);
+        }
+        words
     }
 }
 
@@ -125,10 +152,20 @@ mod tests {
     #[test]
     fn user_agents_are_described_coarsely() {
         let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.73 Safari/537.36";
-        assert_eq!(describe_user_agent(chrome), "Chrome 156 on Linux");
-        assert_eq!(describe_user_agent(""), "an unknown browser");
+        let name = BrowserName::of(chrome);
         assert_eq!(
-            describe_user_agent("<script>alert(1)</script>"),
+            (
+                name.family.as_str(),
+                name.version.as_str(),
+                name.os.as_str()
+            ),
+            ("Chrome", "156", "Linux")
+        );
+        assert_eq!(name.words(), "Chrome 156 on Linux");
+        assert_eq!(BrowserName::of(""), BrowserName::default());
+        assert_eq!(BrowserName::of("").words(), "an unknown browser");
+        assert_eq!(
+            BrowserName::of("<script>alert(1)</script>").words(),
             "an unknown browser"
         );
     }

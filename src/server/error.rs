@@ -17,7 +17,10 @@ use axum::{
 };
 
 use super::wechat::{errcode, WeChatError};
-use crate::api::ApiError;
+use crate::{
+    api::ApiError,
+    protocol::{ErrorDetail, SceneOutcome},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -33,6 +36,12 @@ pub enum AppError {
     BadScanToken,
     #[error("{0}")]
     Conflict(&'static str),
+    #[error("this login was already confirmed")]
+    AlreadyConfirmed,
+    #[error("this login was cancelled")]
+    AlreadyCancelled,
+    #[error("request body too large")]
+    TooLarge,
     #[error("invalid, used or expired ticket")]
     BadTicket,
     #[error("not logged in")]
@@ -60,9 +69,21 @@ pub enum AppError {
     #[error("WeChat is not answering as it should; try again")]
     WeChat(#[source] WeChatError),
     #[error("internal error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("internal error")]
     Internal(String),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            // Every connection stayed busy for the whole acquire timeout: the server is
+            // overloaded, and the client should come back (503 + Retry-After), not see a
+            // failure of ours.
+            sqlx::Error::PoolTimedOut => AppError::Busy,
+            err => AppError::Database(err),
+        }
+    }
 }
 
 impl AppError {
@@ -75,12 +96,15 @@ impl AppError {
             | AppError::BadScanToken
             | AppError::BadTicket
             | AppError::NotLoggedIn => StatusCode::UNAUTHORIZED,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::AlreadyConfirmed | AppError::AlreadyCancelled => {
+                StatusCode::CONFLICT
+            }
             AppError::RateLimited { .. }
             | AppError::CodeBudgetSpent { .. }
             | AppError::TooManyScenes
             | AppError::TooManyPendingSockets
             | AppError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Busy | AppError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::WeChat(_) => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,7 +151,30 @@ impl From<AppError> for ApiError {
             // The details stay in the log; the client gets the generic message.
             tracing::error!(error = ?err, "request failed");
         }
-        ApiError::with_status(status, err.to_string())
+        let outcome = match err {
+            AppError::AlreadyConfirmed => Some(SceneOutcome::Confirmed),
+            AppError::AlreadyCancelled => Some(SceneOutcome::Cancelled),
+            _ => None,
+        };
+        ApiError {
+            data: outcome.map(|scene_status| ErrorDetail { scene_status }),
+            ..ApiError::with_status(status, err.to_string())
+        }
+    }
+}
+
+/// The same envelope from a plain axum handler (one that cannot be a server function).
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry_after = self.retry_after_secs();
+        let mut response = (status, Json(ApiError::from(self))).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -170,13 +217,17 @@ pub async fn envelopes(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let (mut parts, body) = response.into_parts();
+    let mut data = serde_json::Value::Null;
     let msg = if is_json {
-        // A server function's envelope: keep its message.
+        // A server function's envelope: keep its message and its data.
         let bytes = axum::body::to_bytes(body, 64 * 1024)
             .await
             .unwrap_or_default();
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
+        let value = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+        if let Some(d) = value.as_ref().and_then(|v| v.get("data")) {
+            data = d.clone();
+        }
+        value
             .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())
     } else {
@@ -190,7 +241,7 @@ pub async fn envelopes(req: Request, next: Next) -> Response {
         .to_owned()
     };
     let body =
-        serde_json::json!({ "code": envelope_code(&path, status), "msg": msg, "data": null });
+        serde_json::json!({ "code": envelope_code(&path, status), "msg": msg, "data": data });
     // Keep headers such as Allow and Retry-After.
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(

@@ -9,6 +9,7 @@
 //! header and idle deadlines), `client.rs` says who is asking (trusted proxies, the key
 //! limits count by), `limits.rs` rate-limits, `guard.rs` checks origins and sets headers.
 
+pub mod avatar;
 pub mod client;
 pub mod code;
 pub mod code_images;

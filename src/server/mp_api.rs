@@ -1,6 +1,9 @@
 //! The mini-program API: the phone scans, then confirms or cancels. WeChat sends no
 //! browser origin here; every call is authenticated by WeChat's login code (scan) or
-//! by the scan token that the scan returned (confirm, cancel).
+//! by the scan token that the scan returned (confirm, cancel, avatar).
+//!
+//! Confirm and cancel are idempotent for the scanner: phones double-tap and retry after
+//! a lost answer, and either must end on the outcome the person chose, not on a 409.
 
 use super::{
     context::Client, error::AppError, limits::Bucket, profile::clean_profile, startup::AppState,
@@ -42,7 +45,11 @@ pub async fn confirm(
     profile: Option<Profile>,
 ) -> Result<Envelope<()>, AppError> {
     let profile = profile.map(clean_profile).transpose()?;
-    let scanner = state.registry.scanner(scene, scan_token).await?;
+    let scanner = match state.registry.scanner(scene, scan_token).await {
+        // The same scanner again (a double tap, a retry after a lost answer): it is done.
+        Err(AppError::AlreadyConfirmed) => return Ok(Envelope::ok(())),
+        other => other?,
+    };
     let user = state
         .store
         .upsert_user(
@@ -52,10 +59,12 @@ pub async fn confirm(
             profile.as_ref(),
         )
         .await?;
-    // The scene may have changed while the database worked: confirm checks it all again.
-    state.registry.confirm(scene, scan_token, user.id).await?;
-    super::metrics::login_step(super::metrics::Step::Confirmed);
-    state.code_images.forget(scene).await;
+    // The scene may have changed while the database worked: confirm checks it all again
+    // (and a confirm that raced this one leaves it as it was).
+    if state.registry.confirm(scene, scan_token, user.id).await? {
+        super::metrics::login_step(super::metrics::Step::Confirmed);
+        state.code_images.forget(scene).await;
+    }
     Ok(Envelope::ok(()))
 }
 
@@ -65,8 +74,9 @@ pub async fn cancel(
     scene: &SceneId,
     scan_token: &ScanToken,
 ) -> Result<Envelope<()>, AppError> {
-    state.registry.cancel(scene, scan_token).await?;
-    super::metrics::login_step(super::metrics::Step::Cancelled);
-    state.code_images.forget(scene).await;
+    if state.registry.cancel(scene, scan_token).await? {
+        super::metrics::login_step(super::metrics::Step::Cancelled);
+        state.code_images.forget(scene).await;
+    }
     Ok(Envelope::ok(()))
 }

@@ -61,8 +61,7 @@ pub fn check_avatar_url(raw: &str) -> Result<String, AppError> {
     let url = raw.trim();
     let refused = || {
         AppError::Malformed(
-            "profile.avatar_url: an https:// URL, or a path on this site such as /avatars/1.png"
-                .into(),
+            "profile.avatar_url: an https:// URL, or an avatar uploaded here (/avatars/…)".into(),
         )
     };
     if url.is_empty() {
@@ -71,9 +70,12 @@ pub fn check_avatar_url(raw: &str) -> Result<String, AppError> {
     if url.len() > MAX_AVATAR_URL_BYTES || url.chars().any(|c| c.is_control() || c == '\\') {
         return Err(refused());
     }
-    let acceptable = if url.starts_with('/') {
-        // A path on our origin; `//host/...` would be another site.
-        !url.starts_with("//")
+    let acceptable = if let Some(id) = url.strip_prefix(super::avatar::SERVE_PREFIX) {
+        // One uploaded here (`POST /api/mp/avatar`); no other path on our origin.
+        !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     } else {
         url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
     };
@@ -127,7 +129,7 @@ mod tests {
     #[test]
     fn avatars_are_https_or_our_own_paths() {
         assert!(check_avatar_url("https://cdn.example/a.png").is_ok());
-        assert!(check_avatar_url("/avatars/1.png").is_ok());
+        assert!(check_avatar_url("/avatars/zjw6mRDlJrla1b8ulN5b7nwQ8aICMLWtuYYrHP-aRcY").is_ok());
         assert_eq!(check_avatar_url("").unwrap(), "");
         for bad in [
             "http://cdn.example/a.png",
@@ -137,6 +139,9 @@ mod tests {
             "javascript:alert(1)",
             "data:image/png;base64,AAAA",
             "/a\\b",
+            "/tmp/abc.jpg",
+            "/avatars/../admin",
+            "/avatars/",
         ] {
             assert!(check_avatar_url(bad).is_err(), "{bad}");
         }

@@ -4,10 +4,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
-    extract::{FromRef, Request, State},
+    extract::{DefaultBodyLimit, FromRef, Request, State},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use leptos::prelude::*;
@@ -338,6 +338,15 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .layer(RequestBodyLimitLayer::new(
             state.config.limits.max_body_bytes,
         ))
+        // Avatars: an upload has a body limit of its own (see `avatar.rs`), so it joins
+        // after the API's limit, and the images are served from here.
+        .merge(
+            Router::new()
+                .route(super::avatar::UPLOAD_PATH, post(super::avatar::upload))
+                .layer(DefaultBodyLimit::max(super::avatar::MAX_UPLOAD_BYTES))
+                .layer(RequestBodyLimitLayer::new(super::avatar::MAX_UPLOAD_BYTES))
+                .route("/avatars/{id}", get(super::avatar::serve)),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::check_origin,

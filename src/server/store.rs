@@ -116,6 +116,29 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Keeps an avatar under `id` (its content's hash: the same image twice is one row).
+    pub async fn save_avatar(&self, id: &str, jpeg: &[u8]) -> Result<(), AppError> {
+        sqlx::query(
+            "INSERT INTO avatars (id, jpeg, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(jpeg)
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The avatar stored under `id`.
+    pub async fn avatar(&self, id: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT jpeg FROM avatars WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(jpeg,)| jpeg))
+    }
+
     /// Creates or updates the user `(appid, openid)`; a profile given replaces the old one.
     pub async fn upsert_user(
         &self,

@@ -240,12 +240,12 @@ impl SceneRegistry for MemoryRegistry {
         id: &SceneId,
         scan_token: &ScanToken,
         user_id: i64,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         self.shared
             .transition(id, |scene, now| scene.confirm(scan_token, user_id, now))
     }
 
-    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<(), AppError> {
+    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {
         self.shared
             .transition(id, |scene, now| scene.cancel(scan_token, now))
     }
@@ -298,6 +298,9 @@ mod tests {
             key: key(k),
             browser: BrowserInfo {
                 user_agent: "test".into(),
+                family: String::new(),
+                version: String::new(),
+                os: String::new(),
                 ip: "127.0.0.x".into(),
                 requested_at: "2026-01-01T00:00:00Z".into(),
             },

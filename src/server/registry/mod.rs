@@ -120,14 +120,18 @@ pub trait SceneRegistry: Send + Sync + 'static {
     /// Who holds `scan_token`, while the scene awaits their decision.
     async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError>;
 
+    /// Confirms for the scanner of `scan_token`: `true` if this call decided, `false` if
+    /// the same scanner had confirmed already (nothing changes, no second ticket).
     async fn confirm(
         &self,
         id: &SceneId,
         scan_token: &ScanToken,
         user_id: i64,
-    ) -> Result<(), AppError>;
+    ) -> Result<bool, AppError>;
 
-    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<(), AppError>;
+    /// Cancels for the scanner of `scan_token`: `true` if this call decided, `false` if
+    /// it repeats a cancel by the same scanner.
+    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError>;
 
     /// The browser's ticket, once, with its key: the user to log in.
     async fn redeem_ticket(

@@ -549,13 +549,13 @@ impl SceneRegistry for RedisRegistry {
         id: &SceneId,
         scan_token: &ScanToken,
         user_id: i64,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         self.shared
             .transition(id, |scene, now| scene.confirm(scan_token, user_id, now))
             .await
     }
 
-    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<(), AppError> {
+    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {
         self.shared
             .transition(id, |scene, now| scene.cancel(scan_token, now))
             .await

@@ -221,7 +221,9 @@ impl Scene {
         })
     }
 
-    /// The scanner, if `scan_token` is theirs and the scene still awaits a decision.
+    /// The scanner, if `scan_token` is theirs and the scene still awaits a decision; once
+    /// it is decided, which decision (`AlreadyConfirmed`, `AlreadyCancelled`: 409s that
+    /// tell the phone the outcome).
     pub fn scanner(&self, scan_token: &ScanToken, now: u64) -> Result<Scanner, AppError> {
         self.check_open(now)?;
         let scanner = self
@@ -231,20 +233,24 @@ impl Scene {
             .ok_or(AppError::BadScanToken)?;
         match self.status {
             Status::Scanned => Ok((**scanner).clone()),
-            Status::Confirmed { .. } => Err(AppError::Conflict("this login was already confirmed")),
-            _ => Err(AppError::Conflict("this login was cancelled")),
+            Status::Confirmed { .. } => Err(AppError::AlreadyConfirmed),
+            _ => Err(AppError::AlreadyCancelled),
         }
     }
 
     /// The scanner confirmed; `user_id` is their account. The ticket goes to the browser
-    /// in the `confirmed` event.
+    /// in the `confirmed` event. The same scanner confirming again (a double tap, a retry
+    /// after a lost answer) changes nothing and mints no second ticket: `Ok(false)`.
     pub fn confirm(
         &mut self,
         scan_token: &ScanToken,
         user_id: i64,
         now: u64,
-    ) -> Result<(), AppError> {
-        self.scanner(scan_token, now)?;
+    ) -> Result<bool, AppError> {
+        match self.scanner(scan_token, now) {
+            Err(AppError::AlreadyConfirmed) => return Ok(false),
+            other => other?,
+        };
         let raw = secret::token();
         let ticket: Ticket = raw
             .parse()
@@ -258,14 +264,19 @@ impl Scene {
             }),
         };
         self.event = Some(PushEvent::Confirmed { ticket });
-        Ok(())
+        Ok(true)
     }
 
-    pub fn cancel(&mut self, scan_token: &ScanToken, now: u64) -> Result<(), AppError> {
-        self.scanner(scan_token, now)?;
+    /// The scanner cancelled. Again by the same scanner: `Ok(false)`; after a confirm:
+    /// `AlreadyConfirmed`.
+    pub fn cancel(&mut self, scan_token: &ScanToken, now: u64) -> Result<bool, AppError> {
+        match self.scanner(scan_token, now) {
+            Err(AppError::AlreadyCancelled) => return Ok(false),
+            other => other?,
+        };
         self.status = Status::Cancelled;
         self.event = Some(PushEvent::Cancelled);
-        Ok(())
+        Ok(true)
     }
 
     /// The browser exchanges its ticket: once, within 60 s, with the scene's key.
@@ -299,6 +310,9 @@ mod tests {
     fn browser() -> BrowserInfo {
         BrowserInfo {
             user_agent: "test".into(),
+            family: String::new(),
+            version: String::new(),
+            os: String::new(),
             ip: "127.0.0.x".into(),
             requested_at: "2026-01-01T00:00:00Z".into(),
         }
@@ -360,12 +374,23 @@ mod tests {
             s.confirm(&wrong, 1, NOW),
             Err(AppError::BadScanToken)
         ));
-        s.confirm(&token, 1, NOW).unwrap();
+        assert!(
+            s.confirm(&token, 1, NOW).unwrap(),
+            "the first confirm decides"
+        );
+        let first = s.clone();
+        // A double tap, or a retry after a lost answer: success, and nothing changes
+        // (no second ticket, nothing pushed).
+        assert!(!s.confirm(&token, 2, NOW).unwrap());
+        assert_eq!(s, first);
         assert!(matches!(
-            s.confirm(&token, 1, NOW),
-            Err(AppError::Conflict(_))
+            s.confirm(&wrong, 1, NOW),
+            Err(AppError::BadScanToken)
         ));
-        assert!(matches!(s.cancel(&token, NOW), Err(AppError::Conflict(_))));
+        assert!(matches!(
+            s.cancel(&token, NOW),
+            Err(AppError::AlreadyConfirmed)
+        ));
         assert!(matches!(
             s.scan("alice", None, NOW),
             Err(AppError::Conflict(_))
@@ -376,11 +401,15 @@ mod tests {
     fn a_cancelled_scene_cannot_be_confirmed() {
         let mut s = scene();
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
-        s.cancel(&token, NOW).unwrap();
+        assert!(s.cancel(&token, NOW).unwrap());
         assert_eq!(s.event(), Some(&PushEvent::Cancelled));
+        assert!(
+            !s.cancel(&token, NOW).unwrap(),
+            "cancel again: success, no change"
+        );
         assert!(matches!(
             s.confirm(&token, 1, NOW),
-            Err(AppError::Conflict(_))
+            Err(AppError::AlreadyCancelled)
         ));
     }
 

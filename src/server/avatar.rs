@@ -1,0 +1,217 @@
+//! Avatars: the phone uploads the file `chooseAvatar` gave it, and the site serves it.
+//!
+//! `chooseAvatar` hands the mini program a temporary file on the phone (`http://tmp/...`,
+//! `wxfile://...`): a path that means nothing anywhere else. The mini program uploads it
+//! here with `wx.uploadFile` (multipart), authorised by its scan token; the image is
+//! checked from its bytes (JPEG, PNG or WebP, whatever the name or type says), decoded
+//! within limits, scaled to fit 256×256 and re-encoded as a JPEG, which strips whatever
+//! else the file carried (EXIF, location). It is stored under the hash of what we made and
+//! served from our own origin with a long cache; the profile then carries that path.
+//!
+//! These are plain axum handlers, not server functions: the upload is multipart from
+//! `wx.uploadFile` with a body limit of its own (2 MiB, where the API's is 16 KiB), and
+//! the image is bytes with caching headers, not JSON.
+
+use std::{io::Cursor, net::SocketAddr};
+
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, Multipart, Path, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::Engine;
+use image::{ImageFormat, ImageReader, Limits};
+use sha2::{Digest, Sha256};
+
+use super::{context::Client, error::AppError, limits::Bucket, startup::AppState};
+use crate::protocol::{AvatarData, Envelope, ScanToken, SceneId};
+
+/// Where the phone uploads.
+pub const UPLOAD_PATH: &str = "/api/mp/avatar";
+/// Where avatars are served: `/avatars/<id>`.
+pub const SERVE_PREFIX: &str = "/avatars/";
+/// An upload's body, in all.
+pub const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024;
+/// The stored image fits in a square this wide.
+pub const SIDE: u32 = 256;
+/// Decoding refuses images larger than this each way (a small file can claim a huge
+/// image) and allocations beyond the budget.
+const MAX_DECODED_SIDE: u32 = 8192;
+const MAX_DECODE_ALLOC: u64 = 128 * 1024 * 1024;
+
+/// `POST /api/mp/avatar`, multipart with `scene`, `scan_token` and the file `avatar`.
+pub async fn upload(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Result<Json<Envelope<AvatarData>>, AppError> {
+    let client = Client::resolve(&state, &headers, peer.ip());
+    state.limits.check(Bucket::Scans, client.key).await?;
+    let form = Form::read(multipart).await?;
+    // Only the person who scanned, while the login awaits their decision.
+    state
+        .registry
+        .scanner(&form.scene, &form.scan_token)
+        .await?;
+    let image = tokio::task::spawn_blocking(move || reencode(&form.file))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let id = id_of(&image);
+    state.store.save_avatar(&id, &image).await?;
+    Ok(Json(Envelope::ok(AvatarData {
+        avatar_url: format!("{SERVE_PREFIX}{id}"),
+    })))
+}
+
+/// `GET /avatars/<id>`: the image, cached for a year (its id is its content's hash).
+pub async fn serve(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let valid = id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let found = if valid {
+        state.store.avatar(&id).await
+    } else {
+        Ok(None)
+    };
+    match found {
+        Ok(Some(jpeg)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        Ok(None) => (axum::http::StatusCode::NOT_FOUND, "no such avatar").into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The upload's fields.
+struct Form {
+    scene: SceneId,
+    scan_token: ScanToken,
+    file: Bytes,
+}
+
+impl Form {
+    async fn read(mut multipart: Multipart) -> Result<Self, AppError> {
+        let malformed = |what: &str| AppError::Malformed(format!("avatar upload: {what}"));
+        let (mut scene, mut scan_token, mut file) = (None, None, None);
+        while let Some(field) = multipart.next_field().await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge
+            } else {
+                malformed("not a multipart form")
+            }
+        })? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge
+                } else {
+                    malformed("a field could not be read")
+                }
+            })?;
+            let text =
+                || String::from_utf8(bytes.to_vec()).map_err(|_| malformed("a field is not UTF-8"));
+            match name.as_str() {
+                "scene" => scene = Some(text()?.parse().map_err(|_| malformed("scene"))?),
+                "scan_token" => {
+                    scan_token = Some(text()?.parse().map_err(|_| malformed("scan_token"))?)
+                }
+                "avatar" => file = Some(bytes),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            scene: scene.ok_or_else(|| malformed("the field scene is missing"))?,
+            scan_token: scan_token.ok_or_else(|| malformed("the field scan_token is missing"))?,
+            file: file.ok_or_else(|| malformed("the file avatar is missing"))?,
+        })
+    }
+}
+
+/// The uploaded image, checked from its bytes, scaled to fit `SIDE`×`SIDE`, as a JPEG.
+fn reencode(file: &[u8]) -> Result<Vec<u8>, AppError> {
+    let refused = || AppError::Malformed("avatar: a JPEG, PNG or WebP image".into());
+    let mut reader = ImageReader::new(Cursor::new(file))
+        .with_guessed_format()
+        .map_err(|_| refused())?;
+    if !matches!(
+        reader.format(),
+        Some(ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)
+    ) {
+        return Err(refused());
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DECODED_SIDE);
+    limits.max_image_height = Some(MAX_DECODED_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|_| refused())?;
+    let small = if image.width() > SIDE || image.height() > SIDE {
+        image.thumbnail(SIDE, SIDE)
+    } else {
+        image
+    };
+    let mut jpeg = Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&small.to_rgb8())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(jpeg.into_inner())
+}
+
+/// An avatar's id: the SHA-256 of the stored image, base64url (43 characters).
+fn id_of(image: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn images_are_scaled_to_fit_and_reencoded_as_jpeg() {
+        let jpeg = reencode(&png(1000, 500)).unwrap();
+        let back = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!(image::guess_format(&jpeg).unwrap(), ImageFormat::Jpeg);
+        assert_eq!((back.width(), back.height()), (256, 128));
+        let small = image::load_from_memory(&reencode(&png(40, 30)).unwrap()).unwrap();
+        assert_eq!((small.width(), small.height()), (40, 30), "never enlarged");
+    }
+
+    #[test]
+    fn only_jpeg_png_and_webp_bytes_are_accepted() {
+        assert!(reencode(b"GIF89a\x01\x00\x01\x00").is_err());
+        assert!(reencode(b"<svg xmlns='http://www.w3.org/2000/svg'/>").is_err());
+        let mut truncated = png(100, 100);
+        truncated.truncate(60);
+        assert!(reencode(&truncated).is_err());
+    }
+
+    #[test]
+    fn a_small_file_of_a_huge_image_is_refused() {
+        // A few hundred bytes that decode to more pixels than an avatar needs.
+        let wide = png(MAX_DECODED_SIDE + 1, 1);
+        assert!(wide.len() < 64 * 1024);
+        assert!(reencode(&wide).is_err());
+        assert!(reencode(&png(MAX_DECODED_SIDE, 1)).is_ok());
+    }
+}
