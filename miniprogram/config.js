@@ -1,6 +1,23 @@
-// The one setting a site owner changes: where the scanlogin server is.
-// It must be listed as a "request legal domain" (request 合法域名) in the WeChat admin
-// console, and be https in production.
-module.exports = {
-  apiBase: 'https://login.example.com',
+// The one setting a site owner changes: where the scanlogin server is, per version of the
+// mini program (wx.getAccountInfoSync's envVersion: develop in DevTools and on developers'
+// phones, trial for testers, release once published). Each origin must be listed as a
+// "request legal domain" and an "uploadFile legal domain" (request / uploadFile 合法域名)
+// in the WeChat admin console, and be https (DevTools may skip the check while developing).
+const ORIGINS = {
+  develop: 'http://127.0.0.1:3000',
+  trial: 'https://login-staging.example.com',
+  release: 'https://login.example.com',
 };
+
+/** The API origin for the running version of the mini program. */
+function apiBase() {
+  let version = 'release';
+  try {
+    version = wx.getAccountInfoSync().miniProgram.envVersion || 'release';
+  } catch (e) {
+    // Not in WeChat (tests) or an old client: the released origin.
+  }
+  return ORIGINS[version] || ORIGINS.release;
+}
+
+module.exports = { ORIGINS, apiBase };

@@ -1,43 +1,91 @@
-// The scanlogin mini-program API, over any `request` function with wx.request's shape.
-// Each call resolves with `data` or rejects with an ApiError whose `kind` names the
-// screen to show.
+// The scanlogin mini-program API, over `request` and `uploadFile` functions with the
+// shapes of wx.request and wx.uploadFile. Each call resolves with `data` or rejects with an
+// ApiError whose `kind` names the screen to show.
 
 class ApiError extends Error {
-  constructor(kind, status, message) {
+  constructor(kind, status, message, retryAfter) {
     super(message || kind);
-    this.kind = kind; // expired | used | badcode | network | server
+    // expired | used | confirmed | rescan | limited | badrequest | network | server
+    this.kind = kind;
     this.status = status;
+    // Seconds to wait before trying again (429's Retry-After).
+    this.retryAfter = retryAfter;
   }
 }
 
-/** Maps an HTTP status of the API to what it means for the person holding the phone. */
-function kindOf(status) {
-  if (status === 404) return 'expired'; // unknown or expired scene
-  if (status === 409) return 'used'; // scanned by someone else, confirmed or cancelled
-  if (status === 401) return 'badcode'; // the login code or scan token was refused
-  return 'server';
+/** A response header by name, whatever its case (WeChat keeps the server's). */
+function headerOf(headers, name) {
+  const key = Object.keys(headers || {}).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
 }
 
-function createApi({ request, apiBase, timeout = 10000 }) {
+/** What an HTTP status (and its envelope) of the API means for the person holding the phone. */
+function errorOf(status, payload, headers) {
+  const msg = payload && payload.msg;
+  switch (status) {
+    case 404: // unknown or expired scene
+      return new ApiError('expired', status, msg);
+    case 409: {
+      // Cancel after confirm: the login happened, which is what the person wanted to know.
+      const done = payload && payload.data && payload.data.scene_status === 'confirmed';
+      return new ApiError(done ? 'confirmed' : 'used', status, msg);
+    }
+    case 401: // the login code or the scan token was refused: scan again
+      return new ApiError('rescan', status, msg);
+    case 429: {
+      const seconds = Number.parseInt(headerOf(headers, 'retry-after'), 10);
+      return new ApiError('limited', status, msg, Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) : 5);
+    }
+    case 400:
+    case 413:
+      return new ApiError('badrequest', status, msg);
+    default:
+      return new ApiError('server', status, msg);
+  }
+}
+
+/** A success is HTTP 200 *and* the envelope's own `code` 200; anything else is an error. */
+function settle(statusCode, payload, headers, resolve, reject) {
+  if (statusCode === 200 && payload && payload.code === 200) resolve(payload.data);
+  else reject(errorOf(statusCode === 200 ? 500 : statusCode, payload, headers));
+}
+
+function createApi({ request, uploadFile, apiBase, timeout = 10000 }) {
+  const base = apiBase.replace(/\/$/, '');
+
   function post(path, body) {
     return new Promise((resolve, reject) => {
       request({
-        url: apiBase.replace(/\/$/, '') + path,
+        url: base + path,
         method: 'POST',
         data: body,
         header: { 'content-type': 'application/json' },
         timeout,
+        success: (res) => settle(res.statusCode, res.data || {}, res.header, resolve, reject),
+        fail: (err) => reject(new ApiError('network', 0, (err && err.errMsg) || 'network error')),
+      });
+    });
+  }
+
+  /** Uploads a chooseAvatar file; resolves with the URL the server serves it at. */
+  function uploadAvatar(scene, scanToken, filePath) {
+    return new Promise((resolve, reject) => {
+      uploadFile({
+        url: `${base}/api/mp/avatar`,
+        filePath,
+        name: 'avatar',
+        formData: { scene, scan_token: scanToken },
+        timeout,
         success(res) {
-          const payload = res.data || {};
-          if (res.statusCode === 200 && payload.code === 200) {
-            resolve(payload.data);
-          } else {
-            reject(new ApiError(kindOf(res.statusCode), res.statusCode, payload.msg));
+          let payload = {};
+          try {
+            payload = typeof res.data === 'string' ? JSON.parse(res.data) : res.data || {};
+          } catch (e) {
+            payload = {};
           }
+          settle(res.statusCode, payload, res.header, (data) => resolve(data && data.avatar_url), reject);
         },
-        fail(err) {
-          reject(new ApiError('network', 0, (err && err.errMsg) || 'network error'));
-        },
+        fail: (err) => reject(new ApiError('network', 0, (err && err.errMsg) || 'upload failed')),
       });
     });
   }
@@ -47,6 +95,7 @@ function createApi({ request, apiBase, timeout = 10000 }) {
     confirm: (scene, scanToken, profile) =>
       post('/api/mp/confirm', profile ? { scene, scan_token: scanToken, profile } : { scene, scan_token: scanToken }),
     cancel: (scene, scanToken) => post('/api/mp/cancel', { scene, scan_token: scanToken }),
+    uploadAvatar,
   };
 }
 
@@ -70,12 +119,23 @@ async function scanFlow({ api, wxLogin, scene }) {
   return { scanToken: answer.scan_token, browser: answer.browser, expiresIn: answer.expires_in };
 }
 
-/** Only http(s) avatars are sent: a chooseAvatar temp file must be uploaded by the site first. */
-function profileOf(nickname, avatarUrl) {
-  const name = (nickname || '').trim().slice(0, 64);
-  const avatar = /^https?:\/\//.test(avatarUrl || '') ? avatarUrl : '';
+/** Nicknames are cut to this many characters (code points: never inside an emoji). */
+const NICKNAME_MAX = 32;
+
+/** `name` trimmed and cut to `max` characters, never between a surrogate pair. */
+function cutNickname(name, max = NICKNAME_MAX) {
+  return Array.from((name || '').trim()).slice(0, max).join('');
+}
+
+/**
+ * The profile to confirm with: a nickname that passed WeChat's review, and the path the
+ * server gave for an uploaded avatar (`/avatars/…`; never a file on the phone), or null.
+ */
+function profileOf(nickname, uploadedAvatarUrl) {
+  const name = cutNickname(nickname);
+  const avatar = /^\/avatars\/[A-Za-z0-9_-]+$/.test(uploadedAvatarUrl || '') ? uploadedAvatarUrl : '';
   if (!name && !avatar) return null;
   return { nickname: name, avatar_url: avatar };
 }
 
-module.exports = { ApiError, createApi, kindOf, loginCode, scanFlow, profileOf };
+module.exports = { ApiError, createApi, errorOf, loginCode, scanFlow, profileOf, cutNickname, NICKNAME_MAX };

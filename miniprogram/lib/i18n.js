@@ -1,49 +1,83 @@
-// Chinese by default, English when WeChat's language is English.
+// Chinese by default, English when WeChat's language is English. Every text the page
+// shows is here, the server's words included: it sends the browser as data (family,
+// version, OS) and the page words it.
 
 const TEXTS = {
   zh: {
+    title: '扫码登录',
+    home: '在电脑上打开要登录的网站，然后扫描页面上的小程序码。',
+    scan: '扫一扫',
     loading: '正在确认登录请求…',
     asking: '有浏览器请求登录你的账号',
     browser: '浏览器',
     ip: '网络',
     time: '请求时间',
+    browserOn: (family, version, os) => `${os ? `${os} 上的 ` : ''}${family}${version ? ` ${version}` : ''}`,
+    unknownBrowser: '未知浏览器',
     warn: '请确认这是你面前的电脑，否则请取消。',
-    avatar: '头像',
+    expiresIn: (s) => `${s} 秒后过期`,
+    avatar: '选择头像',
+    avatarLabel: '头像：点按选择',
     nickname: '昵称',
-    nicknamePlaceholder: '输入昵称',
+    nicknamePlaceholder: '输入昵称（可选）',
     confirm: '确认登录',
     cancel: '取消',
     done: '登录成功，可以放下手机了。',
     cancelled: '已取消，没有人登录。',
     expired: '二维码已过期，请在电脑上刷新二维码后重新扫码。',
     used: '这个二维码已经被使用了，请在电脑上刷新二维码。',
-    badcode: '登录失败，请重试。',
+    rescan: '这次扫码已失效，请重新扫码。',
+    rescanButton: '重新扫码',
+    limited: (s) => `请求太频繁，${s} 秒后自动重试。`,
+    badrequest: '请求有误，请在电脑上刷新二维码后重新扫码。',
     network: '网络连接失败，请检查网络后重试。',
     server: '服务器出错了，请稍后再试。',
     invalid: '二维码无效，请在电脑上刷新二维码后重新扫码。',
+    notOurs: '这不是登录用的小程序码。',
     retry: '重试',
+    privacyTitle: '隐私保护提示',
+    privacyText: '选择头像和填写昵称前，请阅读并同意隐私保护指引。',
+    privacyGuide: '《隐私保护指引》',
+    privacyAgree: '同意',
+    privacyDecline: '拒绝',
   },
   en: {
+    title: 'Scan to log in',
+    home: 'Open the site you want to log in to on your computer, then scan the code on its page.',
+    scan: 'Scan',
     loading: 'Checking the login request…',
     asking: 'A browser asks to log in as you',
     browser: 'Browser',
     ip: 'Network',
     time: 'Asked at',
+    browserOn: (family, version, os) => `${family}${version ? ` ${version}` : ''}${os ? ` on ${os}` : ''}`,
+    unknownBrowser: 'An unknown browser',
     warn: 'Only confirm if this is the computer in front of you.',
-    avatar: 'Avatar',
+    expiresIn: (s) => `Expires in ${s} s`,
+    avatar: 'Choose avatar',
+    avatarLabel: 'Avatar: tap to choose',
     nickname: 'Nickname',
-    nicknamePlaceholder: 'Your nickname',
+    nicknamePlaceholder: 'Your nickname (optional)',
     confirm: 'Confirm login',
     cancel: 'Cancel',
     done: 'Logged in. You can put your phone away.',
     cancelled: 'Cancelled. Nobody was logged in.',
     expired: 'This code has expired: refresh the code on your computer and scan again.',
     used: 'This code was already used: refresh the code on your computer.',
-    badcode: 'Logging in failed. Please try again.',
+    rescan: 'This scan is no longer valid: please scan again.',
+    rescanButton: 'Scan again',
+    limited: (s) => `Too many requests: trying again in ${s} s.`,
+    badrequest: 'The request was not valid: refresh the code on your computer and scan again.',
     network: 'No network connection. Check it and try again.',
     server: 'Something went wrong on the server. Please try again later.',
     invalid: 'This code is not valid: refresh the code on your computer and scan again.',
+    notOurs: 'This is not a login code.',
     retry: 'Try again',
+    privacyTitle: 'Privacy',
+    privacyText: 'Before you choose an avatar or a nickname, please read and accept the privacy guide.',
+    privacyGuide: 'Privacy guide',
+    privacyAgree: 'Accept',
+    privacyDecline: 'Decline',
   },
 };
 
@@ -52,7 +86,16 @@ function textsFor(language) {
   return /^en/i.test(language || '') ? TEXTS.en : TEXTS.zh;
 }
 
-module.exports = { TEXTS, textsFor };
+/** The texts that are plain strings, for the page's data (setData takes JSON only). */
+function stringsOf(t) {
+  return Object.fromEntries(Object.entries(t).filter(([, v]) => typeof v === 'string'));
+}
+
+/** The browser as words: "Chrome 156 on Windows 10" / "Windows 10 上的 Chrome 156". */
+function describeBrowser(t, browser) {
+  if (!browser || !browser.family) return t.unknownBrowser;
+  return t.browserOn(browser.family, browser.version, browser.os);
+}
 
 /** An RFC 3339 time as the phone's local `YYYY-MM-DD HH:MM:SS`. */
 function formatTime(iso) {
@@ -62,4 +105,4 @@ function formatTime(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-module.exports.formatTime = formatTime;
+module.exports = { TEXTS, textsFor, stringsOf, describeBrowser, formatTime };

@@ -2,13 +2,19 @@
  * @jest-environment node
  */
 // The page's request logic (lib/api.js, no WeChat UI) against the real scanlogin app in
-// demo mode, started by test/server.js: the browser side registers a scene and listens
+// demo mode, started here (test/server.js): the browser side registers a scene and listens
 // on its socket; the "phone" gets a wx.login code from the WeChat simulator, scans and
 // confirms; the browser's socket receives `confirmed`.
 const WebSocket = require('ws');
 const { createApi, scanFlow } = require('../lib/api.js');
+const server = require('./server.js');
 
-const BASE = () => process.env.MP_TEST_SERVER_URL;
+let running;
+beforeAll(async () => {
+  running = await server.start();
+}, 30000);
+afterAll(() => running && running.stop());
+const BASE = () => running.url;
 
 function randomId() {
   const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -19,7 +25,19 @@ function randomId() {
 /** wx.request on top of fetch. */
 function request({ url, method, data, header, success, fail }) {
   fetch(url, { method, headers: header, body: JSON.stringify(data) })
-    .then(async (res) => success({ statusCode: res.status, data: await res.json().catch(() => ({})) }))
+    .then(async (res) =>
+      success({ statusCode: res.status, data: await res.json().catch(() => ({})), header: Object.fromEntries(res.headers) }),
+    )
+    .catch((e) => fail({ errMsg: String(e) }));
+}
+
+/** wx.uploadFile on top of fetch: a multipart form with the file and the form fields. */
+function uploadFile({ url, filePath, name, formData, success, fail }) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(formData || {})) form.append(k, v);
+  form.append(name, new Blob([require('fs').readFileSync(filePath)]), require('path').basename(filePath));
+  fetch(url, { method: 'POST', body: form })
+    .then(async (res) => success({ statusCode: res.status, data: await res.text(), header: Object.fromEntries(res.headers) }))
     .catch((e) => fail({ errMsg: String(e) }));
 }
 
@@ -77,7 +95,7 @@ test('scan and confirm from the mini program logic: the login page hears confirm
   const api = createApi({ request, apiBase: BASE() });
   const asked = await scanFlow({ api, wxLogin: wxLoginAs('o-mini-program'), scene: browser.scene });
   expect(asked.browser.ip).toBe('127.0.0.x');
-  expect(asked.browser.user_agent).toEqual(expect.any(String));
+  expect(asked.browser.family).toEqual(expect.any(String));
   await browser.next('scanned');
   await api.confirm(browser.scene, asked.scanToken, { nickname: '小程序用户', avatar_url: '' });
   const confirmed = await browser.next('confirmed');
@@ -108,8 +126,50 @@ test('the server answers the error screens the page maps', async () => {
   const browser = await browserWaits();
   await scanFlow({ api, wxLogin: wxLoginAs('o-first'), scene: browser.scene });
   await expect(scanFlow({ api, wxLogin: wxLoginAs('o-second'), scene: browser.scene })).rejects.toMatchObject({ kind: 'used' });
-  await expect(api.scan(browser.scene, 'never-issued')).rejects.toMatchObject({ kind: 'badcode' });
+  await expect(api.scan(browser.scene, 'never-issued')).rejects.toMatchObject({ kind: 'rescan' });
   browser.socket.close();
   const offline = createApi({ request, apiBase: 'http://127.0.0.1:9' });
   await expect(offline.scan(browser.scene, 'x')).rejects.toMatchObject({ kind: 'network' });
+});
+
+test('a repeated confirm (a lost answer) succeeds and mints no second ticket; cancel after it says confirmed', async () => {
+  const browser = await browserWaits();
+  const api = createApi({ request, apiBase: BASE() });
+  const asked = await scanFlow({ api, wxLogin: wxLoginAs('o-twice'), scene: browser.scene });
+  await api.confirm(browser.scene, asked.scanToken, null);
+  const first = await browser.next('confirmed');
+  await expect(api.confirm(browser.scene, asked.scanToken, null)).resolves.toBeNull();
+  await expect(api.cancel(browser.scene, asked.scanToken)).rejects.toMatchObject({ kind: 'confirmed', status: 409 });
+  const again = await browserWaits();
+  expect(again.scene).not.toBe(browser.scene);
+  const session = await fetch(`${BASE()}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scene: browser.scene, ticket: first.ticket, key: browser.key }),
+  });
+  expect(session.status).toBe(200);
+  browser.socket.close();
+  again.socket.close();
+});
+
+test('an avatar chosen on the phone is uploaded, re-encoded and served by the server', async () => {
+  const browser = await browserWaits();
+  const api = createApi({ request, uploadFile, apiBase: BASE() });
+  const asked = await scanFlow({ api, wxLogin: wxLoginAs('o-avatar'), scene: browser.scene });
+  const file = require('path').join(__dirname, 'fixtures', 'avatar.png');
+  const url = await api.uploadAvatar(browser.scene, asked.scanToken, file);
+  expect(url).toMatch(/^\/avatars\/[A-Za-z0-9_-]{43}$/);
+  const image = await fetch(`${BASE()}${url}`);
+  expect(image.status).toBe(200);
+  expect(image.headers.get('content-type')).toBe('image/jpeg');
+  expect(image.headers.get('cache-control')).toMatch(/max-age=\d{6,}/);
+  await api.confirm(browser.scene, asked.scanToken, { nickname: 'Avatar', avatar_url: url });
+  const confirmed = await browser.next('confirmed');
+  const session = await fetch(`${BASE()}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scene: browser.scene, ticket: confirmed.ticket, key: browser.key }),
+  });
+  expect((await session.json()).user.avatar_url).toBe(url);
+  browser.socket.close();
 });

@@ -1,38 +1,62 @@
 /**
  * @jest-environment jsdom
  */
-// The login page in miniprogram-simulate: its states and transitions, with wx.login
-// and wx.request mocked, and every error screen.
+// The login page in miniprogram-simulate, with wx mocked (no server): its states and
+// transitions, every error screen, and what real people do (double taps, lost answers,
+// avatars, the privacy prompt, expiry, opening it without a code).
 const path = require('path');
 const simulate = require('miniprogram-simulate');
 
 const SCENE = 'Sc3neSc3neSc3neSc3neSc3neSc3neSc';
-const BROWSER = { user_agent: 'Chrome 156 on Windows 10', ip: '203.0.113.9', requested_at: '2026-11-25T08:00:00Z' };
+const BROWSER = { family: 'Chrome', version: '156', os: 'Windows 10', ip: '203.0.113.9', requested_at: '2026-11-25T08:00:00Z' };
 
-/** Answers for wx.request by path: [status, body] or 'fail'. */
+/** Answers for wx.request by path: [status, body, header?], 'fail', or 'hold' (never answers). */
 let answers;
 let requests;
+let uploads;
+let privacyListener;
 
 function mockWx(language = 'zh_CN') {
   requests = [];
+  uploads = [];
+  privacyListener = null;
   global.wx = {
     getAppBaseInfo: () => ({ language }),
-    login: jest.fn(({ success }) => success({ code: 'login-code' })),
+    setNavigationBarTitle: jest.fn(),
+    onNeedPrivacyAuthorization: jest.fn((listener) => {
+      privacyListener = listener;
+    }),
+    openPrivacyContract: jest.fn(),
+    scanCode: jest.fn(),
+    login: jest.fn(({ success }) => success({ code: `login-code-${wx.login.mock.calls.length}` })),
     request: jest.fn((options) => {
       requests.push(options);
       const pathname = options.url.replace(/^https?:\/\/[^/]+/, '');
       const answer = answers[pathname];
+      if (answer === 'hold') return;
       setTimeout(() => {
         if (!answer || answer === 'fail') options.fail({ errMsg: 'request:fail' });
-        else options.success({ statusCode: answer[0], data: answer[1] });
+        else options.success({ statusCode: answer[0], data: answer[1], header: answer[2] || {} });
       }, 0);
+    }),
+    uploadFile: jest.fn((options) => {
+      uploads.push(options);
+      setTimeout(() => options.success({ statusCode: 200, data: JSON.stringify({ code: 200, msg: 'ok', data: { avatar_url: '/avatars/a1' } }) }), 0);
     }),
   };
 }
 
 const ok = (data) => [200, { code: 200, msg: 'ok', data }];
-const err = (status) => [status, { code: status, msg: 'no', data: null }];
-const settle = () => new Promise((r) => setTimeout(r, 10));
+const err = (status, data = null, header = {}) => [status, { code: 400, msg: 'no', data }, header];
+
+/** Waits until `condition()` holds (a real-timer poll), or fails after 2 s. */
+async function until(condition) {
+  const deadline = Date.now() + 2000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition never held: ${condition}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
 
 const PAGE = path.join(__dirname, '../pages/login/login');
 let pageId;
@@ -43,11 +67,12 @@ async function openPage(options = { scene: SCENE }) {
   const page = simulate.render(pageId);
   page.attach(document.createElement('parent-wrapper'));
   await page.instance.onLoad(options);
-  await settle();
   return page;
 }
 
 const text = (page, selector) => page.querySelector(selector) && page.querySelector(selector).dom.textContent.trim();
+const sent = (p) => requests.filter((r) => r.url.endsWith(p));
+const submit = (page, nickname = '') => page.instance.onSubmit({ detail: { value: { nickname } } });
 
 beforeEach(() => {
   answers = {
@@ -58,44 +83,183 @@ beforeEach(() => {
   mockWx();
 });
 
-test('it logs in, scans, and shows which browser is asking', async () => {
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+test('it logs in, scans, and shows which browser is asking, in words of its own', async () => {
   const page = await openPage({ scene: encodeURIComponent(SCENE) });
   expect(wx.login).toHaveBeenCalledTimes(1);
-  expect(requests[0].data).toEqual({ scene: SCENE, code: 'login-code' });
+  expect(requests[0].data).toEqual({ scene: SCENE, code: 'login-code-1' });
   expect(page.data.state).toBe('asking');
-  expect(text(page, '.browser-agent')).toBe('Chrome 156 on Windows 10');
+  expect(text(page, '.browser-agent')).toBe('Windows 10 上的 Chrome 156');
   expect(text(page, '.browser-ip')).toBe('203.0.113.9');
   expect(text(page, '.browser-time')).toMatch(/^2026-11-25 \d\d:00:00$/);
   expect(text(page, '.title')).toBe('有浏览器请求登录你的账号');
-  // The current way to get a profile (getUserProfile is gone): chooseAvatar and a
-  // nickname input. j-component does not keep these attributes, so the template is read.
-  expect(page.querySelector('.avatar-button')).toBeDefined();
-  expect(page.querySelector('.nickname')).toBeDefined();
-  const wxml = require('fs').readFileSync(`${PAGE}.wxml`, 'utf8');
-  expect(wxml).toMatch(/<button class="avatar-button" open-type="chooseAvatar" bind:chooseavatar="onChooseAvatar">/);
-  expect(wxml).toMatch(/<input type="nickname" class="nickname"/);
-  expect(wxml).not.toMatch(/getUserProfile/);
-  page.instance.onChooseAvatar({ detail: { avatarUrl: 'https://cdn.example/a.png' } });
-  expect(page.data.avatarUrl).toBe('https://cdn.example/a.png');
+  expect(text(page, '.countdown')).toBe('100 秒后过期');
+  expect(wx.setNavigationBarTitle).toHaveBeenCalledWith({ title: '扫码登录' });
 });
 
-test('confirm sends the scan token and the chosen nickname', async () => {
+test('confirm sends the scan token and the nickname once WeChat has reviewed it', async () => {
   const page = await openPage();
-  page.instance.onNickname({ detail: { value: '小明' } });
-  page.querySelector('.confirm').dispatchEvent('tap');
-  await settle();
-  const confirm = requests.find((r) => r.url.endsWith('/api/mp/confirm'));
-  expect(confirm.data).toEqual({ scene: SCENE, scan_token: 'scan-token', profile: { nickname: '小明', avatar_url: '' } });
+  page.instance.onNicknameInput();
+  const done = submit(page, '  小明  ');
+  await until(() => page.data.busy);
+  expect(sent('/api/mp/confirm')).toHaveLength(0); // waiting for nicknamereview
+  page.instance.onNicknameReview({ detail: { pass: true } });
+  await done;
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token', profile: { nickname: '小明', avatar_url: '' } });
   expect(page.data.state).toBe('done');
   expect(text(page, '.done')).toBe('登录成功，可以放下手机了。');
 });
 
-test('cancel sends the scan token and says nobody was logged in', async () => {
+test('a nickname that fails the review is left out', async () => {
   const page = await openPage();
-  page.querySelector('.cancel').dispatchEvent('tap');
-  await settle();
-  expect(requests.find((r) => r.url.endsWith('/api/mp/cancel')).data).toEqual({ scene: SCENE, scan_token: 'scan-token' });
-  expect(page.data.state).toBe('cancelled');
+  page.instance.onNicknameInput();
+  page.instance.onNicknameReview({ detail: { pass: false } });
+  await submit(page, 'bad words');
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token' });
+});
+
+test('a double tap on confirm sends one request, and the buttons are disabled meanwhile', async () => {
+  answers['/api/mp/confirm'] = 'hold';
+  const page = await openPage();
+  submit(page);
+  submit(page);
+  await until(() => sent('/api/mp/confirm').length === 1);
+  expect(page.data.busy).toBe(true);
+  page.instance.cancel();
+  await new Promise((r) => setTimeout(r, 5));
+  expect(sent('/api/mp/confirm')).toHaveLength(1);
+  expect(sent('/api/mp/cancel')).toHaveLength(0);
+  // The buttons' `disabled` and `loading` are bound to it (j-component keeps no such
+  // attributes in its DOM, so the binding's value is what can be checked).
+  expect(page.data.busy).toBe(true);
+});
+
+test('a confirm whose answer was lost is retried with the same token and ends in success', async () => {
+  answers['/api/mp/confirm'] = 'fail';
+  const page = await openPage();
+  await submit(page);
+  expect(page.data.error).toBe('network');
+  answers['/api/mp/confirm'] = ok(null); // the server had confirmed: the repeat answers 200
+  page.querySelector('.retry').dispatchEvent('tap');
+  await until(() => page.data.state === 'done');
+  expect(sent('/api/mp/confirm').map((r) => r.data.scan_token)).toEqual(['scan-token', 'scan-token']);
+  expect(wx.login).toHaveBeenCalledTimes(1);
+});
+
+test('a cancel that fails on the network is retried as a cancel', async () => {
+  answers['/api/mp/cancel'] = 'fail';
+  const page = await openPage();
+  await page.instance.cancel();
+  expect(page.data.error).toBe('network');
+  answers['/api/mp/cancel'] = ok(null);
+  page.querySelector('.retry').dispatchEvent('tap');
+  await until(() => page.data.state === 'cancelled');
+  expect(sent('/api/mp/cancel')).toHaveLength(2);
+  expect(sent('/api/mp/confirm')).toHaveLength(0);
+});
+
+test('cancel after a confirm went through shows the login as done', async () => {
+  answers['/api/mp/cancel'] = err(409, { scene_status: 'confirmed' });
+  const page = await openPage();
+  await page.instance.cancel();
+  expect(page.data.state).toBe('done');
+});
+
+test('a chosen avatar is uploaded and the profile carries the server URL, never the phone path', async () => {
+  const page = await openPage();
+  page.instance.onChooseAvatar({ detail: { avatarUrl: 'http://tmp/abc.jpg' } });
+  expect(page.querySelector('.avatar')).toBeDefined(); // the chosen file, shown on the phone
+  expect(page.data.avatarPath).toBe('http://tmp/abc.jpg');
+  await submit(page);
+  expect(uploads[0]).toMatchObject({ filePath: 'http://tmp/abc.jpg', name: 'avatar', formData: { scene: SCENE, scan_token: 'scan-token' } });
+  expect(sent('/api/mp/confirm')[0].data.profile).toEqual({ nickname: '', avatar_url: '/avatars/a1' });
+});
+
+test('the privacy prompt appears when WeChat asks, and agreeing answers WeChat', async () => {
+  const page = await openPage();
+  const resolve = jest.fn();
+  privacyListener(resolve, { referrer: 'chooseAvatar' });
+  await until(() => page.querySelector('.privacy'));
+  expect(text(page, '.privacy-title')).toBe('隐私保护提示');
+  // What WeChat calls when the open-type="agreePrivacyAuthorization" button is tapped
+  // (j-component does not fire open-type events).
+  page.instance.onAgreePrivacy();
+  expect(resolve).toHaveBeenCalledWith({ buttonId: 'agree-privacy', event: 'agree' });
+  await until(() => !page.querySelector('.privacy'));
+  const declined = jest.fn();
+  privacyListener(declined, {});
+  await until(() => page.querySelector('.privacy'));
+  page.querySelector('.privacy-decline').dispatchEvent('tap');
+  await until(() => declined.mock.calls.length === 1);
+  expect(declined).toHaveBeenCalledWith({ event: 'disagree' });
+});
+
+test('a refused scan token (401) asks to scan again, which logs in afresh', async () => {
+  answers['/api/mp/confirm'] = err(401);
+  const page = await openPage();
+  await submit(page);
+  expect(page.data.error).toBe('rescan');
+  expect(text(page, '.error')).toContain('重新扫码');
+  expect(page.querySelector('.retry')).toBeUndefined();
+  page.querySelector('.rescan').dispatchEvent('tap');
+  await until(() => page.data.state === 'asking');
+  expect(wx.login).toHaveBeenCalledTimes(2);
+  expect(sent('/api/mp/scan')[1].data.code).toBe('login-code-2');
+});
+
+test('429 waits for Retry-After, then tries the same step again by itself', async () => {
+  answers['/api/mp/scan'] = err(429, null, { 'Retry-After': '2' });
+  jest.useFakeTimers();
+  const opened = openPage();
+  await jest.advanceTimersByTimeAsync(1);
+  const page = await opened;
+  expect(page.data.error).toBe('limited');
+  expect(text(page, '.error')).toContain('2 秒后自动重试');
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER });
+  await jest.advanceTimersByTimeAsync(1900);
+  expect(sent('/api/mp/scan')).toHaveLength(1);
+  await jest.advanceTimersByTimeAsync(200);
+  expect(sent('/api/mp/scan')).toHaveLength(2);
+  expect(page.data.state).toBe('asking');
+});
+
+test('400 has a clear screen of its own', async () => {
+  answers['/api/mp/scan'] = err(400);
+  const page = await openPage();
+  expect(page.data.error).toBe('badrequest');
+  expect(text(page, '.error')).toContain('请求有误');
+});
+
+test('the countdown reaches zero: the expired screen replaces confirm', async () => {
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 3, browser: BROWSER });
+  jest.useFakeTimers();
+  const opened = openPage();
+  await jest.advanceTimersByTimeAsync(1);
+  const page = await opened;
+  expect(text(page, '.countdown')).toBe('3 秒后过期');
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(text(page, '.countdown')).toBe('2 秒后过期');
+  await jest.advanceTimersByTimeAsync(2100);
+  expect(page.data.error).toBe('expired');
+  expect(page.querySelector('.confirm')).toBeUndefined();
+});
+
+test('opened without a code it is a home screen whose scan button runs the same flow', async () => {
+  const page = await openPage({});
+  expect(page.data.state).toBe('home');
+  expect(requests).toHaveLength(0);
+  wx.scanCode.mockImplementation(({ success }) => success({ path: `pages/login/login?scene=${SCENE}` }));
+  page.querySelector('.scan').dispatchEvent('tap');
+  await until(() => page.data.state === 'asking');
+  expect(sent('/api/mp/scan')[0].data.scene).toBe(SCENE);
+  const other = await openPage({});
+  wx.scanCode.mockImplementation(({ success }) => success({ result: 'https://example.com/' }));
+  other.querySelector('.scan').dispatchEvent('tap');
+  await until(() => other.data.state === 'error');
+  expect(other.data.error).toBe('notOurs');
 });
 
 test('a malformed scene shows its screen and makes no request', async () => {
@@ -110,7 +274,6 @@ test('a malformed scene shows its screen and makes no request', async () => {
 test.each([
   ['expired', err(404), '二维码已过期', false],
   ['used', err(409), '已经被使用', false],
-  ['badcode', err(401), '登录失败', true],
   ['server', err(500), '服务器出错', true],
   ['network', 'fail', '网络连接失败', true],
 ])('the %s screen', async (kind, answer, words, canRetry) => {
@@ -122,35 +285,16 @@ test.each([
   expect(!!page.querySelector('.retry')).toBe(canRetry);
 });
 
-test('retry after a network failure scans again and can succeed', async () => {
-  answers['/api/mp/scan'] = 'fail';
-  const page = await openPage();
-  expect(page.data.error).toBe('network');
-  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER });
-  page.querySelector('.retry').dispatchEvent('tap');
-  await settle();
-  expect(wx.login).toHaveBeenCalledTimes(2);
-  expect(page.data.state).toBe('asking');
-});
-
-test('a confirm that fails on the network is retried as a confirm', async () => {
-  answers['/api/mp/confirm'] = 'fail';
-  const page = await openPage();
-  page.querySelector('.confirm').dispatchEvent('tap');
-  await settle();
-  expect(page.data.error).toBe('network');
-  answers['/api/mp/confirm'] = ok(null);
-  page.querySelector('.retry').dispatchEvent('tap');
-  await settle();
-  expect(page.data.state).toBe('done');
-  expect(wx.login).toHaveBeenCalledTimes(1);
-});
-
-test('English when WeChat is in English', async () => {
+test('English when WeChat is in English: titles, screens and the browser', async () => {
   mockWx('en');
   const page = await openPage();
+  expect(wx.setNavigationBarTitle).toHaveBeenCalledWith({ title: 'Scan to log in' });
   expect(text(page, '.title')).toBe('A browser asks to log in as you');
+  expect(text(page, '.browser-agent')).toBe('Chrome 156 on Windows 10');
   expect(text(page, '.confirm')).toBe('Confirm login');
+  answers['/api/mp/scan'] = err(401);
+  const rescan = await openPage();
+  expect(text(rescan, '.rescan')).toBe('Scan again');
   answers['/api/mp/scan'] = err(404);
   const expired = await openPage();
   expect(text(expired, '.error')).toContain('refresh the code on your computer');

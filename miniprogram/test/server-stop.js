@@ -1,4 +1,0 @@
-module.exports = async function stopServer() {
-  const server = globalThis.__SCANLOGIN_SERVER__;
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-};
