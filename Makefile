@@ -80,10 +80,12 @@ bench-smoke: services
 	cargo build --features $(TEST_FEATURES) --bin loadgen
 	BENCH_SMOKE=1 tests/with-postgres.sh tests/bench/run.sh
 
-# The baselines (Go and gorilla/websocket from Debian; Node's ws from npm) and the plot.
+# The baselines (Go and gorilla/websocket from Debian; Node's ws from npm), the plot
+# (Debian's matplotlib) and the WASM breakdown (twiggy, about 3 minutes to build).
 bench-tools:
+	@command -v twiggy >/dev/null || cargo install twiggy --version 0.8.0 --locked
 	@if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/gorilla/websocket ] \
-	    && python3 -c 'import matplotlib' 2>/dev/null; then \
+	    && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then \
 	  echo "go, gorilla/websocket, matplotlib: installed"; \
 	else \
 	  $(SUDO) apt-get update -q; \

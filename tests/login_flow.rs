@@ -502,13 +502,8 @@ async fn an_uploaded_avatar_is_reencoded_served_by_us_and_kept_with_the_user() {
         )
         .await;
     assert_eq!(confirm.status, 200);
-    let mut event = common::flow::expect_any_event(&mut socket).await;
-    if event["type"] == "scanned" {
-        event = common::flow::expect_any_event(&mut socket).await;
-    }
-    let session = app
-        .session(&scene, event["ticket"].as_str().unwrap(), &key)
-        .await;
+    let ticket = common::flow::pushed_ticket(&mut socket).await;
+    let session = app.session(&scene, &ticket, &key).await;
     assert_eq!(session.body["user"]["avatar_url"], json!(url));
     let unknown = app
         .http

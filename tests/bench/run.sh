@@ -132,5 +132,7 @@ record "two instances on Redis, b" "$(cat "$work/b.json")"
 
 wasm=$(ls target/site/pkg/*.wasm)
 record "wasm" "{\"bytes\":$(stat -c %s "$wasm"),\"gzip_bytes\":$(gzip -9c "$wasm" | wc -c)}"
+[ -n "$smoke" ] || tests/bench/wasm-breakdown.sh
 
-python3 tests/bench/report.py "$results" ${smoke:+--smoke} ${BENCH_RECORD:+--record}
+# Debian's Python, which has Debian's matplotlib (a python3 earlier on PATH may not).
+/usr/bin/python3 tests/bench/report.py "$results" ${smoke:+--smoke} ${BENCH_RECORD:+--record}

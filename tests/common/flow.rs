@@ -147,15 +147,20 @@ pub async fn confirmed_ticket(
     let mut socket = app.hello(&scene, &key).await;
     let token = app.scan_as(&scene, openid).await;
     assert_eq!(app.confirm(&scene, &token, nickname).await.status, 200);
-    // A socket hears the latest state: one that subscribed after the confirm (the hello is
-    // not acknowledged) hears `confirmed` alone.
-    let mut event = expect_any_event(&mut socket).await;
+    let ticket = pushed_ticket(&mut socket).await;
+    (scene, key, ticket)
+}
+
+/// The ticket of the `confirmed` event a socket hears next. A socket hears the latest
+/// state: one that subscribed after the scan hears `confirmed` alone (the hello is not
+/// acknowledged), an earlier one `scanned` first.
+pub async fn pushed_ticket(socket: &mut Socket) -> String {
+    let mut event = expect_any_event(socket).await;
     if event["type"] == "scanned" {
-        event = expect_any_event(&mut socket).await;
+        event = expect_any_event(socket).await;
     }
     assert_eq!(event["type"], "confirmed", "{event}");
-    let ticket = event["ticket"].as_str().expect("a ticket").to_owned();
-    (scene, key, ticket)
+    event["ticket"].as_str().expect("a ticket").to_owned()
 }
 
 pub async fn say_hello(socket: &mut Socket, key: &str) {
