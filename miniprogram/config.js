@@ -4,7 +4,9 @@
 // "request legal domain" and an "uploadFile legal domain" (request / uploadFile 合法域名)
 // in the WeChat admin console, and be https (DevTools may skip the check while developing).
 const ORIGINS = {
-  develop: 'http://127.0.0.1:3000',
+  // Your computer's address on the network the phone is on (DevTools and a phone in
+  // development mode may use plain http when 不校验合法域名 is set).
+  develop: 'http://192.168.1.10:3000',
   trial: 'https://login-staging.example.com',
   release: 'https://login.example.com',
 };

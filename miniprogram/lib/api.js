@@ -5,7 +5,7 @@
 class ApiError extends Error {
   constructor(kind, status, message, retryAfter) {
     super(message || kind);
-    // expired | used | confirmed | rescan | limited | badrequest | network | server
+    // expired | used | confirmed | cancelled | rescan | limited | badrequest | network | server
     this.kind = kind;
     this.status = status;
     // Seconds to wait before trying again (429's Retry-After).
@@ -26,9 +26,11 @@ function errorOf(status, payload, headers) {
     case 404: // unknown or expired scene
       return new ApiError('expired', status, msg);
     case 409: {
-      // Cancel after confirm: the login happened, which is what the person wanted to know.
-      const done = payload && payload.data && payload.data.scene_status === 'confirmed';
-      return new ApiError(done ? 'confirmed' : 'used', status, msg);
+      // A decision already made: cancel after confirm means the login happened, confirm
+      // after cancel that nobody was logged in; anything else, the code was used.
+      const outcome = payload && payload.data && payload.data.scene_status;
+      const kind = outcome === 'confirmed' ? 'confirmed' : outcome === 'cancelled' ? 'cancelled' : 'used';
+      return new ApiError(kind, status, msg);
     }
     case 401: // the login code or the scan token was refused: scan again
       return new ApiError('rescan', status, msg);

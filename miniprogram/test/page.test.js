@@ -178,6 +178,48 @@ test('a chosen avatar is uploaded and the profile carries the server URL, never 
   expect(sent('/api/mp/confirm')[0].data.profile).toEqual({ nickname: '', avatar_url: '/avatars/a1' });
 });
 
+test('an avatar the server refuses is left out, and the login goes on', async () => {
+  wx.uploadFile.mockImplementation((options) =>
+    setTimeout(() => options.success({ statusCode: 400, data: JSON.stringify({ code: 400, msg: 'avatar: a JPEG, PNG or WebP image', data: null }) }), 0),
+  );
+  const page = await openPage();
+  page.instance.onChooseAvatar({ detail: { avatarUrl: 'http://tmp/abc.heic' } });
+  await submit(page);
+  expect(page.data.state).toBe('done');
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token' });
+});
+
+test('a confirm after a cancel went through shows cancelled', async () => {
+  answers['/api/mp/confirm'] = err(409, { scene_status: 'cancelled' });
+  const page = await openPage();
+  await submit(page);
+  expect(page.data.state).toBe('cancelled');
+});
+
+test('a double tap on "scan again" scans once', async () => {
+  answers['/api/mp/confirm'] = err(401);
+  const page = await openPage();
+  await submit(page);
+  answers['/api/mp/scan'] = 'hold';
+  page.querySelector('.rescan').dispatchEvent('tap');
+  page.instance.rescan();
+  await until(() => sent('/api/mp/scan').length === 2);
+  await new Promise((r) => setTimeout(r, 5));
+  expect(sent('/api/mp/scan')).toHaveLength(2); // the first scan, and one more
+});
+
+test('screens without a retry offer to scan another code', async () => {
+  answers['/api/mp/scan'] = err(404);
+  const page = await openPage();
+  expect(page.data.error).toBe('expired');
+  wx.scanCode.mockImplementation(({ success }) => success({ path: `pages/login/login?scene=${SCENE}` }));
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER });
+  page.querySelector('.scan-other').dispatchEvent('tap');
+  await until(() => page.data.state === 'asking');
+  const network = (answers['/api/mp/scan'] = 'fail', await openPage());
+  expect(network.querySelector('.scan-other')).toBeUndefined();
+});
+
 test('the privacy prompt appears when WeChat asks, and agreeing answers WeChat', async () => {
   const page = await openPage();
   const resolve = jest.fn();

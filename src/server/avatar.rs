@@ -40,6 +40,12 @@ pub const SIDE: u32 = 256;
 /// image) and allocations beyond the budget.
 const MAX_DECODED_SIDE: u32 = 8192;
 const MAX_DECODE_ALLOC: u64 = 128 * 1024 * 1024;
+/// Images decoded at once, in all: each may take `MAX_DECODE_ALLOC`, so many uploads at
+/// once wait for each other instead of adding up.
+static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// An avatar no user shows (its scan was cancelled, or it was replaced) is deleted after
+/// this.
+pub const UNUSED_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// `POST /api/mp/avatar`, multipart with `scene`, `scan_token` and the file `avatar`.
 pub async fn upload(
@@ -56,6 +62,7 @@ pub async fn upload(
         .registry
         .scanner(&form.scene, &form.scan_token)
         .await?;
+    let _decoding = DECODING.acquire().await.map_err(|_| AppError::Busy)?;
     let image = tokio::task::spawn_blocking(move || reencode(&form.file))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
@@ -156,7 +163,12 @@ fn reencode(file: &[u8]) -> Result<Vec<u8>, AppError> {
     limits.max_image_height = Some(MAX_DECODED_SIDE);
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
-    let image = reader.decode().map_err(|_| refused())?;
+    let mut decoder = reader.into_decoder().map_err(|_| refused())?;
+    // Phones store photos as the sensor saw them, with the turn in EXIF.
+    let orientation = image::ImageDecoder::orientation(&mut decoder)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = image::DynamicImage::from_decoder(decoder).map_err(|_| refused())?;
+    image.apply_orientation(orientation);
     let small = if image.width() > SIDE || image.height() > SIDE {
         image.thumbnail(SIDE, SIDE)
     } else {
@@ -164,9 +176,20 @@ fn reencode(file: &[u8]) -> Result<Vec<u8>, AppError> {
     };
     let mut jpeg = Cursor::new(Vec::new());
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-        .encode_image(&small.to_rgb8())
+        .encode_image(&on_white(&small))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(jpeg.into_inner())
+}
+
+/// The image over a white background (JPEG has no transparency; dropping the alpha
+/// channel would show what transparent pixels happen to hold, often black).
+fn on_white(image: &image::DynamicImage) -> image::RgbImage {
+    let rgba = image.to_rgba8();
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        image::Rgb([over(r), over(g), over(b)])
+    })
 }
 
 /// An avatar's id: the SHA-256 of the stored image, base64url (43 characters).
@@ -195,6 +218,21 @@ mod tests {
         assert_eq!((back.width(), back.height()), (256, 128));
         let small = image::load_from_memory(&reencode(&png(40, 30)).unwrap()).unwrap();
         assert_eq!((small.width(), small.height()), (40, 30), "never enlarged");
+    }
+
+    #[test]
+    fn transparent_pixels_become_white_not_black() {
+        let clear = image::RgbaImage::from_pixel(4, 4, image::Rgba([0, 0, 0, 0]));
+        let mut png = Cursor::new(Vec::new());
+        clear.write_to(&mut png, ImageFormat::Png).unwrap();
+        let back = image::load_from_memory(&reencode(&png.into_inner()).unwrap())
+            .unwrap()
+            .to_rgb8();
+        assert!(
+            back.get_pixel(1, 1).0.iter().all(|&c| c > 245),
+            "{:?}",
+            back.get_pixel(1, 1)
+        );
     }
 
     #[test]

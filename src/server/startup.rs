@@ -496,6 +496,13 @@ async fn sweep(state: AppState) {
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");
             }
+            if let Err(err) = state
+                .store
+                .purge_unused_avatars(super::avatar::UNUSED_KEPT_FOR)
+                .await
+            {
+                tracing::warn!(%err, "purging unused avatars failed");
+            }
         }
     }
 }

@@ -255,6 +255,20 @@ impl Store {
         Ok(())
     }
 
+    /// Removes avatars older than `older_than` that no user shows: uploads of scans that
+    /// were cancelled or expired, and avatars replaced since. (A fresh upload is kept a
+    /// while: its confirm may still be on its way.)
+    pub async fn purge_unused_avatars(&self, older_than: Duration) -> Result<u64, AppError> {
+        let done = sqlx::query(
+            "DELETE FROM avatars WHERE created_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE users.avatar_url = '/avatars/' || avatars.id)",
+        )
+        .bind(unix_now() - older_than.as_secs() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Removes sessions past their lifetime.
     pub async fn purge_expired_sessions(&self) -> Result<u64, AppError> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
@@ -293,6 +307,32 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(mode.0, "wal");
         assert_eq!(sync.0, 1, "NORMAL");
+    }
+
+    #[tokio::test]
+    async fn avatars_nobody_shows_are_purged_once_old() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.save_avatar("kept", b"jpeg-1").await.unwrap();
+        store.save_avatar("unused", b"jpeg-2").await.unwrap();
+        let profile = Profile {
+            nickname: "A".into(),
+            avatar_url: "/avatars/kept".into(),
+        };
+        store
+            .upsert_user("wx1", "o1", None, Some(&profile))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .purge_unused_avatars(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0,
+            "too young"
+        );
+        assert_eq!(store.purge_unused_avatars(Duration::ZERO).await.unwrap(), 1);
+        assert!(store.avatar("kept").await.unwrap().is_some());
+        assert!(store.avatar("unused").await.unwrap().is_none());
     }
 
     #[tokio::test]

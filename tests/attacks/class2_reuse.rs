@@ -41,7 +41,12 @@ async fn a_confirmed_scene_is_never_confirmed_again() {
     // The scanner's repeat (a double tap) is answered 200 but mints no second ticket:
     // the first one still works, once.
     assert_eq!(app.confirm(&scene, &token, "Other").await.status, 200);
-    assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
+    let session = app.session(&scene, &ticket, &key).await;
+    assert_eq!(session.status, 200);
+    assert_eq!(
+        session.body["user"]["nickname"], "Victim",
+        "the repeat changed nothing"
+    );
     assert_eq!(app.session(&scene, &ticket, &key).await.status, 401);
     let code = app.wx_login("o-attacker").await;
     assert_eq!(

@@ -28,6 +28,7 @@ Component({
     errorText: '',
     canRetry: false,
     canRescan: false,
+    canScan: false,
     // A request is in flight: every button is disabled and shows it.
     busy: false,
     t: stringsOf(textsFor('zh_CN')),
@@ -73,6 +74,7 @@ Component({
 
     /** Home screen: scan a login code from inside the mini program. */
     scanCode() {
+      if (this.data.busy) return Promise.resolve();
       return new Promise((resolve) => {
         wx.scanCode({
           scanType: ['wxCode', 'qrCode'],
@@ -95,11 +97,16 @@ Component({
     async scan() {
       this.stopTimers();
       this.lastAction = 'scan';
+      // Only the newest scan's answer counts: a later scan by the same person revokes the
+      // token of an earlier one.
+      const attempt = (this.scanAttempt || 0) + 1;
+      this.scanAttempt = attempt;
       this.setData({ state: 'loading', busy: true, avatarPath: '' });
       this.uploadedAvatar = '';
       this.nicknameReview = 'none';
       try {
         const asked = await scanFlow({ api: this.api, wxLogin: wx.login, scene: this.scene });
+        if (attempt !== this.scanAttempt) return;
         this.scanToken = asked.scanToken;
         this.expiresAt = Date.now() + asked.expiresIn * 1000;
         this.setData({
@@ -111,7 +118,7 @@ Component({
         });
         this.tick();
       } catch (e) {
-        this.fail(e);
+        if (attempt === this.scanAttempt) this.fail(e);
       }
     },
 
@@ -179,7 +186,14 @@ Component({
       this.setData({ busy: true });
       try {
         if (this.data.avatarPath && !this.uploadedAvatar) {
-          this.uploadedAvatar = await this.api.uploadAvatar(this.scene, this.scanToken, this.data.avatarPath);
+          try {
+            this.uploadedAvatar = await this.api.uploadAvatar(this.scene, this.scanToken, this.data.avatarPath);
+          } catch (e) {
+            // The avatar is optional: one the server refuses (not an image, too large) is
+            // left out rather than standing in the way of the login.
+            if (e.kind !== 'badrequest') throw e;
+            this.setData({ avatarPath: '' });
+          }
         }
         await this.api.confirm(this.scene, this.scanToken, profileOf(this.nickname, this.uploadedAvatar));
         this.finish('done');
@@ -207,6 +221,7 @@ Component({
 
     /** Tries the failed step again (the same scan token): a network or server failure may pass. */
     retry() {
+      if (this.data.busy) return undefined;
       if (this.lastAction === 'scan') return this.scan();
       this.setData({ state: 'sending', busy: false });
       return this.lastAction === 'confirm' ? this.confirm() : this.cancel();
@@ -214,6 +229,7 @@ Component({
 
     /** The scan token was refused (401): a fresh wx.login and scan of the same code. */
     rescan() {
+      if (this.data.busy) return undefined;
       return this.scan();
     },
 
@@ -236,9 +252,10 @@ Component({
     /** The screen for an error: an ApiError, or the name of a screen. */
     fail(error) {
       const kind = typeof error === 'string' ? error : error.kind || 'server';
-      if (kind === 'confirmed') {
-        // A cancel after a confirm (or a retry of one): the person is logged in.
-        this.finish('done');
+      if (kind === 'confirmed' || kind === 'cancelled') {
+        // The decision was made already (a cancel after a confirm, a confirm after a
+        // cancel): show how the login ended.
+        this.finish(kind === 'confirmed' ? 'done' : 'cancelled');
         return;
       }
       this.stopTimers();
@@ -251,6 +268,8 @@ Component({
         errorText: kind === 'limited' ? t.limited(retryIn) : t[kind] || t.server,
         canRetry: kind === 'network' || kind === 'server',
         canRescan: kind === 'rescan',
+        // Every other screen leads somewhere: scanning another code.
+        canScan: !['network', 'server', 'rescan', 'limited'].includes(kind),
       });
       if (kind === 'limited') {
         // Waits as the server asked, then tries the same step again by itself.
