@@ -26,7 +26,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
+.PHONY: help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-built-tools system-packages packages rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
@@ -75,10 +75,12 @@ bench: tools bench-tools end2end/node_modules/.package-lock.json
 
 # The benchmark's smoke (part of `make test`): the same steps with a few hundred logins,
 # checking that each completes without an error, never how fast.
+# Its load generator is the one `cargo test` builds (a plain `cargo build` would resolve
+# features without the dev-dependencies and compile the whole tree again: 2.5 minutes).
 bench-smoke: services
 	test -x target/release/scanlogin || cargo leptos build --release
-	cargo build --features $(TEST_FEATURES) --bin loadgen
-	BENCH_SMOKE=1 tests/with-postgres.sh tests/bench/run.sh
+	cargo test --features $(TEST_FEATURES) --no-run
+	BENCH_SMOKE=1 LOADGEN=target/debug/loadgen tests/with-postgres.sh tests/bench/run.sh
 
 # The baselines (Go and gorilla/websocket from Debian; Node's ws from npm), the plot
 # (Debian's matplotlib) and the WASM breakdown (twiggy, about 3 minutes to build).
@@ -92,7 +94,14 @@ bench-tools:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q golang-go golang-github-gorilla-websocket-dev python3-matplotlib; \
 	fi
 
-tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
+# The Rust tools compile one after the other (each uses both cores); Debian's packages
+# install beside them (mostly downloads and unpacking).
+tools:
+	$(MAKE) --no-print-directory -j2 rust-built-tools system-packages
+
+rust-built-tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt
+
+system-packages: chromium services
 
 rust-tools:
 	@rustup component list --installed | grep -q '^clippy' && rustup component list --installed | grep -q '^rustfmt' \
@@ -108,7 +117,7 @@ cargo-leptos:
 	else \
 	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 14 minutes on 2 cores)"; \
 	  rustup toolchain install $(CARGO_LEPTOS_RUSTC) --profile minimal; \
-	  cargo +$(CARGO_LEPTOS_RUSTC) install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --debug; \
+	  CARGO_PROFILE_DEV_DEBUG=0 cargo +$(CARGO_LEPTOS_RUSTC) install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --debug; \
 	fi
 
 wasm-bindgen:
@@ -128,25 +137,23 @@ wasm-opt:
 	  npm install --global --no-fund --no-audit binaryen@$(BINARYEN_VERSION); \
 	fi
 
-chromium:
-	@if command -v chromium >/dev/null; then \
-	  echo "chromium: installed"; \
-	else \
-	  echo "installing Debian's chromium (about 1 minute)"; \
-	  $(SUDO) apt-get update -q; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
-	fi
+# Debian's packages, in one apt-get (apt takes one at a time): Chromium for the browser
+# tests; the servers the tests start themselves (never left running), Redis and
+# PostgreSQL; nginx and systemd-analyze to check deploy/.
+PACKAGES := chromium redis-server postgresql nginx systemd openssl
+have-packages = command -v chromium >/dev/null && command -v redis-server >/dev/null \
+	  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v nginx >/dev/null \
+	  && command -v systemd-analyze >/dev/null
 
-# The servers the tests start themselves (never left running): Debian's Redis and
-# PostgreSQL; nginx and systemd-analyze check deploy/.
-services:
-	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    && command -v nginx >/dev/null && command -v systemd-analyze >/dev/null; then \
-	  echo "redis-server, postgresql, nginx, systemd-analyze: installed"; \
+chromium services: packages
+
+packages:
+	@if $(have-packages); then \
+	  echo "chromium, redis-server, postgresql, nginx, systemd-analyze: installed"; \
 	else \
-	  echo "installing Debian's redis-server, postgresql, nginx and systemd (for systemd-analyze)"; \
+	  echo "installing Debian's $(PACKAGES) (about 2 minutes)"; \
 	  $(SUDO) apt-get update -q; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server postgresql nginx systemd openssl; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(PACKAGES); \
 	fi
 
 end2end/node_modules/.package-lock.json: end2end/package-lock.json
