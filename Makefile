@@ -94,8 +94,8 @@ bench-tools:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q golang-go golang-github-gorilla-websocket-dev python3-matplotlib; \
 	fi
 
-# The Rust tools compile one after the other (each uses both cores); Debian's packages
-# install beside them (mostly downloads and unpacking).
+# Installed in parallel (make -j2): Debian's packages are mostly downloads and unpacking;
+# cargo-leptos and wasm-bindgen-cli compile side by side.
 tools:
 	$(MAKE) --no-print-directory -j2 rust-built-tools system-packages
 
@@ -115,7 +115,7 @@ cargo-leptos:
 	@if cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)$$"; then \
 	  echo "cargo-leptos $(CARGO_LEPTOS_VERSION): installed"; \
 	else \
-	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 14 minutes on 2 cores)"; \
+	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 6.5 minutes on 2 cores)"; \
 	  rustup toolchain install $(CARGO_LEPTOS_RUSTC) --profile minimal; \
 	  CARGO_PROFILE_DEV_DEBUG=0 cargo +$(CARGO_LEPTOS_RUSTC) install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --debug; \
 	fi
