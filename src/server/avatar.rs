@@ -75,11 +75,7 @@ pub async fn upload(
 
 /// `GET /avatars/<id>`: the image, cached for a year (its id is its content's hash).
 pub async fn serve(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let valid = id.len() == 43
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let found = if valid {
+    let found = if is_id(&id) {
         state.store.avatar(&id).await
     } else {
         Ok(None)
@@ -190,6 +186,15 @@ fn on_white(image: &image::DynamicImage) -> image::RgbImage {
         let over = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
         image::Rgb([over(r), over(g), over(b)])
     })
+}
+
+/// Whether `id` has the shape of the ids `id_of` makes (profiles and requests may name only
+/// those).
+pub fn is_id(id: &str) -> bool {
+    id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An avatar's id: the SHA-256 of the stored image, base64url (43 characters).

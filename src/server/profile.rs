@@ -72,10 +72,7 @@ pub fn check_avatar_url(raw: &str) -> Result<String, AppError> {
     }
     let acceptable = if let Some(id) = url.strip_prefix(super::avatar::SERVE_PREFIX) {
         // One uploaded here (`POST /api/mp/avatar`); no other path on our origin.
-        !id.is_empty()
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        super::avatar::is_id(id)
     } else {
         url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
     };
