@@ -7,7 +7,11 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{home::HomePage, login::LoginPage, phone::PhonePage};
+use crate::{
+    components::language_switch::LanguageSwitch,
+    i18n::use_locale,
+    pages::{home::HomePage, login::LoginPage, phone::PhonePage},
+};
 
 /// The document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -23,9 +27,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, csp);
         }
     }
+    // The language, chosen once per render, before anything is written.
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<axum::http::request::Parts>() {
+        let (locale, cookie) = crate::server::locale::negotiate(&parts);
+        if let (Some(cookie), Some(response)) =
+            (cookie, use_context::<leptos_axum::ResponseOptions>())
+        {
+            response.append_header(axum::http::header::SET_COOKIE, cookie);
+        }
+        provide_context(crate::i18n::PageLanguage {
+            locale,
+            links: crate::server::locale::switch_links(&parts),
+        });
+    }
+    let lang = use_locale().tag();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -43,13 +62,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let t = use_locale().strings();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/scanlogin.css"/>
-        <Title text="scanlogin"/>
+        <Title text=t.site_name/>
         <Router>
+            <LanguageSwitch/>
             <main>
-                <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <Routes fallback=move || view! { <p class="not-found">{t.not_found}</p> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/phone") view=PhonePage/>

@@ -190,6 +190,40 @@ impl PushEvent {
     }
 }
 
+/// What the browser already knows of its scene when it asks `POST /api/scene/status`
+/// (the socket's catch-up, over plain HTTP): the answer waits for anything newer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnownState {
+    /// Nobody has scanned yet.
+    Waiting,
+    Scanned,
+}
+
+impl KnownState {
+    /// Whether `event` (the scene's latest, `None` before a scan) is what the browser knows.
+    pub fn is(self, event: Option<&PushEvent>) -> bool {
+        matches!(
+            (self, event),
+            (KnownState::Waiting, None) | (KnownState::Scanned, Some(PushEvent::Scanned))
+        )
+    }
+}
+
+/// `POST /api/scene/status`'s answer: the scene's latest event, the same a socket would
+/// have pushed (`null`: nobody scanned yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneStatusAnswer {
+    pub event: Option<PushEvent>,
+}
+
+/// `POST /api/scene/open_link`'s answer: where a phone's browser goes to open the scene
+/// in the mini program (a WeChat URL link, or a `weixin://` scheme).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenLinkAnswer {
+    pub url: String,
+}
+
 /// Answer of `POST /miniapp/getwxacodeunlimit` (the seed's envelope).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeAnswer {

@@ -583,3 +583,124 @@ async fn a_nickname_with_a_lone_surrogate_is_refused_with_a_clear_400() {
     );
     assert_eq!(app.confirm(&scene, &token, "ab😀").await.status, 200);
 }
+
+async fn status(
+    app: &common::TestApp,
+    scene: &str,
+    key: &str,
+    known: &str,
+    wait: bool,
+) -> common::flow::Answer {
+    app.post_json(
+        "/api/scene/status",
+        json!({"scene": scene, "key": key, "known": known, "wait": wait}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_status_endpoint_long_polls_what_the_socket_would_push() {
+    let app = spawn_app_with(&[("SCANLOGIN_POLL_WAIT_SECS", "1")]).await;
+    let (scene, key) = (id(), id());
+    assert_eq!(app.code(&scene, &key).await.status, 200);
+    let now = status(&app, &scene, &key, "waiting", false).await;
+    assert_eq!((now.status, &now.body), (200, &json!({"event": null})));
+    // Nothing happens within the wait: the answer says so when it ends.
+    let quiet = status(&app, &scene, &key, "waiting", true).await;
+    assert_eq!((quiet.status, &quiet.body), (200, &json!({"event": null})));
+
+    // A poll held open hears the scan (whichever reaches the server first: a poll
+    // that comes after the scan is answered at once, as a socket catches up)...
+    let held = status(&app, &scene, &key, "waiting", true);
+    let (heard, token) = tokio::join!(held, app.scan_as(&scene, "o-poll"));
+    assert_eq!(
+        heard.body,
+        json!({"event": {"type": "scanned"}}),
+        "{}",
+        heard.body
+    );
+    // ...and the next, knowing `scanned`, hears the confirmation and its ticket.
+    let held = status(&app, &scene, &key, "scanned", true);
+    let (heard, confirmed) = tokio::join!(held, app.confirm(&scene, &token, "Poll"));
+    assert_eq!(confirmed.status, 200);
+    assert_eq!(heard.body["event"]["type"], "confirmed", "{}", heard.body);
+    let ticket = heard.body["event"]["ticket"].as_str().unwrap();
+    assert_eq!(app.session(&scene, ticket, &key).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_status_endpoint_needs_the_browser_key_and_well_formed_input() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let wrong = status(&app, &scene, &id(), "waiting", false).await;
+    assert_eq!(wrong.status, 404, "{}", wrong.body);
+    let unknown = status(&app, &id(), &key, "waiting", true).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let malformed = app
+        .post_json(
+            "/api/scene/status",
+            json!({"scene": scene, "key": key, "known": "confirmed", "wait": true}),
+        )
+        .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert_eq!(malformed.body["code"], 400);
+}
+
+#[tokio::test]
+async fn a_scene_that_ends_while_polled_answers_expired() {
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_SCENE_TTL_SECS", "1"),
+        ("SCANLOGIN_POLL_WAIT_SECS", "30"),
+    ])
+    .await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let held = status(&app, &scene, &key, "waiting", true).await;
+    assert_eq!(
+        held.body,
+        json!({"event": {"type": "expired"}}),
+        "{}",
+        held.body
+    );
+}
+
+#[tokio::test]
+async fn open_link_gives_the_scene_s_link_then_a_scheme_then_refuses_with_502() {
+    let app = spawn_app().await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    let open = |key: String| {
+        let (app, scene) = (&app, scene.clone());
+        async move {
+            app.post_json("/api/scene/open_link", json!({"scene": scene, "key": key}))
+                .await
+        }
+    };
+    let link = open(key.clone()).await;
+    assert_eq!(link.status, 200, "{}", link.body);
+    assert_eq!(link.body["url"], app.url(&format!("/phone?scene={scene}")));
+    // Only the scene's browser may ask.
+    assert_eq!(open(id()).await.status, 404);
+
+    // WeChat refuses the link: the scheme.
+    let fault = |path: &str, errcode: i64| {
+        app.post_json(
+            "/__wechat/__sim/fault",
+            json!({"path": path, "kind": "errcode", "errcode": errcode}),
+        )
+    };
+    fault("/wxa/generate_urllink", 44993).await;
+    let scheme = open(key.clone()).await;
+    assert_eq!(scheme.status, 200, "{}", scheme.body);
+    assert!(scheme.body["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("weixin://dl/business/?t="));
+    // Both refused (a mini program of an individual): a 502 the page words itself.
+    fault("/wxa/generate_urllink", 40002).await;
+    fault("/wxa/generatescheme", 40002).await;
+    let refused = open(key.clone()).await;
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    assert_eq!(refused.body["code"], 502);
+}

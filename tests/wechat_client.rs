@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{spawn_app, spawn_app_with, TestApp};
 use scanlogin::server::wechat::{
     simulator::{Counters, DEMO_APPID, DEMO_SECRET},
-    TokenApi, WeChatClient, WeChatError, WeChatSettings, WxaCodeRequest,
+    MiniProgramPage, TokenApi, WeChatClient, WeChatError, WeChatSettings, WxaCodeRequest,
 };
 use serde_json::json;
 
@@ -438,4 +438,79 @@ async fn no_simulator_with_real_credentials() {
         .await
         .unwrap();
     assert!(res.status().is_client_error() && res.status() != 204);
+}
+
+fn login_page(query: &str) -> MiniProgramPage {
+    MiniProgramPage {
+        path: "pages/login/login".to_owned(),
+        query: query.to_owned(),
+        env_version: "release".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn links_and_schemes_open_a_page_with_its_query_and_follow_wechat_s_rules() {
+    let app = spawn_app().await;
+    let wechat = client(&app);
+    let scene = common::flow::id();
+    let link = wechat
+        .generate_urllink(&login_page(&format!("scene={scene}")), 1)
+        .await
+        .unwrap();
+    // In demo mode the link opens the demo phone, as WeChat opens the page.
+    assert_eq!(link, app.url(&format!("/phone?scene={scene}")));
+    let scheme = wechat
+        .generate_scheme(&login_page(&format!("scene={scene}")), 1)
+        .await
+        .unwrap();
+    assert!(scheme.starts_with("weixin://dl/business/?t="), "{scheme}");
+
+    // WeChat's rules: a published page without a query, a query of its characters,
+    // 1 to 30 days.
+    let mut unknown_page = login_page("scene=x");
+    unknown_page.path = "pages/nope/nope".into();
+    let err = wechat.generate_urllink(&unknown_page, 1).await.unwrap_err();
+    assert_eq!(err.errcode(), Some(40165), "{err}");
+    let err = wechat
+        .generate_urllink(&login_page("scene=a b"), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.errcode(), Some(40212), "{err}");
+    let err = wechat
+        .generate_scheme(&login_page("scene=x"), 31)
+        .await
+        .unwrap_err();
+    assert_eq!(err.errcode(), Some(85401), "{err}");
+
+    // A mini program that may not make links (an individual's) gets 40002.
+    fault(
+        &app,
+        json!({"path": "/wxa/generate_urllink", "kind": "errcode", "errcode": 40002}),
+    )
+    .await;
+    let err = wechat
+        .generate_urllink(&login_page("scene=x"), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.errcode(), Some(40002), "{err}");
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_renewed_once_for_links_too() {
+    let app = spawn_app().await;
+    let wechat = client(&app);
+    wechat.access_token().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/__wechat/__sim/invalidate_token"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    wechat
+        .generate_urllink(&login_page("scene=x"), 1)
+        .await
+        .unwrap();
+    let c = counters(&app).await;
+    assert_eq!(calls(&c, "/wxa/generate_urllink"), 2, "{c:?}");
 }

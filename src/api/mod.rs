@@ -8,6 +8,7 @@
 pub mod code;
 pub mod demo;
 pub mod mp;
+pub mod scene;
 pub mod session;
 
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use code::get_wxacode;
 pub use demo::demo_login_code;
 pub use mp::{mp_cancel, mp_confirm, mp_scan};
+pub use scene::{open_link, scene_status};
 pub use session::{create_session, get_me, logout};
 
 /// A failed call, as the client sees it.

@@ -1,3 +1,4 @@
 //! Components shared by pages.
 
+pub mod language_switch;
 pub mod qr_login;

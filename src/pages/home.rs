@@ -2,15 +2,23 @@
 
 use leptos::prelude::*;
 
-use crate::api::{get_me, logout};
+use leptos_meta::Title;
+
+use crate::{
+    api::{get_me, logout},
+    i18n::{use_locale, Strings},
+};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_me());
+    let locale = use_locale();
+    let t: &'static Strings = locale.strings();
 
     view! {
+        <Title text=t.home_title/>
         <section class="card home">
-            <h1>"scanlogin"</h1>
+            <h1>{t.site_name}</h1>
             <Suspense fallback=|| view! { <p>"…"</p> }>
                 {move || {
                     user.get()
@@ -25,10 +33,10 @@ pub fn HomePage() -> impl IntoView {
                                             <img class="avatar" src=me.user.avatar_url.clone() alt=""/>
                                         </Show>
                                         <p>
-                                            "Logged in as "
+                                            {t.logged_in_as}
                                             <strong data-testid="user-nickname">{me.user.nickname.clone()}</strong>
                                         </p>
-                                        <LogoutButton/>
+                                        <LogoutButton label=t.log_out.to_owned()/>
                                     </div>
                                 }
                                     .into_any()
@@ -36,8 +44,8 @@ pub fn HomePage() -> impl IntoView {
                             Err(_) => {
                                 view! {
                                     <div>
-                                        <p>"Log in to this site by scanning a WeChat mini-program code."</p>
-                                        <a class="button" href="/login">"Log in"</a>
+                                        <p>{t.home_intro}</p>
+                                        <a class="button" href="/login">{t.log_in}</a>
                                     </div>
                                 }
                                     .into_any()
@@ -52,7 +60,7 @@ pub fn HomePage() -> impl IntoView {
 /// An island: the page's only part that runs in the browser. `data-hydrated` is set once
 /// it does (effects never run on the server), for tests.
 #[island]
-fn LogoutButton() -> impl IntoView {
+fn LogoutButton(label: String) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let log_out = Action::new(|_: &()| async move {
@@ -71,7 +79,7 @@ fn LogoutButton() -> impl IntoView {
                 log_out.dispatch(());
             }
         >
-            "Log out"
+            {label}
         </button>
     }
 }

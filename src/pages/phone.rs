@@ -3,10 +3,12 @@
 //! (`/api/demo/login_code`).
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{demo_login_code, mp_cancel, mp_confirm, mp_scan},
+    i18n::{use_locale, Locale},
     protocol::{is_valid_id, BrowserInfo, InvalidValue, Profile, ScanToken, SceneId},
 };
 
@@ -44,13 +46,18 @@ impl Step {
 pub fn PhonePage() -> impl IntoView {
     let query = use_query_map();
     let scene = query.read_untracked().get("scene").unwrap_or_default();
-    view! { <PhoneFlow scene/> }
+    let locale = use_locale();
+    view! {
+        <Title text=locale.strings().phone_title/>
+        <PhoneFlow scene locale/>
+    }
 }
 
 /// An island: the demo phone's whole flow runs in the browser; the scene comes from the
 /// page's address, read on the server.
 #[island]
-fn PhoneFlow(scene: String) -> impl IntoView {
+fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
+    let t = locale.strings();
     let scene = StoredValue::new(scene);
     let scene = move || scene.get_value();
     let person = RwSignal::new(0usize);
@@ -90,7 +97,7 @@ fn PhoneFlow(scene: String) -> impl IntoView {
         async move {
             step.set(Step::Working);
             let (Ok(scene), Some(token)) = (scene.parse::<SceneId>(), token) else {
-                step.set(Step::Failed("scan first".into()));
+                step.set(Step::Failed(t.phone_scan_first.into()));
                 return;
             };
             let result = if confirm {
@@ -117,15 +124,15 @@ fn PhoneFlow(scene: String) -> impl IntoView {
             data-step=move || step.with(Step::name)
             data-hydrated=move || hydrated.get().to_string()
         >
-            <header>"scanlogin · demo mini program"</header>
+            <header>{t.phone_header}</header>
             <Show
                 when=move || is_valid_id(&scene())
-                fallback=|| view! { <p class="error">"This page needs a valid ?scene= from a login code."</p> }
+                fallback=move || view! { <p class="error">{t.phone_needs_scene}</p> }
             >
                 {move || match step.get() {
                     Step::Start | Step::Failed(_) => view! {
                         <label>
-                            "Log in as "
+                            {t.phone_person}
                             <select
                                 data-testid="phone-person"
                                 on:change=move |ev| person.set(event_target_value(&ev).parse().unwrap_or(0))
@@ -141,25 +148,25 @@ fn PhoneFlow(scene: String) -> impl IntoView {
                             {move || match step.get() { Step::Failed(msg) => msg, _ => String::new() }}
                         </p>
                         <button data-testid="phone-scan" on:click=move |_| { scan.dispatch(()); }>
-                            "Scan the code"
+                            {t.phone_scan}
                         </button>
                     }.into_any(),
                     Step::Working => view! { <p>"…"</p> }.into_any(),
                     Step::Asking(browser) => view! {
-                        <p>"A browser asks to log in as you:"</p>
+                        <p>{t.phone_asking}</p>
                         <dl class="browser" data-testid="phone-browser">
-                            <dt>"Browser"</dt><dd data-testid="phone-browser-agent">{browser.user_agent}</dd>
-                            <dt>"Network"</dt><dd data-testid="phone-browser-ip">{browser.ip}</dd>
-                            <dt>"Asked at"</dt><dd>{browser.requested_at}</dd>
+                            <dt>{t.phone_browser}</dt><dd data-testid="phone-browser-agent">{browser.user_agent}</dd>
+                            <dt>{t.phone_network}</dt><dd data-testid="phone-browser-ip">{browser.ip}</dd>
+                            <dt>{t.phone_asked_at}</dt><dd>{browser.requested_at}</dd>
                         </dl>
-                        <p class="warn">"Only confirm if this is the computer in front of you."</p>
+                        <p class="warn">{t.phone_warning}</p>
                         <div class="buttons">
-                            <button data-testid="phone-confirm" on:click=move |_| { decide.dispatch(true); }>"Confirm"</button>
-                            <button class="secondary" data-testid="phone-cancel" on:click=move |_| { decide.dispatch(false); }>"Cancel"</button>
+                            <button data-testid="phone-confirm" on:click=move |_| { decide.dispatch(true); }>{t.phone_confirm}</button>
+                            <button class="secondary" data-testid="phone-cancel" on:click=move |_| { decide.dispatch(false); }>{t.phone_cancel}</button>
                         </div>
                     }.into_any(),
-                    Step::Confirmed => view! { <p data-testid="phone-done">"Confirmed. You can put your phone away."</p> }.into_any(),
-                    Step::Cancelled => view! { <p data-testid="phone-done">"Cancelled. Nobody was logged in."</p> }.into_any(),
+                    Step::Confirmed => view! { <p data-testid="phone-done">{t.phone_confirmed}</p> }.into_any(),
+                    Step::Cancelled => view! { <p data-testid="phone-done">{t.phone_cancelled}</p> }.into_any(),
                 }}
             </Show>
         </section>

@@ -8,7 +8,10 @@ use super::{
     client::network_of, context::Client, error::AppError, limits::Bucket, registry::NewScene,
     startup::AppState, wechat::WxaCodeRequest,
 };
-use crate::protocol::{BrowserInfo, BrowserKey, CodeAnswer, SceneId};
+use crate::{
+    components::qr_login::Device,
+    protocol::{BrowserInfo, BrowserKey, CodeAnswer, SceneId},
+};
 
 /// `POST /miniapp/getwxacodeunlimit`.
 pub async fn issue_code(
@@ -96,6 +99,18 @@ pub fn rfc3339_now() -> String {
         .unwrap_or_default()
 }
 
+/// Where the login page is shown: a phone cannot scan its own screen, and WeChat's own
+/// browser opens a code by a long press but no link.
+pub fn device_of(user_agent: &str) -> Device {
+    if user_agent.contains("MicroMessenger") {
+        return Device::WeChat;
+    }
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(ua) if matches!(ua.category, "smartphone" | "mobilephone") => Device::Phone,
+        _ => Device::Computer,
+    }
+}
+
 /// A coarse description of a browser for the phone to show: family, major version and
 /// operating system ("Chrome", "156", "Linux"), enough for a person to recognise their
 /// computer, not a fingerprint. Empty fields are unknown.
@@ -168,5 +183,18 @@ mod tests {
             BrowserName::of("<script>alert(1)</script>").words(),
             "an unknown browser"
         );
+    }
+
+    #[test]
+    fn phones_and_wechat_s_browser_are_told_apart() {
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36";
+        let wechat = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36 MicroMessenger/8.0.47.2560(0x28002F35) NetType/WIFI Language/zh_CN";
+        let desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
+        assert_eq!(device_of(iphone), Device::Phone);
+        assert_eq!(device_of(android), Device::Phone);
+        assert_eq!(device_of(wechat), Device::WeChat);
+        assert_eq!(device_of(desktop), Device::Computer);
+        assert_eq!(device_of(""), Device::Computer);
     }
 }

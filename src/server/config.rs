@@ -79,6 +79,8 @@ pub struct Config {
     /// Codes the page gets by itself in a row, without the person doing anything
     /// (`SCANLOGIN_AUTO_REFRESHES`).
     pub auto_refreshes: u32,
+    /// How long `POST /api/scene/status` holds a long poll (`SCANLOGIN_POLL_WAIT_SECS`).
+    pub poll_wait: Duration,
     /// Users and sessions (`SCANLOGIN_DATABASE_URL`); secret, since it may hold a
     /// password (see [`Config::database_for_logs`]).
     pub database_url: SecretString,
@@ -223,6 +225,7 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_SIM_LISTEN",
     "SCANLOGIN_SCENE_TTL_SECS",
     "SCANLOGIN_AUTO_REFRESHES",
+    "SCANLOGIN_POLL_WAIT_SECS",
     "SCANLOGIN_DATABASE_URL",
     "SCANLOGIN_REDIS_URL",
     "SCANLOGIN_REDIS_PREFIX",
@@ -437,6 +440,7 @@ impl Config {
                 "SCANLOGIN_AUTO_REFRESHES",
                 crate::protocol::DEFAULT_AUTO_REFRESHES,
             ),
+            poll_wait: vars.seconds("SCANLOGIN_POLL_WAIT_SECS", 25),
             database_url: {
                 let url = vars
                     .get("SCANLOGIN_DATABASE_URL")

@@ -57,6 +57,46 @@ pub struct WxaCodeRequest {
     pub width: u32,
 }
 
+/// A page of the mini program, with its query, for a link that opens it
+/// (`wxa/generate_urllink`, `wxa/generatescheme`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MiniProgramPage {
+    /// A published page, without a query: `pages/login/login`.
+    pub path: String,
+    /// Up to 1,024 characters of WeChat's set: `scene=...`.
+    pub query: String,
+    pub env_version: String,
+}
+
+/// `generate_urllink`'s body: the page, expiring after `expire_interval` days (WeChat
+/// allows 1 to 30).
+#[derive(Serialize)]
+struct UrlLinkBody<'a> {
+    #[serde(flatten)]
+    page: &'a MiniProgramPage,
+    expire_type: u8,
+    expire_interval: u32,
+}
+
+/// `generatescheme`'s body: the same page under `jump_wxa`.
+#[derive(Serialize)]
+struct SchemeBody<'a> {
+    jump_wxa: &'a MiniProgramPage,
+    is_expire: bool,
+    expire_type: u8,
+    expire_interval: u32,
+}
+
+#[derive(Deserialize)]
+struct UrlLinkAnswer {
+    url_link: String,
+}
+
+#[derive(Deserialize)]
+struct SchemeAnswer {
+    openlink: String,
+}
+
 /// A mini-program code image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WxaCode {
@@ -307,6 +347,58 @@ impl WeChatClient {
             return Err(WeChatError::Status(status.as_u16()));
         }
         decide_wxacode(&content_type, body)
+    }
+
+    /// `wxa/generate_urllink`: an `https://wxaurl.cn/...` link that opens `page` from any
+    /// phone browser, valid `days` days. Only verified mini programs of a company (not
+    /// an individual) may make them, 500,000 a day together with schemes.
+    pub async fn generate_urllink(
+        &self,
+        page: &MiniProgramPage,
+        days: u32,
+    ) -> Result<String, WeChatError> {
+        let body = UrlLinkBody {
+            page,
+            expire_type: 1,
+            expire_interval: days,
+        };
+        let answer: UrlLinkAnswer = self
+            .with_token(|token| {
+                let request = self
+                    .http
+                    .post(self.url("/wxa/generate_urllink"))
+                    .query(&[("access_token", token.expose())])
+                    .json(&body);
+                async move { recorded("/wxa/generate_urllink", self.json_call(request).await) }
+            })
+            .await?;
+        Ok(answer.url_link)
+    }
+
+    /// `wxa/generatescheme`: a `weixin://dl/business/?t=...` scheme that opens `page`
+    /// (the same rules and quota as [`Self::generate_urllink`]).
+    pub async fn generate_scheme(
+        &self,
+        page: &MiniProgramPage,
+        days: u32,
+    ) -> Result<String, WeChatError> {
+        let body = SchemeBody {
+            jump_wxa: page,
+            is_expire: true,
+            expire_type: 1,
+            expire_interval: days,
+        };
+        let answer: SchemeAnswer = self
+            .with_token(|token| {
+                let request = self
+                    .http
+                    .post(self.url("/wxa/generatescheme"))
+                    .query(&[("access_token", token.expose())])
+                    .json(&body);
+                async move { recorded("/wxa/generatescheme", self.json_call(request).await) }
+            })
+            .await?;
+        Ok(answer.openlink)
     }
 
     /// `sns/jscode2session`: who is behind a `wx.login` code.

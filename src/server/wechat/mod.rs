@@ -1,8 +1,9 @@
 //! WeChat's server API: the client the app uses, and the simulator that stands in
 //! for WeChat in demo mode and in every test.
 //!
-//! Three APIs are used: an access token (`cgi-bin/stable_token` or `cgi-bin/token`),
-//! the mini-program code (`wxa/getwxacodeunlimit`) and the login
+//! The APIs used: an access token (`cgi-bin/stable_token` or `cgi-bin/token`), the
+//! mini-program code (`wxa/getwxacodeunlimit`), links that open the mini program from a
+//! phone's browser (`wxa/generate_urllink`, `wxa/generatescheme`) and the login
 //! (`sns/jscode2session`).
 
 pub mod client;
@@ -11,11 +12,32 @@ pub mod shared_token;
 pub mod simulator;
 pub mod token;
 
-pub use client::{LoginSession, TokenApi, WeChatClient, WeChatSettings, WxaCode, WxaCodeRequest};
+pub use client::{
+    LoginSession, MiniProgramPage, TokenApi, WeChatClient, WeChatSettings, WxaCode, WxaCodeRequest,
+};
 pub use error::WeChatError;
 
 /// WeChat's error codes that this crate acts on.
 pub mod errcode {
+    /// Links: `no permission to generate` (a mini program of an individual, or not
+    /// verified). Elsewhere `invalid grant_type`.
+    pub const LINK_NOT_PERMITTED: i64 = 40002;
+    /// Links: `invalid path` (not a published page, or with a query).
+    pub const INVALID_LINK_PATH: i64 = 40165;
+    /// Links: `invalid query`.
+    pub const INVALID_LINK_QUERY: i64 = 40212;
+    /// Links: more than 100 a second.
+    pub const LINK_RATE_LIMIT: i64 = 44990;
+    /// Links: 500,000 links and schemes made today.
+    pub const LINK_DAILY_QUOTA: i64 = 44993;
+    /// Links: the mini program has no published version.
+    pub const NO_RELEASED_VERSION: i64 = 85079;
+    /// Links: the expiry is not between a minute and 30 days.
+    pub const INVALID_LINK_EXPIRY: i64 = 85401;
+    /// Links: `env_version` is not release, trial or develop.
+    pub const INVALID_LINK_ENV_VERSION: i64 = 85402;
+    /// Links: `no scheme permission` (also seen for individuals' mini programs).
+    pub const NO_SCHEME_PERMISSION: i64 = 85407;
     /// `invalid credential, access_token is invalid or not latest`
     pub const INVALID_CREDENTIAL: i64 = 40001;
     /// `invalid appid`

@@ -211,6 +211,8 @@ struct Inner {
     tokens: Mutex<TokenBook>,
     login_codes: DashMap<String, LoginCode>,
     code_window: Mutex<(Instant, u32)>,
+    /// Links and schemes made in the current day.
+    link_day: Mutex<(Instant, u32)>,
     faults: Mutex<HashMap<String, (FaultKind, u32)>>,
     calls: DashMap<String, u64>,
     errors: DashMap<i64, u64>,
@@ -231,6 +233,7 @@ impl Simulator {
             tokens: Mutex::default(),
             login_codes: DashMap::new(),
             code_window: Mutex::new((Instant::now(), 0)),
+            link_day: Mutex::new((Instant::now(), 0)),
             faults: Mutex::default(),
             calls: DashMap::new(),
             errors: DashMap::new(),
@@ -247,6 +250,8 @@ impl Simulator {
             .route("/cgi-bin/token", get(classic_token))
             .route("/cgi-bin/stable_token", post(stable_token))
             .route("/wxa/getwxacodeunlimit", post(wxacode_unlimit))
+            .route("/wxa/generate_urllink", post(generate_urllink))
+            .route("/wxa/generatescheme", post(generate_scheme))
             .route("/sns/jscode2session", get(jscode2session))
             .layer(middleware::from_fn_with_state(
                 self.clone(),
@@ -485,12 +490,8 @@ async fn wxacode_unlimit(
     }
 }
 
-/// Checks a code request as WeChat does; on success, what the code encodes and its width.
-fn check_wxacode(
-    sim: &Simulator,
-    token: Option<&str>,
-    body: &[u8],
-) -> Result<(String, u32), WeChatJson> {
+/// Checks the `access_token` of a call as WeChat does.
+fn check_token(sim: &Simulator, token: Option<&str>) -> Result<(), WeChatJson> {
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| sim.error(ACCESS_TOKEN_MISSING, "access_token missing"))?;
@@ -502,7 +503,16 @@ fn check_wxacode(
         ),
         ACCESS_TOKEN_EXPIRED => sim.error(code, "access_token expired"),
         _ => sim.error(code, "invalid access_token"),
-    })?;
+    })
+}
+
+/// Checks a code request as WeChat does; on success, what the code encodes and its width.
+fn check_wxacode(
+    sim: &Simulator,
+    token: Option<&str>,
+    body: &[u8],
+) -> Result<(String, u32), WeChatJson> {
+    check_token(sim, token)?;
     {
         let mut window = lock(&sim.0.code_window);
         let now = Instant::now();
@@ -558,6 +568,142 @@ fn check_wxacode(
         url::form_urlencoded::byte_serialize(scene.as_bytes()).collect::<String>()
     );
     Ok((target, width))
+}
+
+/// Links and schemes made today, together (WeChat allows 500,000 a day).
+const LINKS_PER_DAY: u32 = 500_000;
+/// A link's query: at most 1,024 characters of this set, letters and digits besides.
+const LINK_QUERY_PUNCTUATION: &str = "!#$&'()*+,/:;=?@-._~%";
+
+/// What a link opens, as `generate_urllink` and `generatescheme` take it.
+#[derive(Deserialize, Default)]
+struct LinkTarget {
+    path: Option<String>,
+    query: Option<String>,
+    env_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UrlLinkBody {
+    #[serde(flatten)]
+    target: LinkTarget,
+    #[serde(flatten)]
+    expiry: LinkExpiry,
+}
+
+#[derive(Deserialize)]
+struct SchemeBody {
+    #[serde(default)]
+    jump_wxa: LinkTarget,
+    #[serde(flatten)]
+    expiry: LinkExpiry,
+}
+
+#[derive(Deserialize)]
+struct LinkExpiry {
+    expire_type: Option<u8>,
+    expire_time: Option<u64>,
+    expire_interval: Option<u32>,
+}
+
+async fn generate_urllink(
+    State(sim): State<Simulator>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> WeChatJson {
+    let checked = check_token(&sim, query.get("access_token").map(String::as_str))
+        .and_then(|()| {
+            serde_json::from_slice::<UrlLinkBody>(&body)
+                .map_err(|_| sim.error(INVALID_ARGS, "invalid args"))
+        })
+        .and_then(|b| check_link(&sim, &b.target, &b.expiry));
+    match checked {
+        // What a link opens in demo mode: the demo phone, as the simulated WeChat
+        // opening the mini program's page with the link's query. WeChat's own are
+        // `https://wxaurl.cn/<ticket>`.
+        Ok(query) => WeChatJson::ok(serde_json::json!({
+            "errcode": 0,
+            "errmsg": "ok",
+            "url_link": format!("{}/phone?{query}", sim.0.config.public_origin.trim_end_matches('/')),
+        })),
+        Err(json) => json,
+    }
+}
+
+async fn generate_scheme(
+    State(sim): State<Simulator>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> WeChatJson {
+    let checked = check_token(&sim, query.get("access_token").map(String::as_str))
+        .and_then(|()| {
+            serde_json::from_slice::<SchemeBody>(&body)
+                .map_err(|_| sim.error(INVALID_ARGS, "invalid args"))
+        })
+        .and_then(|b| check_link(&sim, &b.jump_wxa, &b.expiry));
+    match checked {
+        Ok(_) => WeChatJson::ok(serde_json::json!({
+            "errcode": 0,
+            "errmsg": "ok",
+            "openlink": format!("weixin://dl/business/?t={}", random::alphanumeric(12)),
+        })),
+        Err(json) => json,
+    }
+}
+
+/// Checks a link request as WeChat does and counts it; on success, the link's query.
+fn check_link(
+    sim: &Simulator,
+    target: &LinkTarget,
+    expiry: &LinkExpiry,
+) -> Result<String, WeChatJson> {
+    let path = target.path.as_deref().unwrap_or("");
+    if !path.is_empty() && (path.contains('?') || !sim.0.config.pages.iter().any(|p| p == path)) {
+        return Err(sim.error(INVALID_LINK_PATH, "invalid path"));
+    }
+    let query = target.query.clone().unwrap_or_default();
+    let query_ok = query.chars().count() <= 1024
+        && query
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || LINK_QUERY_PUNCTUATION.contains(c));
+    if !query_ok {
+        return Err(sim.error(INVALID_LINK_QUERY, "invalid query"));
+    }
+    if !matches!(
+        target.env_version.as_deref().unwrap_or("release"),
+        "release" | "trial" | "develop"
+    ) {
+        return Err(sim.error(INVALID_LINK_ENV_VERSION, "invalid env_version"));
+    }
+    const DAY: u64 = 86_400;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let expiry_ok = match expiry.expire_type.unwrap_or(0) {
+        0 => expiry
+            .expire_time
+            .is_some_and(|t| t >= now + 60 && t <= now + 30 * DAY),
+        1 => expiry
+            .expire_interval
+            .is_some_and(|d| (1..=30).contains(&d)),
+        _ => false,
+    };
+    if !expiry_ok {
+        return Err(sim.error(INVALID_LINK_EXPIRY, "invalid expire time"));
+    }
+    {
+        let mut day = lock(&sim.0.link_day);
+        let today = Instant::now();
+        if today.duration_since(day.0) >= Duration::from_secs(DAY) {
+            *day = (today, 0);
+        }
+        if day.1 >= LINKS_PER_DAY {
+            drop(day);
+            return Err(sim.error(LINK_DAILY_QUOTA, "reach max daily quota limit"));
+        }
+        day.1 += 1;
+    }
+    Ok(query)
 }
 
 /// A QR code of `text` at least `width` pixels wide, with its content type.

@@ -1,0 +1,277 @@
+//! The pages' words, one catalogue per language: no text lives in a component.
+//!
+//! The server picks the language of each render (`server::locale`: `?lang=`, then the
+//! `lang` cookie, then `Accept-Language`), so the page arrives in it with no flash of
+//! another; islands get it as a prop. A catalogue is a plain struct, so a missing text
+//! is a compile error, not a blank on the page.
+
+use leptos::prelude::use_context;
+use serde::{Deserialize, Serialize};
+
+/// The render's language and the switch's links, provided by the shell on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLanguage {
+    pub locale: Locale,
+    /// This page's address in each language.
+    pub links: Vec<(Locale, String)>,
+}
+
+/// The language of the page being rendered (the default outside a render).
+pub fn use_locale() -> Locale {
+    use_context::<PageLanguage>().map_or_else(Locale::default, |p| p.locale)
+}
+
+/// A language the pages are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Locale {
+    /// Simplified Chinese: most people who log in with WeChat read it, so it is the
+    /// language of a browser that says nothing.
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::ZhCn, Locale::En];
+
+    /// The BCP 47 tag: `<html lang>`, `?lang=` and the cookie.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::En => "en",
+        }
+    }
+
+    /// A tag as `?lang=` or the cookie carries it (exactly one of [`Locale::tag`]'s,
+    /// ignoring case).
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.tag().eq_ignore_ascii_case(tag))
+    }
+
+    /// The language's name in itself, for the switch.
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "中文",
+            Locale::En => "English",
+        }
+    }
+
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Locale::ZhCn => &ZH_CN,
+            Locale::En => &EN,
+        }
+    }
+}
+
+/// Every text of the pages and the QR component.
+pub struct Strings {
+    pub site_name: &'static str,
+    pub language_switch_label: &'static str,
+    pub not_found: &'static str,
+    pub no_script: &'static str,
+    pub no_wasm: &'static str,
+
+    pub login_title: &'static str,
+    pub login_heading: &'static str,
+    pub login_hint: &'static str,
+
+    /// The code image's text alternative: what to do with it.
+    pub code_alt: &'static str,
+    pub state_loading: &'static str,
+    pub state_waiting: &'static str,
+    pub state_scanned: &'static str,
+    pub state_confirmed: &'static str,
+    pub state_cancelled: &'static str,
+    pub state_expired: &'static str,
+    pub state_error: &'static str,
+    /// What to do next, per state (empty: nothing to add).
+    pub next_waiting: &'static str,
+    pub next_scanned: &'static str,
+    pub next_cancelled: &'static str,
+    pub next_expired: &'static str,
+    pub next_exhausted: &'static str,
+    pub expires_in: fn(u64) -> String,
+    pub new_code: &'static str,
+    pub unreachable: &'static str,
+    pub retry_now: &'static str,
+    pub error_limited: &'static str,
+    pub error_busy: &'static str,
+    pub error_wechat: &'static str,
+    pub error_session: &'static str,
+    pub error_other: &'static str,
+    pub open_in_wechat: &'static str,
+    pub open_in_wechat_hint: &'static str,
+    pub link_refused: &'static str,
+    pub in_wechat_hint: &'static str,
+
+    pub home_title: &'static str,
+    pub home_intro: &'static str,
+    pub log_in: &'static str,
+    pub logged_in_as: &'static str,
+    pub log_out: &'static str,
+
+    pub phone_title: &'static str,
+    pub phone_header: &'static str,
+    pub phone_needs_scene: &'static str,
+    pub phone_person: &'static str,
+    pub phone_scan: &'static str,
+    pub phone_asking: &'static str,
+    pub phone_browser: &'static str,
+    pub phone_network: &'static str,
+    pub phone_asked_at: &'static str,
+    pub phone_warning: &'static str,
+    pub phone_confirm: &'static str,
+    pub phone_cancel: &'static str,
+    pub phone_confirmed: &'static str,
+    pub phone_cancelled: &'static str,
+    pub phone_scan_first: &'static str,
+}
+
+pub static ZH_CN: Strings = Strings {
+    site_name: "scanlogin",
+    language_switch_label: "语言",
+    not_found: "页面不存在。",
+    no_script: "登录需要 JavaScript：请启用它，或换一个浏览器。",
+    no_wasm: "这个浏览器无法运行登录（不支持 WebAssembly）。请使用新版的 Chrome、Edge、Firefox、Safari，或在微信中打开。",
+
+    login_title: "微信扫码登录 · scanlogin",
+    login_heading: "微信扫码登录",
+    login_hint: "打开微信，点右上角 ＋ 选择「扫一扫」，然后在手机上确认。",
+
+    code_alt: "微信小程序码：用手机微信扫一扫，即可登录本站",
+    state_loading: "正在获取小程序码…",
+    state_waiting: "请用微信扫码登录",
+    state_scanned: "已扫码，请在手机上确认",
+    state_confirmed: "已确认，正在登录…",
+    state_cancelled: "已在手机上取消",
+    state_expired: "小程序码已过期",
+    state_error: "出错了",
+    next_waiting: "",
+    next_scanned: "在手机微信里点「确认登录」。",
+    next_cancelled: "马上换一个新码；想登录就再扫一次。",
+    next_expired: "正在换一个新码…",
+    next_exhausted: "小程序码已过期，请点下面的按钮换一个。",
+    expires_in: |s| format!("{s} 秒后过期"),
+    new_code: "换一个小程序码",
+    unreachable: "无法连接服务器，正在重试…",
+    retry_now: "立即重试",
+    error_limited: "操作太频繁了，请稍等片刻再试。",
+    error_busy: "服务正忙，稍后会自动重试。",
+    error_wechat: "微信暂时没有响应，稍后会自动重试。",
+    error_session: "登录没有完成，请换一个小程序码重新扫码。",
+    error_other: "请换一个小程序码再试。",
+    open_in_wechat: "在微信中打开",
+    open_in_wechat_hint: "正在用手机浏览？在微信中打开并确认，然后回到这里，就会自动登录。",
+    link_refused: "微信暂时无法生成打开链接。请用另一部手机扫码，或截图后在微信「扫一扫」中从相册选取。",
+    in_wechat_hint: "长按上面的小程序码，选择「识别小程序码」。",
+
+    home_title: "scanlogin",
+    home_intro: "用微信扫小程序码登录本站。",
+    log_in: "登录",
+    logged_in_as: "已登录：",
+    log_out: "退出登录",
+
+    phone_title: "演示小程序 · scanlogin",
+    phone_header: "scanlogin · 演示小程序",
+    phone_needs_scene: "这个页面需要登录码里的 ?scene= 参数。",
+    phone_person: "登录身份 ",
+    phone_scan: "扫码",
+    phone_asking: "有一个浏览器请求以你的身份登录：",
+    phone_browser: "浏览器",
+    phone_network: "网络",
+    phone_asked_at: "请求时间",
+    phone_warning: "只有当它是你面前的这台电脑时才确认。",
+    phone_confirm: "确认登录",
+    phone_cancel: "取消",
+    phone_confirmed: "已确认，可以放下手机了。",
+    phone_cancelled: "已取消，没有人登录。",
+    phone_scan_first: "请先扫码",
+};
+
+pub static EN: Strings = Strings {
+    site_name: "scanlogin",
+    language_switch_label: "Language",
+    not_found: "Page not found.",
+    no_script: "The login needs JavaScript: turn it on, or use another browser.",
+    no_wasm: "This browser cannot run the login (it has no WebAssembly). Use a current Chrome, Edge, Firefox or Safari, or open the page in WeChat.",
+
+    login_title: "Log in with WeChat · scanlogin",
+    login_heading: "Log in with WeChat",
+    login_hint: "Open WeChat, tap + then Scan, and confirm on your phone.",
+
+    code_alt: "WeChat mini-program code: scan it with WeChat on your phone to log in to this site",
+    state_loading: "Getting a code…",
+    state_waiting: "Scan with WeChat to log in",
+    state_scanned: "Scanned: confirm on your phone",
+    state_confirmed: "Confirmed: logging you in…",
+    state_cancelled: "Cancelled on the phone",
+    state_expired: "This code has expired",
+    state_error: "Something went wrong",
+    next_waiting: "",
+    next_scanned: "Tap “Confirm” in WeChat on your phone.",
+    next_cancelled: "A new code is coming; scan it to log in.",
+    next_expired: "Getting a new code…",
+    next_exhausted: "Code expired — get a new one with the button below.",
+    expires_in: |s| format!("Expires in {s} s"),
+    new_code: "Get a new code",
+    unreachable: "Cannot reach the server: trying again…",
+    retry_now: "Try again now",
+    error_limited: "Too many attempts: wait a moment and try again.",
+    error_busy: "The service is busy: it will try again shortly.",
+    error_wechat: "WeChat is not answering: it will try again shortly.",
+    error_session: "The login did not complete: get a new code and scan again.",
+    error_other: "Get a new code and try again.",
+    open_in_wechat: "Open in WeChat",
+    open_in_wechat_hint: "On your phone? Open the login in WeChat, confirm, then come back here: this page logs you in.",
+    link_refused: "WeChat cannot make a link to open right now. Scan the code with another phone, or take a screenshot and pick it from your album in WeChat’s Scan.",
+    in_wechat_hint: "Long-press the code above and choose “Scan QR code in image” (识别小程序码).",
+
+    home_title: "scanlogin",
+    home_intro: "Log in to this site by scanning a WeChat mini-program code.",
+    log_in: "Log in",
+    logged_in_as: "Logged in as ",
+    log_out: "Log out",
+
+    phone_title: "Demo mini program · scanlogin",
+    phone_header: "scanlogin · demo mini program",
+    phone_needs_scene: "This page needs a valid ?scene= from a login code.",
+    phone_person: "Log in as ",
+    phone_scan: "Scan the code",
+    phone_asking: "A browser asks to log in as you:",
+    phone_browser: "Browser",
+    phone_network: "Network",
+    phone_asked_at: "Asked at",
+    phone_warning: "Only confirm if this is the computer in front of you.",
+    phone_confirm: "Confirm",
+    phone_cancel: "Cancel",
+    phone_confirmed: "Confirmed. You can put your phone away.",
+    phone_cancelled: "Cancelled. Nobody was logged in.",
+    phone_scan_first: "scan first",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_in_serde_and_ignore_case() {
+        for locale in Locale::ALL {
+            assert_eq!(Locale::from_tag(locale.tag()), Some(locale));
+            let json = serde_json::to_string(&locale).unwrap();
+            assert_eq!(json, format!("\"{}\"", locale.tag()));
+        }
+        assert_eq!(Locale::from_tag("ZH-cn"), Some(Locale::ZhCn));
+        assert_eq!(Locale::from_tag("fr"), None);
+    }
+
+    #[test]
+    fn every_catalogue_says_the_countdown() {
+        assert_eq!((EN.expires_in)(7), "Expires in 7 s");
+        assert_eq!((ZH_CN.expires_in)(7), "7 秒后过期");
+    }
+}
