@@ -118,6 +118,8 @@ export default defineConfig({
   ],
   use: {
     baseURL: `http://127.0.0.1:${MAIN_PORT}`,
+    // English unless a test asks for another language (the pages follow Accept-Language).
+    locale: "en-US",
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
   },

@@ -304,6 +304,15 @@ test('opened without a code it is a home screen whose scan button runs the same 
   expect(other.data.error).toBe('notOurs');
 });
 
+test('opened by "Open in WeChat" (a URL link or scheme with query scene=<id>), it scans that scene', async () => {
+  // The login page on the phone itself asked WeChat for wxa/generate_urllink (or
+  // wxa/generatescheme) with `query: "scene=<id>"`: WeChat opens the page with the query
+  // as its options, not URL-encoded, and launch scene 1194 (URL link) or 1065 (scheme).
+  const page = await openPage({ scene: SCENE });
+  expect(sent('/api/mp/scan')[0].data).toEqual({ scene: SCENE, code: 'login-code-1' });
+  expect(page.data.state).toBe('asking');
+});
+
 test('a malformed scene shows its screen and makes no request', async () => {
   const page = await openPage({ scene: 'not-a-scene' });
   expect(page.data.state).toBe('error');

@@ -576,7 +576,18 @@ mod browser {
             let mut heard = false;
             if let Ok(socket) = WebSocket::open(&socket_url(&scene)) {
                 let (mut sink, mut stream) = socket.split();
-                if sink.send(Message::Text(hello.clone())).await.is_ok() {
+                // gloo's send waits for the socket to open, and never wakes when it
+                // closes first without an error (a refused upgrade can do that): the
+                // first thing the stream says ends the wait too.
+                let sent = {
+                    let hello = sink.send(Message::Text(hello.clone()));
+                    futures::pin_mut!(hello);
+                    match futures::future::select(hello, stream.next()).await {
+                        futures::future::Either::Left((sent, _)) => sent.is_ok(),
+                        futures::future::Either::Right(_) => false,
+                    }
+                };
+                if sent {
                     while let Some(message) = stream.next().await {
                         if !is_current(flow, generation) {
                             return;
