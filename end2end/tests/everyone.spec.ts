@@ -91,6 +91,12 @@ test("every state of the page passes the accessibility check and is announced", 
   await expect(expiring.getByRole("status")).toContainText("小程序码已过期");
   await expectAccessible(expiring, "expired (zh-CN)");
 
+  // Dark mode: its own colours pass too.
+  const dark = await contextPage(browser, { colorScheme: "dark" });
+  await openLogin(dark);
+  expect(await dark.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe("rgb(18, 19, 22)");
+  await expectAccessible(dark, "waiting, dark");
+
   // The server unreachable: every call fails as a network error would.
   const away = await contextPage(browser, {});
   await away.route(/\/(miniapp|api)\//, (route) => route.abort("connectionrefused"));
@@ -230,7 +236,8 @@ test("screenshots in both languages, waiting and scanned, on a computer and a ph
       ["desktop", { viewport: { width: 900, height: 640 } }],
       ["phone", PHONE],
     ] as const) {
-      const page = await contextPage(browser, { ...options, locale });
+      // Reduced motion: no fade caught half-way.
+      const page = await contextPage(browser, { ...options, locale, reducedMotion: "reduce" });
       const scene = await openLogin(page);
       if (device === "phone") await expect(page.getByTestId("qr-open-wechat")).toBeVisible();
       if (lang === "zh") {
