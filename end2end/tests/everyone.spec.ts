@@ -3,7 +3,7 @@
 // link, a proxy that blocks WebSockets, a browser without WebAssembly, and screenshots
 // (with a check that Chinese is drawn, not boxes).
 import AxeBuilder from "@axe-core/playwright";
-import { Browser, BrowserContextOptions, expect, Page, test, TestInfo } from "@playwright/test";
+import { Browser, BrowserContext, BrowserContextOptions, expect, Page, test, TestInfo } from "@playwright/test";
 import * as path from "path";
 import { openLogin, phoneScans, scanOn } from "./helpers";
 
@@ -29,9 +29,18 @@ async function expectAccessible(page: Page, state: string) {
   ).toEqual([]);
 }
 
+const opened: BrowserContext[] = [];
+
+/** A page in a context of its own, closed after the test (its page stops asking for codes). */
 async function contextPage(browser: Browser, options: BrowserContextOptions): Promise<Page> {
-  return (await browser.newContext(options)).newPage();
+  const context = await browser.newContext(options);
+  opened.push(context);
+  return context.newPage();
 }
+
+test.afterEach(async () => {
+  for (const context of opened.splice(0)) await context.close();
+});
 
 /** Breaks WeChat's link APIs for their next `count` calls, at the demo simulator. */
 async function refuseLinks(page: Page, errcode: number) {
@@ -138,8 +147,8 @@ test("the keyboard reaches every control, with a visible focus", async ({ page, 
 });
 
 test("on a phone, Open in WeChat leads through WeChat to a logged-in page", async ({ browser }) => {
-  const context = await browser.newContext({ ...PHONE, locale: "en-US" });
-  const page = await context.newPage();
+  const page = await contextPage(browser, { ...PHONE, locale: "en-US" });
+  const context = page.context();
   // The phone's browser puts the page to sleep while WeChat is in front: its socket
   // hears nothing. Coming back, the page catches up by itself.
   await page.routeWebSocket(/\/websocket/, () => {});

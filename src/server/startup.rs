@@ -460,6 +460,8 @@ fn register_server_functions() {
     register_explicit::<crate::api::session::GetMe>();
     register_explicit::<crate::api::session::Logout>();
     register_explicit::<crate::api::demo::DemoLoginCode>();
+    register_explicit::<crate::api::scene::SceneStatus>();
+    register_explicit::<crate::api::scene::OpenLink>();
 }
 
 /// `GET /login` when already logged in: straight to `/`.

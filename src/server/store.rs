@@ -13,7 +13,8 @@ use crate::protocol::{Profile, User};
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    /// The OpenID provider's tables (`server::oidc`) share it.
+    pub(in crate::server) pool: AnyPool,
 }
 
 /// Which SQL a URL names.
@@ -207,10 +208,21 @@ impl Store {
         token: &str,
         policy: SessionPolicy,
     ) -> Result<Option<User>, AppError> {
+        Ok(self.session(token, policy).await?.map(|(user, _)| user))
+    }
+
+    /// A live session's user and when they logged in (seconds since the epoch), as
+    /// [`Self::session_user`].
+    pub async fn session(
+        &self,
+        token: &str,
+        policy: SessionPolicy,
+    ) -> Result<Option<(User, i64)>, AppError> {
         let now = unix_now();
         let hash = secret::hash(token);
-        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
-            "SELECT users.id, users.nickname, users.avatar_url, sessions.last_seen_at
+        let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT users.id, users.nickname, users.avatar_url, sessions.last_seen_at,
+                    sessions.created_at
              FROM sessions JOIN users ON users.id = sessions.user_id
              WHERE sessions.token_hash = $1 AND sessions.expires_at > $2
                  AND sessions.last_seen_at > $3",
@@ -220,7 +232,7 @@ impl Store {
         .bind(now - policy.idle.as_secs() as i64)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((id, nickname, avatar_url, last_seen_at)) = row else {
+        let Some((id, nickname, avatar_url, last_seen_at, created_at)) = row else {
             return Ok(None);
         };
         if now - last_seen_at >= LAST_SEEN_RESOLUTION.as_secs() as i64 {
@@ -230,11 +242,12 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(Some(User {
+        let user = User {
             id,
             nickname,
             avatar_url,
-        }))
+        };
+        Ok(Some((user, created_at)))
     }
 
     /// When the session was last seen, for tests.
