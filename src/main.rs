@@ -1,7 +1,9 @@
 //! The scanlogin server binary: reads its configuration from the environment and serves.
 //!
 //! `scanlogin` serves the app; `scanlogin simulator` serves the WeChat simulator on its
-//! own, for several instances in real-WeChat mode that share one (tests, local demos).
+//! own, for several instances in real-WeChat mode that share one (tests, local demos);
+//! `scanlogin hash-secret` hashes an OpenID client's secret (read from standard input) for
+//! `secret_hash`; `scanlogin rotate-oidc-key` gives the OpenID provider a new signing key.
 
 /// With `--features dhat-heap`: every allocation is tracked, and `dhat-heap.json` is
 /// written at exit (what was live at the heap's peak, by call stack).
@@ -22,9 +24,11 @@ async fn main() -> std::process::ExitCode {
         None => serve().await,
         Some("simulator") => simulator().await,
         Some("--print-config") => print_config(),
+        Some("hash-secret") => hash_secret(),
+        Some("rotate-oidc-key") => rotate_oidc_key().await,
         Some(other) => {
             eprintln!(
-                "scanlogin: unknown command {other:?}; use `scanlogin`, `scanlogin --print-config` or `scanlogin simulator`"
+                "scanlogin: unknown command {other:?}; use `scanlogin`, `scanlogin --print-config`, `scanlogin simulator`, `scanlogin hash-secret` or `scanlogin rotate-oidc-key`"
             );
             std::process::ExitCode::from(2)
         }
@@ -54,6 +58,58 @@ async fn serve() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("scanlogin: server error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads a client secret from standard input (one line) and prints its argon2 hash.
+#[cfg(feature = "ssr")]
+fn hash_secret() -> std::process::ExitCode {
+    let mut secret = String::new();
+    if std::io::stdin().read_line(&mut secret).is_err() || secret.trim().is_empty() {
+        eprintln!("scanlogin hash-secret: give the secret on standard input");
+        return std::process::ExitCode::from(2);
+    }
+    match scanlogin::server::oidc::clients::hash_secret(secret.trim_end_matches(['\r', '\n'])) {
+        Ok(hash) => {
+            println!("{hash}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("scanlogin hash-secret: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A new signing key for the OpenID provider, in the configured database; the old one
+/// stays published while the ID tokens it signed live.
+#[cfg(feature = "ssr")]
+async fn rotate_oidc_key() -> std::process::ExitCode {
+    use secrecy::ExposeSecret;
+    let config = match scanlogin::server::Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("scanlogin: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let rotated = async {
+        let store = scanlogin::server::store::Store::connect(config.database_url.expose_secret())
+            .await
+            .map_err(|e| e.to_string())?;
+        scanlogin::server::oidc::keys::rotate(&store)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match rotated.await {
+        Ok(kid) => {
+            println!("new signing key: {kid}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("scanlogin rotate-oidc-key: {err}");
             std::process::ExitCode::FAILURE
         }
     }

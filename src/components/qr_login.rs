@@ -136,6 +136,9 @@ pub struct Flow {
     device: Device,
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     t: &'static Strings,
+    /// Where to go once logged in.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    next: StoredValue<String>,
     /// The next wait before asking for a code again after the server did not answer.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     retry_ms: StoredValue<u32>,
@@ -153,7 +156,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    fn new(device: Device, t: &'static Strings) -> Self {
+    fn new(device: Device, t: &'static Strings, next: String) -> Self {
         Self {
             phase: RwSignal::new(Phase::Loading),
             scene: RwSignal::new(String::new()),
@@ -167,6 +170,7 @@ impl Flow {
             open_link: RwSignal::new(OpenLinkState::None),
             device,
             t,
+            next: StoredValue::new(next),
             retry_ms: StoredValue::new(0),
             auto_used: StoredValue::new(0),
             auto_max: StoredValue::new(crate::protocol::DEFAULT_AUTO_REFRESHES),
@@ -182,12 +186,13 @@ impl Flow {
     }
 }
 
-/// An island: the only part of the login page that runs in the browser. `locale` and
-/// `device` come from the server's render.
+/// An island: the only part of the login page that runs in the browser. `locale`,
+/// `device` and `next` (where to go once logged in, checked by the server) come from the
+/// server's render.
 #[island]
-pub fn QrLogin(locale: Locale, device: Device) -> impl IntoView {
+pub fn QrLogin(locale: Locale, device: Device, next: String) -> impl IntoView {
     let t: &'static Strings = locale.strings();
-    let flow = Flow::new(device, t);
+    let flow = Flow::new(device, t, next);
     // Effects run only in the browser, once hydrated.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
@@ -689,7 +694,7 @@ mod browser {
                 spawn_local(async move {
                     match create_session(scene, ticket, key).await {
                         Ok(_) => {
-                            let _ = window().location().set_href("/");
+                            let _ = window().location().set_href(&flow.next.get_value());
                         }
                         Err(_) => {
                             flow.detail.set(flow.t.error_session);

@@ -14,11 +14,12 @@ pub fn LoginPage() -> impl IntoView {
     let locale = use_locale();
     let t = locale.strings();
     let device = request_device();
+    let next = request_next();
     view! {
         <Title text=t.login_title/>
         <section class="card login">
             <h1>{t.login_heading}</h1>
-            <QrLogin locale device/>
+            <QrLogin locale device next/>
             {(device == Device::Computer).then(|| view! { <p class="hint">{t.login_hint}</p> })}
             <noscript>
                 <p class="error">{t.no_script}</p>
@@ -26,6 +27,18 @@ pub fn LoginPage() -> impl IntoView {
             <NoWebAssembly message=t.no_wasm/>
         </section>
     }
+}
+
+/// Where the login goes on to: an OpenID client's authorization request (`next=`,
+/// checked on the server), or home.
+fn request_next() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<axum::http::request::Parts>() {
+        if let Some(next) = crate::server::startup::login_next(parts.uri.query()) {
+            return next;
+        }
+    }
+    "/".to_owned()
 }
 
 /// The device of the request being rendered (a computer outside a request).

@@ -81,6 +81,8 @@ pub struct Config {
     pub auto_refreshes: u32,
     /// How long `POST /api/scene/status` holds a long poll (`SCANLOGIN_POLL_WAIT_SECS`).
     pub poll_wait: Duration,
+    /// The OpenID provider (`SCANLOGIN_OIDC_CLIENTS`); unset: none.
+    pub oidc: Option<super::oidc::Provider>,
     /// Users and sessions (`SCANLOGIN_DATABASE_URL`); secret, since it may hold a
     /// password (see [`Config::database_for_logs`]).
     pub database_url: SecretString,
@@ -226,6 +228,9 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_SCENE_TTL_SECS",
     "SCANLOGIN_AUTO_REFRESHES",
     "SCANLOGIN_POLL_WAIT_SECS",
+    "SCANLOGIN_OIDC_CLIENTS",
+    "SCANLOGIN_OIDC_ID_TOKEN_TTL_SECS",
+    "SCANLOGIN_OIDC_CODE_TTL_SECS",
     "SCANLOGIN_DATABASE_URL",
     "SCANLOGIN_REDIS_URL",
     "SCANLOGIN_REDIS_PREFIX",
@@ -379,6 +384,7 @@ impl Config {
                 });
         let trusted_proxies: TrustedProxies =
             vars.parse(TRUSTED_PROXIES, TrustedProxies::default());
+        let oidc = read_oidc(vars, public_origin.as_deref());
         let mode = decide_mode(vars, &leptos, public_origin.as_deref(), &trusted_proxies);
 
         let wechat_token_api = match vars.get("SCANLOGIN_WECHAT_TOKEN_API").as_deref() {
@@ -441,6 +447,7 @@ impl Config {
                 crate::protocol::DEFAULT_AUTO_REFRESHES,
             ),
             poll_wait: vars.seconds("SCANLOGIN_POLL_WAIT_SECS", 25),
+            oidc,
             database_url: {
                 let url = vars
                     .get("SCANLOGIN_DATABASE_URL")
@@ -560,6 +567,34 @@ fn without_password(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The OpenID provider, when `SCANLOGIN_OIDC_CLIENTS` names its clients' file: every
+/// problem in the file is a start-up error of its own, and the issuer must be known.
+fn read_oidc(vars: &Vars, public_origin: Option<&str>) -> Option<super::oidc::Provider> {
+    const CLIENTS: &str = "SCANLOGIN_OIDC_CLIENTS";
+    let path = vars.get(CLIENTS)?;
+    let id_token_ttl = vars.seconds("SCANLOGIN_OIDC_ID_TOKEN_TTL_SECS", 600);
+    let code_ttl = vars.seconds("SCANLOGIN_OIDC_CODE_TTL_SECS", 60);
+    let clients = super::oidc::Clients::load(&path).map_err(|problems| {
+        for problem in problems {
+            vars.invalid(CLIENTS, &path, problem);
+        }
+    });
+    let Some(issuer) = public_origin else {
+        vars.invalid(
+            CLIENTS,
+            &path,
+            "an OpenID provider needs SCANLOGIN_PUBLIC_ORIGIN: it is the issuer",
+        );
+        return None;
+    };
+    Some(super::oidc::Provider {
+        issuer: issuer.to_owned(),
+        clients: clients.ok()?,
+        id_token_ttl,
+        code_ttl,
+    })
 }
 
 /// The mode, from the credentials, `SCANLOGIN_DEMO`, and who can reach the server.
@@ -767,6 +802,15 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
         Config::for_tests(vars.iter().copied())
+    }
+
+    #[test]
+    fn an_openid_provider_needs_its_clients_file_and_the_public_origin() {
+        let err = config(&[("SCANLOGIN_OIDC_CLIENTS", "/no/such/clients.toml")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read /no/such/clients.toml"), "{err}");
+        assert!(err.contains("needs SCANLOGIN_PUBLIC_ORIGIN"), "{err}");
     }
 
     fn on(addr: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {

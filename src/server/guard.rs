@@ -19,9 +19,12 @@ use super::{
 };
 
 /// The mini program calls these from WeChat, which sends no browser origin; they are
-/// authenticated by WeChat's login code and the scan token instead.
+/// authenticated by WeChat's login code and the scan token instead. The OpenID
+/// provider's token and userinfo endpoints are called by other sites (a single-page
+/// client posts from its own origin, under CORS) and authenticated by client credentials,
+/// codes and tokens, never by our cookie.
 fn is_origin_exempt(path: &str) -> bool {
-    path.starts_with("/api/mp/")
+    path.starts_with("/api/mp/") || path == "/oauth/token" || path == "/oauth/userinfo"
 }
 
 /// The simulator's control surface: it mints `wx.login` codes for any openid (a login as

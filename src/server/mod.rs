@@ -24,6 +24,7 @@ pub mod limits;
 pub mod locale;
 pub mod metrics;
 pub mod mp_api;
+pub mod oidc;
 pub mod open_link;
 pub mod profile;
 pub mod random;

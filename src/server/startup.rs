@@ -66,6 +66,8 @@ pub struct AppState {
     pub shutting_down: tokio::sync::watch::Receiver<bool>,
     /// Login sockets open now (a shutdown waits for them to close).
     pub open_sockets: Arc<std::sync::atomic::AtomicUsize>,
+    /// The OpenID provider, if enabled.
+    pub oidc: Option<Arc<super::oidc::Provider>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,8 @@ pub enum StartupError {
     Database(#[from] sqlx::Error),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("OpenID provider: {0}")]
+    Oidc(String),
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -166,6 +170,12 @@ impl Application {
         }
         let secure_cookies = public_origin.starts_with("https://");
         let store = Store::connect(config.database_url.expose_secret()).await?;
+        let oidc = config.oidc.clone().map(Arc::new);
+        if oidc.is_some() {
+            super::oidc::keys::ensure_active(&store)
+                .await
+                .map_err(|e| StartupError::Oidc(e.to_string()))?;
+        }
         let (descriptors, descriptors_hard) = connections::raise_descriptor_limit();
         let mut connection_settings = connections::Settings::new(
             &config.connections,
@@ -244,6 +254,7 @@ impl Application {
                 idle: config.session_idle,
             },
             secure_cookies,
+            oidc,
             config: Arc::new(config),
         };
         Ok(Self {
@@ -258,6 +269,11 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The database (for tests and `scanlogin rotate-oidc-key`).
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
     }
 
     /// Open connections, upgraded sockets included (for tests).
@@ -321,6 +337,10 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/websocket", get(socket::handler))
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
+        .merge(match state.oidc.clone() {
+            Some(provider) => super::oidc::router(provider),
+            None => Router::new(),
+        })
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -464,14 +484,23 @@ fn register_server_functions() {
     register_explicit::<crate::api::scene::OpenLink>();
 }
 
-/// `GET /login` when already logged in: straight to `/`.
+/// `GET /login` when already logged in: straight on, to its `next=` (an authorization
+/// request of the OpenID provider) or to `/`.
 async fn login_redirect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.uri().path() == "/login" && req.method() == axum::http::Method::GET {
         if let Ok(Some(_)) = session::current_user(&state, req.headers()).await {
-            return Redirect::to("/").into_response();
+            let to = login_next(req.uri().query()).unwrap_or_else(|| "/".to_owned());
+            return Redirect::to(&to).into_response();
         }
     }
     next.run(req).await
+}
+
+/// The login page's `next=`, if it is one the login may go on to.
+pub fn login_next(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "next")
+        .and_then(|(_, next)| super::oidc::continuation(&next).map(str::to_owned))
 }
 
 /// Housekeeping that no concept owns by itself: every 5 s, report open sockets, drop code
@@ -495,6 +524,9 @@ async fn sweep(state: AppState) {
             state.limits.shrink();
         }
         if ticks.is_multiple_of(720) {
+            if let Err(err) = super::oidc::grants::purge_expired(&state.store).await {
+                tracing::warn!(%err, "purging expired OpenID codes and tokens failed");
+            }
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");
             }

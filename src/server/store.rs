@@ -250,6 +250,20 @@ impl Store {
         Ok(Some((user, created_at)))
     }
 
+    /// A user by id.
+    pub async fn user(&self, id: i64) -> Result<Option<User>, AppError> {
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, nickname, avatar_url)| User {
+            id,
+            nickname,
+            avatar_url,
+        }))
+    }
+
     /// When the session was last seen, for tests.
     pub async fn session_last_seen(&self, token: &str) -> Result<Option<i64>, AppError> {
         Ok(

@@ -14,6 +14,8 @@ pub struct TestApp {
     /// The server's open connections, upgraded sockets included.
     pub open_connections: scanlogin::server::connections::OpenConnections,
     pub http: reqwest::Client,
+    /// The app's database.
+    pub store: scanlogin::server::store::Store,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// This app's own Redis, when the suite runs against Redis and PostgreSQL.
     redis: Option<services::RedisServer>,
@@ -65,6 +67,7 @@ pub async fn spawn_app_with_config(mut config: Config) -> TestApp {
     let app = Application::build(config).await.expect("app starts");
     let addr = app.local_addr();
     let open_connections = app.open_connections();
+    let store = app.store();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
@@ -76,6 +79,7 @@ pub async fn spawn_app_with_config(mut config: Config) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client"),
+        store,
         shutdown: Some(tx),
         redis,
     }

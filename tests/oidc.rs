@@ -1,0 +1,674 @@
+//! scanlogin as an OpenID Provider, driven by a real relying-party library (the
+//! `openidconnect` crate: discovery, PKCE, ID-token verification against the JWKS), in
+//! demo mode: authorize → the scan login through the mini-program API → code → tokens →
+//! userinfo; and each way a request must be refused.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{
+    flow::{confirmed_ticket, cookie_pair},
+    services::free_port,
+    spawn_app_with_config, TestApp,
+};
+use openidconnect::{
+    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims},
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
+use serde_json::Value;
+
+const WEB_SECRET: &str = "web-app-secret";
+const WEB_CB: &str = "https://rp.example/cb";
+const SPA_CB: &str = "http://127.0.0.1:8080/cb";
+
+/// The app with two clients: a confidential web app and a public single-page app.
+async fn provider_app(extra: &[(&str, &str)]) -> (TestApp, tempfile_path::Path) {
+    let hash = scanlogin::server::oidc::clients::hash_secret(WEB_SECRET).unwrap();
+    let file = tempfile_path::Path::new(format!(
+        "[[clients]]\nid = \"web\"\nredirect_uris = [\"{WEB_CB}\"]\nsecret_hash = \"{hash}\"\n\n\
+         [[clients]]\nid = \"spa\"\npublic = true\nredirect_uris = [\"{SPA_CB}\"]\n"
+    ));
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut vars = vec![
+        ("SCANLOGIN_OIDC_CLIENTS", file.as_str()),
+        ("SCANLOGIN_PUBLIC_ORIGIN", origin.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    let mut config = common::config_with(&vars);
+    config.leptos.site_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    (spawn_app_with_config(config).await, file)
+}
+
+mod tempfile_path {
+    /// A file of the test's own, deleted when dropped.
+    pub struct Path(std::path::PathBuf);
+    impl Path {
+        pub fn new(contents: String) -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("scanlogin-oidc-{}.toml", super::common::flow::id()));
+            std::fs::write(&path, contents).unwrap();
+            Self(path)
+        }
+        pub fn as_str(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+    impl Drop for Path {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+/// The relying party's HTTP client for `openidconnect`: our reqwest, no redirects.
+fn rp_http() -> impl Fn(
+    openidconnect::HttpRequest,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>>>,
+> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    move |request: openidconnect::HttpRequest| {
+        let http = http.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let response = http
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await?;
+            let mut answer = openidconnect::http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            Ok(answer.body(response.bytes().await?.to_vec()).unwrap())
+        })
+    }
+}
+
+/// A person logs in by scanning: the browser's session cookie.
+async fn scan_login(app: &TestApp, openid: &str, nickname: &str) -> String {
+    let (scene, key, ticket) = confirmed_ticket(app, openid, nickname).await;
+    let session = app.session(&scene, &ticket, &key).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    cookie_pair(session.set_cookie.as_deref().unwrap())
+}
+
+async fn get(app: &TestApp, url: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = app.http.get(url);
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    req.send().await.unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn a_relying_party_logs_a_person_in_by_scan_with_discovery_pkce_and_a_verified_id_token() {
+    let (app, _file) = provider_app(&[]).await;
+    let http = rp_http();
+    let issuer = IssuerUrl::new(app.url("")).unwrap();
+    let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http)
+        .await
+        .unwrap();
+    assert_eq!(metadata.issuer(), &issuer);
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("web".into()),
+        Some(ClientSecret::new(WEB_SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(WEB_CB.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (authorize_url, csrf_state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    // No session: the browser goes to the scan login, which knows where to come back.
+    let res = get(&app, authorize_url.as_str(), None).await;
+    assert_eq!(res.status(), 303);
+    let login = location(&res);
+    assert!(
+        login.starts_with("/login?next=%2Foauth%2Fauthorize%3F"),
+        "{login}"
+    );
+    let next = query_param(&format!("http://x{login}"), "next").unwrap();
+    let page = get(&app, &app.url(&login), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"data-testid="qr-login""#));
+
+    // The person scans and confirms; the page comes back to the authorization request.
+    let cookie = scan_login(&app, "o-oidc-alice", "Alice").await;
+    let res = get(&app, &app.url(&next), Some(&cookie)).await;
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(back.starts_with(WEB_CB), "{back}");
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some(csrf_state.secret().as_str())
+    );
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(app.url("").as_str())
+    );
+    let code = query_param(&back, "code").unwrap();
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    // Signature (against the JWKS), issuer, audience, expiry and the nonce's round trip.
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap();
+    let sub = claims.subject().as_str().to_owned();
+    assert!(
+        sub.parse::<i64>().is_ok(),
+        "sub is our user id, never the openid: {sub}"
+    );
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Alice")
+    );
+    assert!(claims.auth_time().is_some());
+    // Another nonce: refused.
+    assert!(id_token
+        .claims(&client.id_token_verifier(), &Nonce::new("other".into()))
+        .is_err());
+
+    let userinfo: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(userinfo.subject().as_str(), sub);
+
+    // Already logged in: the next authorization goes straight back with a code.
+    let (again, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let res = get(&app, again.as_str(), Some(&cookie)).await;
+    assert!(
+        location(&res).starts_with(&format!("{WEB_CB}?code=")),
+        "{}",
+        location(&res)
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_id_token_fails_verification() {
+    let (app, _file) = provider_app(&[]).await;
+    let http = rp_http();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.url("")).unwrap(), &http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("web".into()),
+        Some(ClientSecret::new(WEB_SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(WEB_CB.into()).unwrap());
+    let cookie = scan_login(&app, "o-tamper", "Mallory").await;
+    let (url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let code = query_param(
+        &location(&get(&app, url.as_str(), Some(&cookie)).await),
+        "code",
+    )
+    .unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    let token = serde_json::to_value(tokens.id_token().unwrap()).unwrap();
+    let parts: Vec<&str> = token.as_str().unwrap().split('.').collect();
+    // The same signature over a payload that says another user.
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    payload["sub"] = "1".into();
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(payload.to_string()),
+        parts[2]
+    );
+    let forged: openidconnect::core::CoreIdToken = forged.parse().unwrap();
+    assert!(forged.claims(&client.id_token_verifier(), &nonce).is_err());
+}
+
+/// An authorization code for `client_id` (with PKCE `challenge` if given), as the
+/// browser of `cookie` gets it.
+async fn code_for(
+    app: &TestApp,
+    cookie: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    challenge: Option<&str>,
+) -> String {
+    let mut url = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("state", "st");
+    if let Some(challenge) = challenge {
+        url.query_pairs_mut()
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256");
+    }
+    let res = get(app, url.as_str(), Some(cookie)).await;
+    assert_eq!(res.status(), 303);
+    query_param(&location(&res), "code").unwrap_or_else(|| panic!("no code in {}", location(&res)))
+}
+
+async fn token_post(
+    app: &TestApp,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let mut req = app.http.post(app.url("/oauth/token")).form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    (status, res.json().await.unwrap())
+}
+
+const VERIFIER: &str = "a-verifier-of-43-or-more-characters-0123456789";
+
+fn challenge_of(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_a_reuse_revokes_what_the_first_use_got() {
+    let (app, _file) = provider_app(&[]).await;
+    let cookie = scan_login(&app, "o-reuse", "Reuse").await;
+    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+    ];
+    let (status, first) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    assert_eq!(status, 200, "{first}");
+    let access = first["access_token"].as_str().unwrap();
+    let userinfo = |token: String| {
+        let app = &app;
+        async move {
+            app.http
+                .get(app.url("/oauth/userinfo"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(userinfo(access.to_owned()).await, 200);
+    let (status, second) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    assert_eq!(
+        (status, second["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(access.to_owned()).await,
+        401,
+        "the first use's token is revoked"
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_wrong_clients_secrets_redirects_and_pkce() {
+    let (app, _file) = provider_app(&[]).await;
+    let cookie = scan_login(&app, "o-neg", "Neg").await;
+    let post = |code: String,
+                extra: Vec<(&'static str, String)>,
+                basic: Option<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let mut form: Vec<(&str, String)> =
+                vec![("grant_type", "authorization_code".into()), ("code", code)];
+            form.extend(extra);
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            token_post(app, &form, basic).await
+        }
+    };
+    let cb = |uri: &str| vec![("redirect_uri", uri.to_owned())];
+
+    // A wrong secret, by Basic or in the body: 401 invalid_client.
+    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+    let (status, body) = post(code.clone(), cb(WEB_CB), Some(("web", "wrong"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let mut extra = cb(WEB_CB);
+    extra.extend([
+        ("client_id", "web".to_owned()),
+        ("client_secret", "wrong".to_owned()),
+    ]);
+    let (status, _) = post(code.clone(), extra, None).await;
+    assert_eq!(status, 401);
+    // client_secret_post with the right secret works.
+    let mut extra = cb(WEB_CB);
+    extra.extend([
+        ("client_id", "web".to_owned()),
+        ("client_secret", WEB_SECRET.to_owned()),
+    ]);
+    let (status, body) = post(code, extra, None).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Another redirect URI than the authorization's.
+    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+    let (status, body) = post(
+        code,
+        cb("https://rp.example/other"),
+        Some(("web", WEB_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // A code of the public client, presented by the web app.
+    let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
+    let mut extra = cb(SPA_CB);
+    extra.push(("code_verifier", VERIFIER.to_owned()));
+    let (status, body) = post(spa_code.clone(), extra.clone(), Some(("web", WEB_SECRET))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "another client's code"
+    );
+
+    // PKCE: a wrong verifier, a missing one; then the right one works (public: no secret).
+    let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
+    let mut wrong = cb(SPA_CB);
+    wrong.extend([
+        ("client_id", "spa".to_owned()),
+        ("code_verifier", format!("{VERIFIER}x")),
+    ]);
+    let (status, body) = post(spa_code, wrong, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
+    let mut missing = cb(SPA_CB);
+    missing.push(("client_id", "spa".to_owned()));
+    let (status, _) = post(spa_code, missing, None).await;
+    assert_eq!(status, 400);
+    let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
+    let mut right = cb(SPA_CB);
+    right.extend([
+        ("client_id", "spa".to_owned()),
+        ("code_verifier", VERIFIER.to_owned()),
+    ]);
+    let (status, body) = post(spa_code, right, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let (app, _file) = provider_app(&[("SCANLOGIN_OIDC_CODE_TTL_SECS", "1")]).await;
+    let cookie = scan_login(&app, "o-late", "Late").await;
+    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+    ];
+    // The code lives one second of the server's clock (whole seconds): wait until that
+    // clock has passed it.
+    let issued = scanlogin::server::store::unix_now();
+    while scanlogin::server::store::unix_now() <= issued + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, body) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn untrusted_redirects_stay_on_our_page_and_other_errors_go_back_with_the_state() {
+    let (app, _file) = provider_app(&[]).await;
+    let authorize = |query: &str| {
+        let app = &app;
+        let url = app.url(&format!("/oauth/authorize?{query}"));
+        async move { get(app, &url, None).await }
+    };
+    // Unknown client, unregistered or look-alike redirect URIs: our page, no redirect.
+    for query in [
+        "client_id=nope&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid",
+        "client_id=web&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code&scope=openid",
+        "client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb%2F..%2Fevil&response_type=code&scope=openid",
+        "client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb.evil.example&response_type=code&scope=openid",
+        "client_id=web&response_type=code&scope=openid",
+        "client_id=web&client_id=spa&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid",
+    ] {
+        let res = authorize(query).await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert!(res.headers().get("location").is_none(), "{query}");
+    }
+    // A trusted redirect URI gets the error, with the state.
+    let res = authorize("client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=token&scope=openid&state=s1").await;
+    let to = location(&res);
+    assert!(to.starts_with(WEB_CB), "{to}");
+    assert_eq!(
+        query_param(&to, "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+    assert_eq!(query_param(&to, "state").as_deref(), Some("s1"));
+    let res = authorize("client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=profile&state=s2").await;
+    assert_eq!(
+        query_param(&location(&res), "error").as_deref(),
+        Some("invalid_scope")
+    );
+    // A public client without PKCE, or with `plain`.
+    let res = authorize("client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcb&response_type=code&scope=openid&state=s3").await;
+    assert_eq!(
+        query_param(&location(&res), "error").as_deref(),
+        Some("invalid_request")
+    );
+    let res = authorize("client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcb&response_type=code&scope=openid&code_challenge=abc&code_challenge_method=plain").await;
+    assert_eq!(
+        query_param(&location(&res), "error").as_deref(),
+        Some("invalid_request")
+    );
+    // `prompt=none` without a session.
+    let res = authorize("client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&prompt=none").await;
+    assert_eq!(
+        query_param(&location(&res), "error").as_deref(),
+        Some("login_required")
+    );
+
+    // The login page's `next` goes only to the authorization endpoint: anything else,
+    // after the login, is home.
+    let cookie = scan_login(&app, "o-next", "Next").await;
+    for next in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example%2F",
+        "%2Fapi%2Fme",
+    ] {
+        let res = get(
+            &app,
+            &app.url(&format!("/login?next={next}")),
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(location(&res), "/", "{next}");
+    }
+}
+
+#[tokio::test]
+async fn the_token_endpoint_takes_public_clients_posts_from_their_origin() {
+    let (app, _file) = provider_app(&[]).await;
+    // Preflight from the single-page app's origin: allowed; from elsewhere: no CORS.
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.http
+                .request(reqwest::Method::OPTIONS, app.url("/oauth/token"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("http://127.0.0.1:8080").await;
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:8080"
+    );
+    let other = preflight("https://evil.example").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The POST itself carries the page's Origin and is not refused by the Origin check.
+    let res = app
+        .http
+        .post(app.url("/oauth/token"))
+        .header("origin", "http://127.0.0.1:8080")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "spa"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn keys_rotate_and_the_old_key_stays_published_while_its_tokens_live() {
+    let (app, _file) = provider_app(&[("SCANLOGIN_OIDC_ID_TOKEN_TTL_SECS", "2")]).await;
+    let jwks = |app: &TestApp| {
+        let url = app.url("/oauth/jwks");
+        let http = app.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let kids = |set: &Value| -> Vec<String> {
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = kids(&jwks(&app).await);
+    assert_eq!(before.len(), 1);
+    let new_kid = scanlogin::server::oidc::keys::rotate(&app.store)
+        .await
+        .unwrap();
+    let during = kids(&jwks(&app).await);
+    assert_eq!(
+        during,
+        vec![new_kid.clone(), before[0].clone()],
+        "new first, old still published"
+    );
+    // New ID tokens carry the new key's id.
+    let cookie = scan_login(&app, "o-rotate", "Rotate").await;
+    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+    let (_, tokens) = token_post(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", WEB_CB),
+        ],
+        Some(("web", WEB_SECRET)),
+    )
+    .await;
+    let header = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    use base64::Engine as _;
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], new_kid.as_str());
+    assert_eq!(header["alg"], "RS256");
+    // Once the old key's tokens have expired, it is no longer published.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = kids(&jwks(&app).await);
+        if now == vec![new_kid.clone()] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old key is dropped: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
