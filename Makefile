@@ -52,7 +52,7 @@ lint: services
 unit: services
 	cargo test --features $(TEST_FEATURES)
 	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features $(TEST_FEATURES) \
-	  --test attacks --test login_flow --test pages --test wechat_client --test wechat_secrets
+	  --test attacks --test login_flow --test oidc --test pages --test wechat_client --test wechat_secrets
 
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
 # tests/with-postgres.sh, and Playwright starts Redis, the simulator and the instances.

@@ -672,3 +672,110 @@ async fn keys_rotate_and_the_old_key_stays_published_while_its_tokens_live() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// The `sub` an ID token gives the person logged in with `cookie`.
+async fn sub_of(app: &TestApp, cookie: &str) -> String {
+    let code = code_for(app, cookie, "web", WEB_CB, None).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+    ];
+    let (status, tokens) = token_post(app, &form, Some(("web", WEB_SECRET))).await;
+    assert_eq!(status, 200, "{tokens}");
+    let res = app
+        .http
+        .get(app.url("/oauth/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    res.json::<Value>().await.unwrap()["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A scan login whose `wx.login` code WeChat (the simulator) answers with `unionid`.
+async fn scan_login_with_unionid(app: &TestApp, openid: &str, unionid: &str) -> String {
+    use common::flow::{id, pushed_ticket};
+    let (scene, key) = (id(), id());
+    assert_eq!(app.code(&scene, &key).await.status, 200);
+    let mut socket = app.hello(&scene, &key).await;
+    let minted = app
+        .post_json(
+            "/__wechat/__sim/login_code",
+            serde_json::json!({"openid": openid, "unionid": unionid}),
+        )
+        .await;
+    let scanned = app
+        .scan(&scene, minted.body["code"].as_str().unwrap())
+        .await;
+    let token = scanned.body["data"]["scan_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.confirm(&scene, &token, "U").await.status, 200);
+    let ticket = pushed_ticket(&mut socket).await;
+    cookie_pair(
+        app.session(&scene, &ticket, &key)
+            .await
+            .set_cookie
+            .as_deref()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn one_person_keeps_one_sub_when_wechat_starts_giving_a_unionid() {
+    let (app, _file) = provider_app(&[]).await;
+    let before = sub_of(&app, &scan_login(&app, "o-union", "Union").await).await;
+    let after = sub_of(
+        &app,
+        &scan_login_with_unionid(&app, "o-union", "u-union-1").await,
+    )
+    .await;
+    assert_eq!(
+        before, after,
+        "the unionid is attached to the user known by openid"
+    );
+    // Another openid (another mini program of the company) with that unionid: the same sub.
+    let other = sub_of(
+        &app,
+        &scan_login_with_unionid(&app, "o-union-elsewhere", "u-union-1").await,
+    )
+    .await;
+    assert_eq!(other, before);
+}
+
+#[tokio::test]
+async fn two_instances_starting_at_once_agree_on_one_signing_key() {
+    use scanlogin::server::{oidc::keys, store::Store};
+    let database = if common::backend_is_redis_postgres() {
+        common::services::shared_postgres_database().await
+    } else {
+        let file = std::env::temp_dir().join(format!("scanlogin-keys-{}.db", common::flow::id()));
+        format!("sqlite://{}", file.display())
+    };
+    // Two instances' databases (the schema made once, as a deployment's first start does).
+    let a = Store::connect(&database).await.unwrap();
+    let b = Store::connect(&database).await.unwrap();
+    // Both find no key and make one at the same moment: the first insert wins.
+    let (made_a, made_b) = tokio::join!(keys::ensure_active(&a), keys::ensure_active(&b));
+    made_a.unwrap();
+    made_b.unwrap();
+    let ttl = std::time::Duration::from_secs(600);
+    let keys_a = keys::published(&a, ttl).await.unwrap();
+    let keys_b = keys::published(&b, ttl).await.unwrap();
+    assert_eq!(keys_a.keys.len(), 1, "one key");
+    assert_eq!(keys_a.keys[0].common.key_id, keys_b.keys[0].common.key_id);
+    assert_eq!(
+        keys::active(&a).await.unwrap().kid,
+        keys::active(&b).await.unwrap().kid
+    );
+    if let Some(file) = database.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{file}{suffix}"));
+        }
+    }
+}

@@ -140,7 +140,12 @@ impl Store {
         Ok(row.map(|(jpeg,)| jpeg))
     }
 
-    /// Creates or updates the user `(appid, openid)`; a profile given replaces the old one.
+    /// The user behind a WeChat login, made on their first one: found by `unionid` when
+    /// WeChat gives one (the same person through another mini program of the company, or
+    /// after `SCANLOGIN_WECHAT_APPID` changed), else by `(appid, openid)`. A unionid seen
+    /// for the first time is attached to the user known by openid, never making a second
+    /// user; one that another user holds already is not merged (a user's id, the OpenID
+    /// `sub`, never changes) and is logged. `profile`, when given, replaces the shown one.
     pub async fn upsert_user(
         &self,
         appid: &str,
@@ -148,34 +153,119 @@ impl Store {
         unionid: Option<&str>,
         profile: Option<&Profile>,
     ) -> Result<User, AppError> {
+        // Two first logins of one person at once (two instances): one wins the insert,
+        // the other finds its row on the second try.
+        match self
+            .find_or_make_user(appid, openid, unionid, profile)
+            .await
+        {
+            Err(AppError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                self.find_or_make_user(appid, openid, unionid, profile)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn find_or_make_user(
+        &self,
+        appid: &str,
+        openid: &str,
+        unionid: Option<&str>,
+        profile: Option<&Profile>,
+    ) -> Result<User, AppError> {
         let now = unix_now();
-        let (nickname, avatar_url) = profile
-            .map(|p| (p.nickname.as_str(), p.avatar_url.as_str()))
-            .unwrap_or(("", ""));
-        let has_profile = profile.is_some();
-        let row: (i64, String, String) = sqlx::query_as(
-            "INSERT INTO users (appid, openid, unionid, nickname, avatar_url, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (appid, openid) DO UPDATE SET
-                 unionid = COALESCE(excluded.unionid, users.unionid),
-                 nickname = CASE WHEN $7 THEN excluded.nickname ELSE users.nickname END,
-                 avatar_url = CASE WHEN $7 THEN excluded.avatar_url ELSE users.avatar_url END,
-                 updated_at = excluded.updated_at
-             RETURNING id, nickname, avatar_url",
+        let mut tx = self.pool.begin().await?;
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT user_id FROM wechat_identities WHERE appid = $1 AND openid = $2",
         )
         .bind(appid)
         .bind(openid)
-        .bind(unionid)
-        .bind(nickname)
-        .bind(avatar_url)
-        .bind(now)
-        .bind(has_profile)
-        .fetch_one(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        let holder: Option<i64> = match unionid {
+            Some(unionid) => {
+                sqlx::query_scalar("SELECT id FROM users WHERE unionid = $1")
+                    .bind(unionid)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let user_id = match (known, holder) {
+            (Some(user), Some(holder)) if holder != user => {
+                tracing::warn!(
+                    user_id = user,
+                    holder_id = holder,
+                    "a unionid WeChat gave for this user already belongs to another user; not merged"
+                );
+                user
+            }
+            (Some(user), _) => {
+                if holder.is_none() && unionid.is_some() {
+                    sqlx::query("UPDATE users SET unionid = $2 WHERE id = $1 AND unionid IS NULL")
+                        .bind(user)
+                        .bind(unionid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                user
+            }
+            (None, Some(holder)) => {
+                // The same person through another mini program (or a new appid).
+                sqlx::query(
+                    "INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)",
+                )
+                .bind(appid)
+                .bind(openid)
+                .bind(holder)
+                .execute(&mut *tx)
+                .await?;
+                holder
+            }
+            (None, None) => {
+                let user: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (appid, openid, unionid, nickname, avatar_url, created_at, updated_at)
+                     VALUES ($1, $2, $3, '', '', $4, $4) RETURNING id",
+                )
+                .bind(appid)
+                .bind(openid)
+                .bind(unionid)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)",
+                )
+                .bind(appid)
+                .bind(openid)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+                user
+            }
+        };
+        if let Some(profile) = profile {
+            sqlx::query(
+                "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4 WHERE id = $1",
+            )
+            .bind(user_id)
+            .bind(&profile.nickname)
+            .bind(&profile.avatar_url)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let (id, nickname, avatar_url): (i64, String, String) =
+            sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
         Ok(User {
-            id: row.0,
-            nickname: row.1,
-            avatar_url: row.2,
+            id,
+            nickname,
+            avatar_url,
         })
     }
 
@@ -386,6 +476,63 @@ mod tests {
         );
         let other_app = store.upsert_user("wx2", "o1", None, None).await.unwrap();
         assert_ne!(other_app.id, a.id);
+    }
+
+    #[tokio::test]
+    async fn one_person_is_one_user_by_unionid_across_mini_programs() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        // Known by openid first; the unionid, when it first appears, is attached.
+        let first = store.upsert_user("wx1", "o1", None, None).await.unwrap();
+        let attached = store
+            .upsert_user("wx1", "o1", Some("u1"), None)
+            .await
+            .unwrap();
+        assert_eq!(attached.id, first.id);
+        // Another mini program of the company (or a changed appid): the same user.
+        let other_app = store
+            .upsert_user("wx2", "o2-in-wx2", Some("u1"), None)
+            .await
+            .unwrap();
+        assert_eq!(other_app.id, first.id);
+        // ...and that identity finds the user again without a unionid.
+        assert_eq!(
+            store
+                .upsert_user("wx2", "o2-in-wx2", None, None)
+                .await
+                .unwrap()
+                .id,
+            first.id
+        );
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(users, 1, "no duplicate user");
+    }
+
+    #[tokio::test]
+    async fn a_unionid_held_by_another_user_is_never_merged() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let holder = store
+            .upsert_user("wx1", "oa", Some("u1"), None)
+            .await
+            .unwrap();
+        let other = store.upsert_user("wx1", "ob", None, None).await.unwrap();
+        // WeChat now says `ob` has u1 too: nothing changes for either user.
+        let again = store
+            .upsert_user("wx1", "ob", Some("u1"), None)
+            .await
+            .unwrap();
+        assert_eq!(again.id, other.id);
+        assert_ne!(again.id, holder.id);
+        assert_eq!(
+            store
+                .upsert_user("wx3", "oc", Some("u1"), None)
+                .await
+                .unwrap()
+                .id,
+            holder.id
+        );
     }
 
     #[tokio::test]
