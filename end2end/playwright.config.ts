@@ -25,6 +25,9 @@ const server = (port: number, env: Record<string, string> = {}) => ({
 
 export const MAIN_PORT = 3000;
 export const SHORT_TTL_PORT = 3002;
+// An OpenID provider (end2end/oidc-clients.toml) for the relying party that
+// tests/oidc.spec.ts starts on 3013.
+export const OIDC_PORT = 3012;
 
 // Two instances behind no balancer at all, sharing one Redis, one PostgreSQL (the
 // Makefile runs the suite under tests/with-postgres.sh, which sets TEST_POSTGRES_URL) and
@@ -103,6 +106,10 @@ export default defineConfig({
     // tested in tests/attacks/).
     server(MAIN_PORT, { SCANLOGIN_RATE_CODES_PER_MIN: "600", SCANLOGIN_MAX_SCENES_PER_IP: "200" }),
     server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4", SCANLOGIN_AUTO_REFRESHES: "1" }),
+    server(OIDC_PORT, {
+      SCANLOGIN_OIDC_CLIENTS: "end2end/oidc-clients.toml",
+      SCANLOGIN_PUBLIC_ORIGIN: `http://127.0.0.1:${OIDC_PORT}`,
+    }),
     ...severalInstances,
     server(BEHIND_NGINX_PORT, {
       SCANLOGIN_DEMO: "1",
