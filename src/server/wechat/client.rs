@@ -362,16 +362,7 @@ impl WeChatClient {
             expire_type: 1,
             expire_interval: days,
         };
-        let answer: UrlLinkAnswer = self
-            .with_token(|token| {
-                let request = self
-                    .http
-                    .post(self.url("/wxa/generate_urllink"))
-                    .query(&[("access_token", token.expose())])
-                    .json(&body);
-                async move { recorded("/wxa/generate_urllink", self.json_call(request).await) }
-            })
-            .await?;
+        let answer: UrlLinkAnswer = self.post_with_token("/wxa/generate_urllink", &body).await?;
         Ok(answer.url_link)
     }
 
@@ -388,17 +379,26 @@ impl WeChatClient {
             expire_type: 1,
             expire_interval: days,
         };
-        let answer: SchemeAnswer = self
-            .with_token(|token| {
-                let request = self
-                    .http
-                    .post(self.url("/wxa/generatescheme"))
-                    .query(&[("access_token", token.expose())])
-                    .json(&body);
-                async move { recorded("/wxa/generatescheme", self.json_call(request).await) }
-            })
-            .await?;
+        let answer: SchemeAnswer = self.post_with_token("/wxa/generatescheme", &body).await?;
         Ok(answer.openlink)
+    }
+
+    /// POSTs `body` as JSON to an API that takes the access token in its query and
+    /// answers JSON (retrying once with a new token, as every call).
+    async fn post_with_token<T: DeserializeOwned>(
+        &self,
+        path: &'static str,
+        body: &impl Serialize,
+    ) -> Result<T, WeChatError> {
+        self.with_token(|token| {
+            let request = self
+                .http
+                .post(self.url(path))
+                .query(&[("access_token", token.expose())])
+                .json(body);
+            async move { recorded(path, self.json_call(request).await) }
+        })
+        .await
     }
 
     /// `sns/jscode2session`: who is behind a `wx.login` code.

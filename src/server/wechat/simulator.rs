@@ -611,23 +611,16 @@ async fn generate_urllink(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> WeChatJson {
-    let checked = check_token(&sim, query.get("access_token").map(String::as_str))
-        .and_then(|()| {
-            serde_json::from_slice::<UrlLinkBody>(&body)
-                .map_err(|_| sim.error(INVALID_ARGS, "invalid args"))
-        })
-        .and_then(|b| check_link(&sim, &b.target, &b.expiry));
-    match checked {
-        // What a link opens in demo mode: the demo phone, as the simulated WeChat
-        // opening the mini program's page with the link's query. WeChat's own are
-        // `https://wxaurl.cn/<ticket>`.
-        Ok(query) => WeChatJson::ok(serde_json::json!({
-            "errcode": 0,
-            "errmsg": "ok",
-            "url_link": format!("{}/phone?{query}", sim.0.config.public_origin.trim_end_matches('/')),
-        })),
-        Err(json) => json,
-    }
+    // What a link opens in demo mode: the demo phone, as the simulated WeChat opening the
+    // mini program's page with the link's query. WeChat's own are `https://wxaurl.cn/<ticket>`.
+    let origin = sim.0.config.public_origin.trim_end_matches('/').to_owned();
+    link_answer(
+        &sim,
+        &query,
+        &body,
+        |b: &UrlLinkBody| (&b.target, &b.expiry),
+        |query| serde_json::json!({ "url_link": format!("{origin}/phone?{query}") }),
+    )
 }
 
 async fn generate_scheme(
@@ -635,18 +628,39 @@ async fn generate_scheme(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> WeChatJson {
-    let checked = check_token(&sim, query.get("access_token").map(String::as_str))
+    link_answer(
+        &sim,
+        &query,
+        &body,
+        |b: &SchemeBody| (&b.jump_wxa, &b.expiry),
+        |_| serde_json::json!({ "openlink": format!("weixin://dl/business/?t={}", random::alphanumeric(12)) }),
+    )
+}
+
+/// A link API's answer: the token and the body checked as WeChat does, then `made`'s
+/// fields beside `errcode: 0`.
+fn link_answer<B: serde::de::DeserializeOwned>(
+    sim: &Simulator,
+    query: &HashMap<String, String>,
+    body: &[u8],
+    parts: impl Fn(&B) -> (&LinkTarget, &LinkExpiry),
+    made: impl Fn(&str) -> serde_json::Value,
+) -> WeChatJson {
+    let checked = check_token(sim, query.get("access_token").map(String::as_str))
         .and_then(|()| {
-            serde_json::from_slice::<SchemeBody>(&body)
-                .map_err(|_| sim.error(INVALID_ARGS, "invalid args"))
+            serde_json::from_slice::<B>(body).map_err(|_| sim.error(INVALID_ARGS, "invalid args"))
         })
-        .and_then(|b| check_link(&sim, &b.jump_wxa, &b.expiry));
+        .and_then(|b| {
+            let (target, expiry) = parts(&b);
+            check_link(sim, target, expiry)
+        });
     match checked {
-        Ok(_) => WeChatJson::ok(serde_json::json!({
-            "errcode": 0,
-            "errmsg": "ok",
-            "openlink": format!("weixin://dl/business/?t={}", random::alphanumeric(12)),
-        })),
+        Ok(link_query) => {
+            let mut answer = made(&link_query);
+            answer["errcode"] = 0.into();
+            answer["errmsg"] = "ok".into();
+            WeChatJson::ok(answer)
+        }
         Err(json) => json,
     }
 }
