@@ -539,6 +539,20 @@ async fn untrusted_redirects_stay_on_our_page_and_other_errors_go_back_with_the_
     // The login page's `next` goes only to the authorization endpoint: anything else,
     // after the login, is home.
     let cookie = scan_login(&app, "o-next", "Next").await;
+    // `prompt=login` with a session: the login page shows a code again.
+    let res = get(
+        &app,
+        &app.url("/oauth/authorize?client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&prompt=login"),
+        Some(&cookie),
+    )
+    .await;
+    let login = location(&res);
+    assert!(
+        login.starts_with("/login?next=") && login.ends_with("&again=1"),
+        "{login}"
+    );
+    let page = get(&app, &app.url(&login), Some(&cookie)).await;
+    assert_eq!(page.status(), 200, "the page, not a redirect past it");
     for next in [
         "https%3A%2F%2Fevil.example%2F",
         "%2F%2Fevil.example%2F",

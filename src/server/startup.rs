@@ -485,9 +485,13 @@ fn register_server_functions() {
 }
 
 /// `GET /login` when already logged in: straight on, to its `next=` (an authorization
-/// request of the OpenID provider) or to `/`.
+/// request of the OpenID provider) or to `/`; unless `again=1` (an OpenID client's
+/// `prompt=login` asks for a new scan).
 async fn login_redirect(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/login" && req.method() == axum::http::Method::GET {
+    let again = req.uri().query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(n, v)| n == "again" && v == "1")
+    });
+    if req.uri().path() == "/login" && req.method() == axum::http::Method::GET && !again {
         if let Ok(Some(_)) = session::current_user(&state, req.headers()).await {
             let to = login_next(req.uri().query()).unwrap_or_else(|| "/".to_owned());
             return Redirect::to(&to).into_response();

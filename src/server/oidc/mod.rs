@@ -266,16 +266,19 @@ async fn authorize(
         },
         None => None,
     };
-    let Some((user, auth_time)) = session.filter(|_| !prompt.split(' ').any(|p| p == "login"))
-    else {
+    // `prompt=login`: a new scan even with a session (the login page then shows the
+    // code instead of going straight on: `again=1`).
+    let again = prompt.split(' ').any(|p| p == "login");
+    let Some((user, auth_time)) = session.filter(|_| !again) else {
         if prompt.split(' ').any(|p| p == "none") {
             return refuse("login_required", "the person is not logged in");
         }
         // The scan login, then back here with the same request (minus a `prompt=login`
-        // already honoured).
+        // honoured by this very login).
         let back = format!("/oauth/authorize?{}", without_prompt_login(&query));
         let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
-        return Redirect::to(&format!("/login?next={next}")).into_response();
+        let again = if again { "&again=1" } else { "" };
+        return Redirect::to(&format!("/login?next={next}{again}")).into_response();
     };
     let grant = grants::Grant {
         client_id: client.id.clone(),
