@@ -431,6 +431,14 @@ async fn the_token_endpoint_refuses_wrong_clients_secrets_redirects_and_pkce() {
         (400, Some("invalid_grant")),
         "another client's code"
     );
+    // ...which leaves it for its own client.
+    let mut own = extra.clone();
+    own.push(("client_id", "spa".to_owned()));
+    let (status, body) = post(spa_code, own, None).await;
+    assert_eq!(
+        status, 200,
+        "the code was not used up by another client: {body}"
+    );
 
     // PKCE: a wrong verifier, a missing one; then the right one works (public: no secret).
     let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
@@ -792,4 +800,59 @@ async fn two_instances_starting_at_once_agree_on_one_signing_key() {
             let _ = std::fs::remove_file(format!("{file}{suffix}"));
         }
     }
+}
+
+#[tokio::test]
+async fn the_token_endpoint_is_rate_limited_per_client_address() {
+    let (app, _file) = provider_app(&[("SCANLOGIN_RATE_SESSIONS_PER_MIN", "2")]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "x"),
+        ("redirect_uri", WEB_CB),
+    ];
+    for _ in 0..2 {
+        let (status, _) = token_post(&app, &form, Some(("web", "guess"))).await;
+        assert_eq!(status, 401);
+    }
+    let res = app
+        .http
+        .post(app.url("/oauth/token"))
+        .form(&form)
+        .basic_auth("web", Some("guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn discovery_and_keys_are_readable_from_any_page_and_unknown_scopes_are_left_out() {
+    let (app, _file) = provider_app(&[]).await;
+    for path in ["/.well-known/openid-configuration", "/oauth/jwks"] {
+        let res = app
+            .http
+            .get(app.url(path))
+            .header("origin", "https://spa.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["access-control-allow-origin"], "*", "{path}");
+    }
+    // `openid email`: email is not ours to give; the login goes on with `openid`.
+    let cookie = scan_login(&app, "o-scope", "Scope").await;
+    let res = get(
+        &app,
+        &app.url("/oauth/authorize?client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid+email"),
+        Some(&cookie),
+    )
+    .await;
+    let code = query_param(&location(&res), "code").expect("a code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+    ];
+    let (status, tokens) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    assert_eq!((status, tokens["scope"].as_str()), (200, Some("openid")));
 }

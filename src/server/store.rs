@@ -15,6 +15,7 @@ use crate::protocol::{Profile, User};
 pub struct Store {
     /// The OpenID provider's tables (`server::oidc`) share it.
     pub(in crate::server) pool: AnyPool,
+    dialect: Dialect,
 }
 
 /// Which SQL a URL names.
@@ -104,7 +105,7 @@ impl Store {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Self { pool })
+        Ok(Self { pool, dialect })
     }
 
     /// Whether the database answers (for readiness).
@@ -175,7 +176,14 @@ impl Store {
         profile: Option<&Profile>,
     ) -> Result<User, AppError> {
         let now = unix_now();
-        let mut tx = self.pool.begin().await?;
+        // It reads, then writes: on SQLite the transaction takes the write lock at once,
+        // or two logins at the same moment would both read and the second could not write
+        // (SQLITE_BUSY_SNAPSHOT, which waiting does not cure). PostgreSQL's concurrent
+        // inserts meet in a unique violation, which the caller retries.
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
         let known: Option<i64> = sqlx::query_scalar(
             "SELECT user_id FROM wechat_identities WHERE appid = $1 AND openid = $2",
         )
@@ -508,6 +516,29 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(users, 1, "no duplicate user");
+    }
+
+    #[tokio::test]
+    async fn two_first_logins_of_one_person_at_once_make_one_user() {
+        let file = std::env::temp_dir().join(format!(
+            "scanlogin-store-{}.db",
+            crate::protocol::id_from_random_bytes(|| crate::server::random::bytes::<1>()[0])
+        ));
+        let store = Store::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let profile = Profile {
+            nickname: "Alice".into(),
+            avatar_url: String::new(),
+        };
+        let (a, b) = tokio::join!(
+            store.upsert_user("wx1", "o1", Some("u1"), Some(&profile)),
+            store.upsert_user("wx1", "o1", Some("u1"), Some(&profile))
+        );
+        assert_eq!(a.unwrap().id, b.unwrap().id);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
     }
 
     #[tokio::test]

@@ -62,19 +62,22 @@ pub async fn issue_code(store: &Store, grant: &Grant, ttl: Duration) -> Result<S
     Ok(code)
 }
 
-/// Takes a code: its grant the first time, within its life; never again.
+/// Takes a code for `client_id`: its grant the first time, within its life; never again.
+/// Another client's attempt leaves the code as it was.
 pub async fn redeem_code(
     store: &Store,
     code: &str,
+    client_id: &str,
 ) -> Result<Result<Grant, CodeRefused>, AppError> {
     let hash = secret::hash(code).to_vec();
     let now = unix_now();
     // One statement marks it used, so two redemptions at once cannot both win.
     let taken = sqlx::query(
-        "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3",
     )
     .bind(&hash)
     .bind(now)
+    .bind(client_id)
     .execute(&store.pool)
     .await?
     .rows_affected();
@@ -95,11 +98,23 @@ pub async fn redeem_code(
     .bind(&hash)
     .fetch_optional(&store.pool)
     .await?;
-    let Some((client_id, redirect_uri, user_id, scope, nonce, code_challenge, auth_time, used_at)) =
-        row
+    let Some((
+        code_client,
+        redirect_uri,
+        user_id,
+        scope,
+        nonce,
+        code_challenge,
+        auth_time,
+        used_at,
+    )) = row
     else {
         return Ok(Err(CodeRefused::Invalid));
     };
+    if code_client != client_id {
+        // Another client's code: refused, and left as it was for its own client.
+        return Ok(Err(CodeRefused::Invalid));
+    }
     if taken == 0 {
         if used_at.is_some() {
             revoke_tokens_of(store, &hash).await?;
@@ -112,7 +127,7 @@ pub async fn redeem_code(
         return Ok(Err(CodeRefused::Invalid));
     }
     Ok(Ok(Grant {
-        client_id,
+        client_id: code_client,
         redirect_uri,
         user_id,
         scope,

@@ -79,10 +79,19 @@ pub fn router(provider: Arc<Provider>) -> Router<AppState> {
         .route("/oauth/token", axum::routing::post(token))
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
         .layer(cors);
-    Router::new()
+    // Discovery and the keys are public: any page may read them (a single-page client
+    // reads both before it sends anyone anywhere).
+    let public = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
-        .route("/oauth/authorize", get(authorize))
         .route("/oauth/jwks", get(jwks))
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([Method::GET]),
+        );
+    Router::new()
+        .route("/oauth/authorize", get(authorize))
+        .merge(public)
         .merge(for_browsers)
         .layer(axum::Extension(provider))
 }
@@ -122,8 +131,9 @@ async fn jwks(State(state): State<AppState>, axum::Extension(p): ProviderExt) ->
 }
 
 /// An error shown on our own page: the redirect URI cannot be trusted, so nothing is
-/// sent to it (RFC 6749 §4.1.2.1).
-fn error_page(problem: &str) -> Response {
+/// sent to it (RFC 6749 §4.1.2.1). `problem` is one of our fixed sentences, never text
+/// from the request.
+fn error_page(problem: &'static str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Login request refused</title>\
          <main style=\"font-family:system-ui;max-width:32rem;margin:3rem auto\">\
@@ -166,7 +176,8 @@ fn single_params(query: &str) -> Result<std::collections::HashMap<String, String
             .insert(name.to_string(), value.into_owned())
             .is_some()
         {
-            return Err(format!("{name} is given more than once"));
+            // Never the name itself: the error page shows this message.
+            return Err("A parameter is given more than once.".to_owned());
         }
     }
     Ok(params)
@@ -202,7 +213,7 @@ async fn authorize(
     let query = query.unwrap_or_default();
     let params = match single_params(&query) {
         Ok(params) => params,
-        Err(problem) => return error_page(&problem),
+        Err(_) => return error_page("A parameter is given more than once."),
     };
     let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
     // Until the client and its redirect URI are known good, errors stay on our page.
@@ -231,12 +242,12 @@ async fn authorize(
     if !scopes.contains(&"openid") {
         return refuse("invalid_scope", "scope must include openid");
     }
-    if let Some(unknown) = scopes.iter().find(|s| !client.scopes.contains(**s)) {
-        return refuse(
-            "invalid_scope",
-            &format!("scope {unknown} is not allowed for this client"),
-        );
-    }
+    // Scopes this client may not have (`email`, say) are left out, not refused (RFC 6749
+    // §3.3): the token answer's `scope` says what was granted.
+    let scopes: Vec<&str> = scopes
+        .into_iter()
+        .filter(|s| client.scopes.contains(*s))
+        .collect();
     let Ok(nonce) = bounded(params.get("nonce")) else {
         return refuse("invalid_request", "nonce is malformed");
     };
@@ -268,7 +279,13 @@ async fn authorize(
     };
     // `prompt=login`: a new scan even with a session (the login page then shows the
     // code instead of going straight on: `again=1`).
-    let again = prompt.split(' ').any(|p| p == "login");
+    // `max_age`: a login older than that counts as none (OpenID Connect Core §3.1.2.1).
+    let max_age: Option<i64> = param("max_age").and_then(|m| m.parse().ok());
+    let now = super::store::unix_now();
+    let again = prompt.split(' ').any(|p| p == "login")
+        || session
+            .as_ref()
+            .is_some_and(|(_, auth_time)| max_age.is_some_and(|max| now - auth_time > max));
     let Some((user, auth_time)) = session.filter(|_| !again) else {
         if prompt.split(' ').any(|p| p == "none") {
             return refuse("login_required", "the person is not logged in");
@@ -393,9 +410,26 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 async fn token(
     State(state): State<AppState>,
     axum::Extension(p): ProviderExt,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    // Each request may cost an argon2 hash: a client address gets the ticket exchanges'
+    // rate (`SCANLOGIN_RATE_SESSIONS_PER_MIN`), which also bounds guessing a secret.
+    let caller = super::context::Client::resolve(&state, &headers, peer.ip());
+    if let Err(err) = state
+        .limits
+        .check(super::limits::Bucket::Sessions, caller.key)
+        .await
+    {
+        let mut response = oauth_error(err.status(), "invalid_request", &err.to_string());
+        if let Some(secs) = err.retry_after_secs() {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        return response;
+    }
     let mut response = match token_answer(&state, &p, &headers, form).await {
         Ok(json) => Json(json).into_response(),
         Err(response) => response,
@@ -449,10 +483,19 @@ async fn token_answer(
     let Some(client) = p.clients.get(&client_id) else {
         return Err(unauthorized());
     };
-    match (&secret, client.is_public()) {
-        (None, true) => {}
-        (Some(secret), false) if client.secret_matches(secret) => {}
-        _ => return Err(unauthorized()),
+    let authenticated = match (secret, client.is_public()) {
+        (None, true) => true,
+        (Some(secret), false) => {
+            // argon2 is deliberately slow: off the async workers.
+            let client = client.clone();
+            tokio::task::spawn_blocking(move || client.secret_matches(&secret))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    if !authenticated {
+        return Err(unauthorized());
     }
     if req.grant_type.as_deref() != Some("authorization_code") {
         return Err(bad("unsupported_grant_type", "only authorization_code"));
@@ -465,19 +508,19 @@ async fn token_answer(
         return Err(bad("invalid_request", "code is missing"));
     };
     let server_error = |err: AppError| oauth_error(err.status(), "server_error", &err.to_string());
-    let grant = match grants::redeem_code(&state.store, code)
+    // Only the client the code was issued to can take (and so use up) it.
+    let grant = match grants::redeem_code(&state.store, code, &client.id)
         .await
         .map_err(server_error)?
     {
         Ok(grant) => grant,
-        Err(_) => return Err(bad("invalid_grant", "the code is unknown, expired or used")),
+        Err(_) => {
+            return Err(bad(
+                "invalid_grant",
+                "the code is unknown, expired, used, or another client's",
+            ))
+        }
     };
-    if grant.client_id != client.id {
-        return Err(bad(
-            "invalid_grant",
-            "the code was issued to another client",
-        ));
-    }
     if req.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
         return Err(bad(
             "invalid_grant",
