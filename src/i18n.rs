@@ -130,6 +130,9 @@ pub struct Strings {
     pub phone_confirmed: &'static str,
     pub phone_cancelled: &'static str,
     pub phone_scan_first: &'static str,
+    pub phone_error_expired: &'static str,
+    pub phone_error_decided: &'static str,
+    pub phone_error_again: &'static str,
 }
 
 pub static ZH_CN: Strings = Strings {
@@ -191,6 +194,9 @@ pub static ZH_CN: Strings = Strings {
     phone_confirmed: "已确认，可以放下手机了。",
     phone_cancelled: "已取消，没有人登录。",
     phone_scan_first: "请先扫码",
+    phone_error_expired: "这个登录码已过期，请在电脑上换一个新码再扫。",
+    phone_error_decided: "这次登录已经处理过了。",
+    phone_error_again: "请重新扫码。",
 };
 
 pub static EN: Strings = Strings {
@@ -252,6 +258,9 @@ pub static EN: Strings = Strings {
     phone_confirmed: "Confirmed. You can put your phone away.",
     phone_cancelled: "Cancelled. Nobody was logged in.",
     phone_scan_first: "scan first",
+    phone_error_expired: "This login code has expired: get a new one on the computer and scan again.",
+    phone_error_decided: "This login was already decided.",
+    phone_error_again: "Scan the code again.",
 };
 
 #[cfg(test)]

@@ -605,8 +605,10 @@ async fn the_status_endpoint_long_polls_what_the_socket_would_push() {
     assert_eq!(app.code(&scene, &key).await.status, 200);
     let now = status(&app, &scene, &key, "waiting", false).await;
     assert_eq!((now.status, &now.body), (200, &json!({"event": null})));
-    // Nothing happens within the wait: the answer says so when it ends.
+    // Nothing happens within the wait: the answer says so when it ends, not before.
+    let asked = std::time::Instant::now();
     let quiet = status(&app, &scene, &key, "waiting", true).await;
+    assert!(asked.elapsed() >= Duration::from_millis(900), "it waited");
     assert_eq!((quiet.status, &quiet.body), (200, &json!({"event": null})));
 
     // A poll held open hears the scan (whichever reaches the server first: a poll
@@ -666,41 +668,67 @@ async fn a_scene_that_ends_while_polled_answers_expired() {
 }
 
 #[tokio::test]
-async fn open_link_gives_the_scene_s_link_then_a_scheme_then_refuses_with_502() {
+async fn open_link_gives_one_link_per_scene_falls_back_to_a_scheme_and_remembers_a_refusal() {
     let app = spawn_app().await;
-    let (scene, key) = (id(), id());
-    app.code(&scene, &key).await;
-    let open = |key: String| {
-        let (app, scene) = (&app, scene.clone());
+    let open = |scene: String, key: String| {
+        let app = &app;
         async move {
             app.post_json("/api/scene/open_link", json!({"scene": scene, "key": key}))
                 .await
         }
     };
-    let link = open(key.clone()).await;
-    assert_eq!(link.status, 200, "{}", link.body);
-    assert_eq!(link.body["url"], app.url(&format!("/phone?scene={scene}")));
-    // Only the scene's browser may ask.
-    assert_eq!(open(id()).await.status, 404);
-
-    // WeChat refuses the link: the scheme.
+    let calls = |path: &'static str| {
+        let app = &app;
+        async move {
+            app.get_with_cookie("/__wechat/__sim/counters", None)
+                .await
+                .body["calls"][path]
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
     let fault = |path: &str, errcode: i64| {
         app.post_json(
             "/__wechat/__sim/fault",
             json!({"path": path, "kind": "errcode", "errcode": errcode}),
         )
     };
-    fault("/wxa/generate_urllink", 44993).await;
-    let scheme = open(key.clone()).await;
+    let new_scene = || async {
+        let (scene, key) = (id(), id());
+        assert_eq!(app.code(&scene, &key).await.status, 200);
+        (scene, key)
+    };
+
+    let (scene, key) = new_scene().await;
+    let link = open(scene.clone(), key.clone()).await;
+    assert_eq!(link.status, 200, "{}", link.body);
+    assert_eq!(link.body["url"], app.url(&format!("/phone?scene={scene}")));
+    // Only the scene's browser may ask; asking again gives the same link, no new call.
+    assert_eq!(open(scene.clone(), id()).await.status, 404);
+    assert_eq!(open(scene.clone(), key.clone()).await.body, link.body);
+    assert_eq!(calls("/wxa/generate_urllink").await, 1);
+
+    // WeChat cannot make a link just now (system busy): the scheme.
+    fault("/wxa/generate_urllink", -1).await;
+    let (scene, key) = new_scene().await;
+    let scheme = open(scene, key).await;
     assert_eq!(scheme.status, 200, "{}", scheme.body);
     assert!(scheme.body["url"]
         .as_str()
         .unwrap()
         .starts_with("weixin://dl/business/?t="));
-    // Both refused (a mini program of an individual): a 502 the page words itself.
+
+    // No permission (an individual's mini program): a 502 the page words itself, no
+    // scheme asked (it would be refused too), and the next pages cost WeChat nothing.
     fault("/wxa/generate_urllink", 40002).await;
-    fault("/wxa/generatescheme", 40002).await;
-    let refused = open(key.clone()).await;
+    let schemes_before = calls("/wxa/generatescheme").await;
+    let links_before = calls("/wxa/generate_urllink").await;
+    let (scene, key) = new_scene().await;
+    let refused = open(scene, key).await;
     assert_eq!(refused.status, 502, "{}", refused.body);
     assert_eq!(refused.body["code"], 502);
+    let (scene, key) = new_scene().await;
+    assert_eq!(open(scene, key).await.status, 502);
+    assert_eq!(calls("/wxa/generatescheme").await, schemes_before);
+    assert_eq!(calls("/wxa/generate_urllink").await, links_before + 1);
 }

@@ -203,6 +203,11 @@ pub fn QrLogin(locale: Locale, device: Device, next: String) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         browser::refresh_by_hand(flow);
     };
+    // The server was away: ask about the same scene now (the phone may be confirming it).
+    let retry = move |_| {
+        #[cfg(feature = "hydrate")]
+        browser::retry_now(flow);
+    };
     let phase = move || flow.phase.get();
     let countdown = move || match phase() {
         Phase::Waiting | Phase::Scanned => (t.expires_in)(flow.seconds_left()),
@@ -252,13 +257,13 @@ pub fn QrLogin(locale: Locale, device: Device, next: String) -> impl IntoView {
             <div class="qr-status" role="status" aria-live="polite" aria-atomic="true">
                 <p class="qr-message" data-testid="qr-message">{move || phase().message(t)}</p>
                 <p class="qr-detail" data-testid="qr-detail">{next_step}</p>
-                <Show when=move || flow.unreachable.get()>
+                <Show when=move || flow.unreachable.get() && phase() != Phase::Error>
                     <p class="qr-unreachable" data-testid="qr-unreachable">{t.unreachable}</p>
                 </Show>
             </div>
             <p class="qr-countdown" data-testid="qr-countdown">{countdown}</p>
-            <Show when=move || flow.unreachable.get() && !can_refresh()>
-                <button class="secondary" data-testid="qr-retry" on:click=refresh>
+            <Show when=move || flow.unreachable.get() && matches!(phase(), Phase::Waiting | Phase::Scanned)>
+                <button class="secondary" data-testid="qr-retry" on:click=retry>
                     {t.retry_now}
                 </button>
             </Show>
@@ -370,6 +375,21 @@ mod browser {
         new_scene(flow);
     }
 
+    /// "Try again now" while the server was away: the same scene's status at once.
+    pub fn retry_now(flow: Flow) {
+        if let Some((scene, key)) = flow.watched.get_value() {
+            let generation = current(flow);
+            spawn_local(async move {
+                if catch_up(flow, generation, &scene, &key, false)
+                    .await
+                    .is_ok()
+                {
+                    flow.unreachable.set(false);
+                }
+            });
+        }
+    }
+
     /// A code ended by itself: replace it if the page is seen and the allowance lasts.
     fn refresh_by_itself(flow: Flow) {
         if is_hidden() {
@@ -389,7 +409,9 @@ mod browser {
     /// may have been asleep while the person confirmed).
     fn on_visible(flow: Flow) {
         match flow.phase.get_untracked() {
-            Phase::Expired | Phase::Cancelled if flow.auto_refresh.get_untracked() != "on" => {
+            Phase::Expired | Phase::Cancelled | Phase::Error
+                if flow.auto_refresh.get_untracked() != "on" =>
+            {
                 refresh_by_hand(flow)
             }
             Phase::Waiting | Phase::Scanned => {
@@ -451,10 +473,14 @@ mod browser {
         flow.watched.set_value(Some((scene.clone(), key.clone())));
         flow.scene.set(scene.to_string());
         flow.image.set(String::new());
-        flow.detail.set("");
         flow.auto_refresh.set("on");
         flow.open_link.set(OpenLinkState::None);
-        flow.phase.set(Phase::Loading);
+        // A retry after a failure keeps saying what failed until an answer comes (the
+        // live region is not re-read for every attempt).
+        if flow.phase.get_untracked() != Phase::Error {
+            flow.detail.set("");
+            flow.phase.set(Phase::Loading);
+        }
         spawn_local(async move {
             let answer = get_wxacode(scene.clone(), key.clone()).await;
             if !is_current(flow, generation) {
@@ -462,6 +488,7 @@ mod browser {
             }
             match answer {
                 Ok(code) => {
+                    flow.detail.set("");
                     flow.unreachable.set(false);
                     flow.retry_ms.set_value(0);
                     let now = now_ms();
@@ -489,7 +516,14 @@ mod browser {
                         flow.retry_ms.set_value((wait * 2).min(RETRY_MAX_MS));
                         spawn_local(async move {
                             TimeoutFuture::new(wait).await;
-                            if is_current(flow, generation) {
+                            if !is_current(flow, generation) {
+                                return;
+                            }
+                            // A hidden tab asks again when it is seen (each code costs one
+                            // of WeChat's).
+                            if is_hidden() {
+                                flow.auto_refresh.set("hidden");
+                            } else {
                                 new_scene(flow);
                             }
                         });
@@ -584,10 +618,18 @@ mod browser {
                 // gloo's send waits for the socket to open, and never wakes when it
                 // closes first without an error (a refused upgrade can do that): the
                 // first thing the stream says ends the wait too.
+                // gloo's send waits for the socket to open, and never wakes when it
+                // closes first without an error (a refused upgrade can do that), nor
+                // while a proxy holds the upgrade unanswered: the first thing the stream
+                // says, or CONNECTED_MS, ends the wait too.
                 let sent = {
                     let hello = sink.send(Message::Text(hello.clone()));
-                    futures::pin_mut!(hello);
-                    match futures::future::select(hello, stream.next()).await {
+                    let first = stream.next();
+                    let timeout = TimeoutFuture::new(CONNECTED_MS as u32);
+                    futures::pin_mut!(hello, first);
+                    match futures::future::select(hello, futures::future::select(first, timeout))
+                        .await
+                    {
                         futures::future::Either::Left((sent, _)) => sent.is_ok(),
                         futures::future::Either::Right(_) => false,
                     }

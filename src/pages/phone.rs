@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{demo_login_code, mp_cancel, mp_confirm, mp_scan},
-    i18n::{use_locale, Locale},
+    api::{demo_login_code, mp_cancel, mp_confirm, mp_scan, ApiError},
+    i18n::{use_locale, Locale, Strings},
     protocol::{is_valid_id, BrowserInfo, InvalidValue, Profile, ScanToken, SceneId},
 };
 
@@ -42,6 +42,18 @@ impl Step {
     }
 }
 
+/// A failed call in the page's words, by its status.
+fn failed(t: &Strings, err: &ApiError) -> String {
+    match err.code {
+        404 => t.phone_error_expired,
+        409 => t.phone_error_decided,
+        401 => t.phone_error_again,
+        429 => t.error_limited,
+        _ => t.error_other,
+    }
+    .to_owned()
+}
+
 #[component]
 pub fn PhonePage() -> impl IntoView {
     let query = use_query_map();
@@ -72,12 +84,14 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
         async move {
             step.set(Step::Working);
             let result = async {
-                let scene: SceneId = scene.parse().map_err(|e: InvalidValue| e.to_string())?;
+                let scene: SceneId = scene
+                    .parse()
+                    .map_err(|_: InvalidValue| t.phone_needs_scene.to_owned())?;
                 // What `wx.login` would give this person's phone, from the simulator.
                 let code = demo_login_code(openid.to_owned())
                     .await
-                    .map_err(|e| e.msg)?;
-                mp_scan(scene, code).await.map_err(|e| e.msg)
+                    .map_err(|e| failed(t, &e))?;
+                mp_scan(scene, code).await.map_err(|e| failed(t, &e))
             }
             .await;
             match result {
@@ -112,7 +126,7 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
             step.set(match (result, confirm) {
                 (Ok(_), true) => Step::Confirmed,
                 (Ok(_), false) => Step::Cancelled,
-                (Err(e), _) => Step::Failed(e.msg),
+                (Err(e), _) => Step::Failed(failed(t, &e)),
             });
         }
     });

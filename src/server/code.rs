@@ -102,12 +102,20 @@ pub fn rfc3339_now() -> String {
 /// Where the login page is shown: a phone cannot scan its own screen, and WeChat's own
 /// browser opens a code by a long press but no link.
 pub fn device_of(user_agent: &str) -> Device {
-    if user_agent.contains("MicroMessenger") {
-        return Device::WeChat;
-    }
-    match woothee::parser::Parser::new().parse(user_agent) {
-        Some(ua) if matches!(ua.category, "smartphone" | "mobilephone") => Device::Phone,
-        _ => Device::Computer,
+    let phone = woothee::parser::Parser::new()
+        .parse(user_agent)
+        .is_some_and(|ua| matches!(ua.category, "smartphone" | "mobilephone"));
+    // WeChat for Windows and Mac say MicroMessenger too, but sit at a computer.
+    let desktop_wechat = ["WindowsWechat", "MacWechat", "WindowsWeChat", "MacWeChat"]
+        .iter()
+        .any(|m| user_agent.contains(m));
+    match (
+        phone,
+        user_agent.contains("MicroMessenger") && !desktop_wechat,
+    ) {
+        (true, true) => Device::WeChat,
+        (true, false) => Device::Phone,
+        (false, _) => Device::Computer,
     }
 }
 
@@ -195,6 +203,10 @@ mod tests {
         assert_eq!(device_of(android), Device::Phone);
         assert_eq!(device_of(wechat), Device::WeChat);
         assert_eq!(device_of(desktop), Device::Computer);
+        let windows_wechat = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/81.0.4044.138 Safari/537.36 NetType/WIFI MicroMessenger/7.0.20.1781(0x6700143B) WindowsWechat(0x63090a13) XWEB/9129";
+        let mac_wechat = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) MicroMessenger/6.8.0(0x16080000) MacWechat/3.8.7(0x13080710) Reparser/1.0.0 NetType/WIFI";
+        assert_eq!(device_of(windows_wechat), Device::Computer);
+        assert_eq!(device_of(mac_wechat), Device::Computer);
         assert_eq!(device_of(""), Device::Computer);
     }
 }

@@ -68,6 +68,8 @@ pub enum AppError {
     Busy,
     #[error("WeChat is not answering as it should; try again")]
     WeChat(#[source] WeChatError),
+    #[error("WeChat makes no links to the mini program for now: scan the code")]
+    LinksRefused,
     #[error("internal error")]
     Database(sqlx::Error),
     #[error("internal error")]
@@ -106,7 +108,7 @@ impl AppError {
             | AppError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Busy | AppError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::WeChat(_) => StatusCode::BAD_GATEWAY,
+            AppError::WeChat(_) | AppError::LinksRefused => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

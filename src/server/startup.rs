@@ -52,6 +52,8 @@ pub struct AppState {
     /// Every scene's state, events and expiry.
     pub registry: Arc<dyn SceneRegistry>,
     pub code_images: CodeImages,
+    /// Open-in-WeChat links made, and WeChat's refusals (see `open_link.rs`).
+    pub open_links: Arc<super::open_link::OpenLinks>,
     /// Demo mode's own WeChat simulator.
     pub simulator: Option<Simulator>,
     pub store: Store,
@@ -242,6 +244,7 @@ impl Application {
             wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
             registry,
             code_images: CodeImages::new(config.code_cache_bytes, config.scene_ttl),
+            open_links: Arc::new(super::open_link::OpenLinks::new(config.scene_ttl)),
             simulator: simulator.clone(),
             limits: Arc::new(limits),
             pending_sockets: Arc::new(PendingSockets::new(
