@@ -60,6 +60,17 @@ fn calls(c: &Counters, path: &str) -> u64 {
     c.calls.get(path).copied().unwrap_or(0)
 }
 
+/// Revokes the simulator's tokens, as WeChat does when something else refreshed them.
+async fn invalidate_token(app: &TestApp) {
+    let res = app
+        .http
+        .post(app.url("/__wechat/__sim/invalidate_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
 async fn fault(app: &TestApp, spec: serde_json::Value) {
     let res = app
         .http
@@ -170,13 +181,7 @@ async fn a_token_invalidated_at_wechat_is_replaced_without_forcing() {
         .get_wxacode_unlimit(&code_request("one"))
         .await
         .unwrap();
-    let res = app
-        .http
-        .post(app.url("/__wechat/__sim/invalidate_token"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    invalidate_token(&app).await;
     client
         .get_wxacode_unlimit(&code_request("two"))
         .await
@@ -500,13 +505,7 @@ async fn a_rejected_token_is_renewed_once_for_links_too() {
     let app = spawn_app().await;
     let wechat = client(&app);
     wechat.access_token().await.unwrap();
-    let res = app
-        .http
-        .post(app.url("/__wechat/__sim/invalidate_token"))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+    invalidate_token(&app).await;
     wechat
         .generate_urllink(&login_page("scene=x"), 1)
         .await

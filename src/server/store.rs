@@ -200,7 +200,7 @@ impl Store {
             }
             None => None,
         };
-        let user_id = match (known, holder) {
+        let user_id: i64 = match (known, holder) {
             (Some(user), Some(holder)) if holder != user => {
                 tracing::warn!(
                     user_id = user,
@@ -219,20 +219,10 @@ impl Store {
                 }
                 user
             }
-            (None, Some(holder)) => {
-                // The same person through another mini program (or a new appid).
-                sqlx::query(
-                    "INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)",
-                )
-                .bind(appid)
-                .bind(openid)
-                .bind(holder)
-                .execute(&mut *tx)
-                .await?;
-                holder
-            }
+            // The same person through another mini program (or a new appid).
+            (None, Some(holder)) => holder,
             (None, None) => {
-                let user: i64 = sqlx::query_scalar(
+                sqlx::query_scalar(
                     "INSERT INTO users (appid, openid, unionid, nickname, avatar_url, created_at, updated_at)
                      VALUES ($1, $2, $3, '', '', $4, $4) RETURNING id",
                 )
@@ -241,18 +231,19 @@ impl Store {
                 .bind(unionid)
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)",
-                )
-                .bind(appid)
-                .bind(openid)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-                user
+                .await?
             }
         };
+        if known.is_none() {
+            sqlx::query(
+                "INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)",
+            )
+            .bind(appid)
+            .bind(openid)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(profile) = profile {
             sqlx::query(
                 "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4 WHERE id = $1",

@@ -151,15 +151,29 @@ fn error_redirect(
     state: Option<&str>,
     issuer: &str,
 ) -> Response {
+    answer_client(
+        redirect_uri,
+        &[("error", error), ("error_description", description)],
+        state,
+        issuer,
+    )
+}
+
+/// Sends the browser back to the client's redirect URI with `pairs`, its `state` and our
+/// `iss` (RFC 9207) added to the URI's own query.
+fn answer_client(
+    redirect_uri: &str,
+    pairs: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(url) => url,
         Err(_) => return error_page("The application's redirect address is not a URL."),
     };
     {
         let mut query = url.query_pairs_mut();
-        query
-            .append_pair("error", error)
-            .append_pair("error_description", description);
+        query.extend_pairs(pairs);
         if let Some(state) = state {
             query.append_pair("state", state);
         }
@@ -310,20 +324,8 @@ async fn authorize(
         Ok(code) => code,
         Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
     };
-    let mut url = match url::Url::parse(redirect_uri) {
-        Ok(url) => url,
-        Err(_) => return error_page("The application's redirect address is not a URL."),
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("code", &code);
-        if let Some(s) = client_state {
-            q.append_pair("state", s);
-        }
-        q.append_pair("iss", &p.issuer);
-    }
     tracing::info!(client_id = %client.id, user_id = user.id, "authorization code issued");
-    Redirect::to(url.as_str()).into_response()
+    answer_client(redirect_uri, &[("code", &code)], client_state, &p.issuer)
 }
 
 /// The query without `prompt=login` (the login it asks for is the one about to happen).
