@@ -48,11 +48,12 @@ lint: services
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
 # Every test once in memory with SQLite; then the tests that start the app again, on
-# Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh).
+# Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh);
+# not the operations and scale-out suites, which start the servers they need themselves.
 unit: services
 	cargo test --features $(TEST_FEATURES)
 	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features $(TEST_FEATURES) \
-	  --test attacks --test login_flow --test oidc --test pages --test wechat_client --test wechat_secrets
+	  --test api --test wechat_secrets -- --skip operations:: --skip scale_out::
 
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
 # tests/with-postgres.sh, and Playwright starts Redis, the simulator and the instances.

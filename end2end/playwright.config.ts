@@ -103,7 +103,7 @@ export default defineConfig({
   webServer: [
     // Every browser of the suite comes from 127.0.0.1, which the per-client limits take
     // for one person: this server lets that "person" have many (the limits themselves are
-    // tested in tests/attacks/).
+    // tested in tests/api/attacks/).
     server(MAIN_PORT, { SCANLOGIN_RATE_CODES_PER_MIN: "600", SCANLOGIN_MAX_SCENES_PER_IP: "200" }),
     server(SHORT_TTL_PORT, { SCANLOGIN_SCENE_TTL_SECS: "4", SCANLOGIN_AUTO_REFRESHES: "1" }),
     server(OIDC_PORT, {

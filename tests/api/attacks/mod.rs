@@ -5,9 +5,6 @@
 //! did not hold). Every test
 //! attacks the running app over real HTTP and WebSocket and shows the attack fails.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod class1_binding;
 mod class2_reuse;
 mod class3_predictable_ids;

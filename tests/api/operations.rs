@@ -1,15 +1,13 @@
 //! Operations: health and readiness, request ids, restarts that drop no one, and the
 //! configuration explaining itself. The restart test runs the real binary.
 
-mod common;
-
 use std::{
     net::{Ipv4Addr, SocketAddr},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     config_with,
     flow::{id, say_hello},
     services::{free_port, PostgresServer, RedisServer},
@@ -33,7 +31,7 @@ async fn health_and_readiness_answer_json_without_secrets() {
 }
 
 /// `GET /readyz`: its status and body.
-async fn readiness(app: &common::TestApp) -> (u16, serde_json::Value) {
+async fn readiness(app: &crate::common::TestApp) -> (u16, serde_json::Value) {
     let res = app.http.get(app.url("/readyz")).send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap())

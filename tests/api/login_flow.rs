@@ -1,11 +1,9 @@
 //! The whole login flow over real HTTP and WebSocket, against the app in demo mode:
 //! the code endpoint, the socket, the mini-program API and the session.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     flow::{confirmed_ticket, cookie_pair, expect_event, id, next, say_hello, Heard},
     spawn_app, spawn_app_with,
 };
@@ -450,7 +448,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 
 /// `POST /api/mp/avatar` as `wx.uploadFile` sends it.
 async fn upload_avatar(
-    app: &common::TestApp,
+    app: &crate::common::TestApp,
     scene: &str,
     token: &str,
     file: Vec<u8>,
@@ -502,7 +500,7 @@ async fn an_uploaded_avatar_is_reencoded_served_by_us_and_kept_with_the_user() {
         )
         .await;
     assert_eq!(confirm.status, 200);
-    let ticket = common::flow::pushed_ticket(&mut socket).await;
+    let ticket = crate::common::flow::pushed_ticket(&mut socket).await;
     let session = app.session(&scene, &ticket, &key).await;
     assert_eq!(session.body["user"]["avatar_url"], json!(url));
     let unknown = app
@@ -585,12 +583,12 @@ async fn a_nickname_with_a_lone_surrogate_is_refused_with_a_clear_400() {
 }
 
 async fn status(
-    app: &common::TestApp,
+    app: &crate::common::TestApp,
     scene: &str,
     key: &str,
     known: &str,
     wait: bool,
-) -> common::flow::Answer {
+) -> crate::common::flow::Answer {
     app.post_json(
         "/api/scene/status",
         json!({"scene": scene, "key": key, "known": known, "wait": wait}),

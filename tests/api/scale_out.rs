@@ -2,11 +2,9 @@
 //! servers started by the test; WeChat is one simulator of their own, on its own port,
 //! that every instance talks to in real-WeChat mode.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     config_with,
     flow::{cookie_pair, expect_event, id, next, say_hello, Heard},
     services::{PostgresServer, RedisServer},

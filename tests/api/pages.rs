@@ -1,8 +1,6 @@
 //! The server renders the pages over real HTTP.
 
-mod common;
-
-use common::{flow::id, spawn_app};
+use crate::common::{flow::id, spawn_app};
 
 #[tokio::test]
 async fn login_page_is_rendered_on_the_server() {
@@ -59,7 +57,7 @@ async fn unknown_page_is_404() {
 
 /// `/login` as a browser with these headers gets it: the status, `Set-Cookie`, the HTML.
 async fn login_page(
-    app: &common::TestApp,
+    app: &crate::common::TestApp,
     path: &str,
     headers: &[(&str, &str)],
 ) -> (Option<String>, String) {

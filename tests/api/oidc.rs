@@ -3,11 +3,9 @@
 //! demo mode: authorize → the scan login through the mini-program API → code → tokens →
 //! userinfo; and each way a request must be refused.
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::{
+use crate::common::{
     flow::{confirmed_ticket, cookie_pair},
     services::free_port,
     spawn_app_with_config, TestApp,
@@ -37,7 +35,7 @@ async fn provider_app(extra: &[(&str, &str)]) -> (TestApp, tempfile_path::Path) 
         ("SCANLOGIN_PUBLIC_ORIGIN", origin.as_str()),
     ];
     vars.extend_from_slice(extra);
-    let mut config = common::config_with(&vars);
+    let mut config = crate::common::config_with(&vars);
     config.leptos.site_addr = SocketAddr::from(([127, 0, 0, 1], port));
     (spawn_app_with_config(config).await, file)
 }
@@ -48,7 +46,7 @@ mod tempfile_path {
     impl Path {
         pub fn new(contents: String) -> Self {
             let path = std::env::temp_dir()
-                .join(format!("scanlogin-oidc-{}.toml", super::common::flow::id()));
+                .join(format!("scanlogin-oidc-{}.toml", crate::common::flow::id()));
             std::fs::write(&path, contents).unwrap();
             Self(path)
         }
@@ -720,7 +718,7 @@ async fn sub_of(app: &TestApp, cookie: &str) -> String {
 
 /// A scan login whose `wx.login` code WeChat (the simulator) answers with `unionid`.
 async fn scan_login_with_unionid(app: &TestApp, openid: &str, unionid: &str) -> String {
-    use common::flow::{id, pushed_ticket};
+    use crate::common::flow::{id, pushed_ticket};
     let (scene, key) = (id(), id());
     assert_eq!(app.code(&scene, &key).await.status, 200);
     let mut socket = app.hello(&scene, &key).await;
@@ -773,10 +771,10 @@ async fn one_person_keeps_one_sub_when_wechat_starts_giving_a_unionid() {
 #[tokio::test]
 async fn two_instances_starting_at_once_agree_on_one_signing_key() {
     use scanlogin::server::{oidc::keys, store::Store};
-    let database = if common::backend_is_redis_postgres() {
-        common::services::shared_postgres_database().await
+    let database = if crate::common::backend_is_redis_postgres() {
+        crate::common::services::shared_postgres_database().await
     } else {
-        let file = std::env::temp_dir().join(format!("scanlogin-keys-{}.db", common::flow::id()));
+        let file = std::env::temp_dir().join(format!("scanlogin-keys-{}.db", crate::common::flow::id()));
         format!("sqlite://{}", file.display())
     };
     // Two instances' databases (the schema made once, as a deployment's first start does).

@@ -1,11 +1,9 @@
 //! The WeChat client against the built-in simulator, over real HTTP: the app runs in
 //! demo mode on a free port, and each test drives a client of its own at the mount.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{spawn_app, spawn_app_with, TestApp};
+use crate::common::{spawn_app, spawn_app_with, TestApp};
 use scanlogin::server::wechat::{
     simulator::{Counters, DEMO_APPID, DEMO_SECRET},
     MiniProgramPage, TokenApi, WeChatClient, WeChatError, WeChatSettings, WxaCodeRequest,
@@ -457,7 +455,7 @@ fn login_page(query: &str) -> MiniProgramPage {
 async fn links_and_schemes_open_a_page_with_its_query_and_follow_wechat_s_rules() {
     let app = spawn_app().await;
     let wechat = client(&app);
-    let scene = common::flow::id();
+    let scene = crate::common::flow::id();
     let link = wechat
         .generate_urllink(&login_page(&format!("scene={scene}")), 1)
         .await
