@@ -136,40 +136,70 @@ fn random_id() -> String {
     scanlogin::protocol::id_from_random_bytes(|| scanlogin::server::random::bytes::<1>()[0])
 }
 
-/// One HTTP/1.1 POST on a new connection from `from`; returns status and JSON body.
-async fn post(
+/// An HTTP/1.1 connection from one client, kept alive between its requests as browsers
+/// and WeChat's `wx.request` keep theirs: opened at the first request (or by [`open`]),
+/// and again if the server has closed it since.
+///
+/// [`open`]: Connection::open
+struct Connection {
     target: SocketAddr,
     from: Ipv4Addr,
-    path: &str,
-    body: Value,
-) -> Result<(u16, Value), String> {
-    let stream = connect(target, from).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let request = hyper::Request::post(path)
-        .header("host", target.to_string())
-        .header("content-type", "application/json")
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36",
-        )
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok((status, json))
+    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+}
+
+impl Connection {
+    fn new(target: SocketAddr, from: Ipv4Addr) -> Self {
+        Self {
+            target,
+            from,
+            sender: None,
+        }
+    }
+
+    /// Connects now unless connected, so that a timed request measures no handshake.
+    async fn open(&mut self) -> Result<(), String> {
+        if self.sender.as_ref().is_some_and(|s| !s.is_closed()) {
+            return Ok(());
+        }
+        let stream = connect(self.target, self.from)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        self.sender = Some(sender);
+        Ok(())
+    }
+
+    /// One POST of `body` as JSON; returns status and JSON body.
+    async fn post(&mut self, path: &str, body: Value) -> Result<(u16, Value), String> {
+        self.open().await?;
+        let sender = self.sender.as_mut().expect("opened above");
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let request = hyper::Request::post(path)
+            .header("host", self.target.to_string())
+            .header("content-type", "application/json")
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36",
+            )
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, json))
+    }
 }
 
 type Socket = WebSocketStream<TcpStream>;
@@ -190,20 +220,21 @@ async fn open_socket(target: SocketAddr, from: Ipv4Addr, id: &str) -> Result<Soc
     Ok(socket)
 }
 
-/// A page: for scanlogin its code, its socket and its hello; for a baseline a bare socket.
-async fn open_page(target: SocketAddr, from: Ipv4Addr, protocol: Protocol) -> Result<Page, String> {
+/// A page: for scanlogin its code (asked on the browser's connection), its socket and its
+/// hello; for a baseline a bare socket.
+async fn open_page(browser: &mut Connection, protocol: Protocol) -> Result<Page, String> {
+    let (target, from) = (browser.target, browser.from);
     let (scene, key) = (random_id(), random_id());
     if protocol == Protocol::Bare {
         let socket = open_socket(target, from, &scene).await?;
         return Ok(Page { scene, key, socket });
     }
-    let (status, body) = post(
-        target,
-        from,
-        "/miniapp/getwxacodeunlimit",
-        json!({"scene": scene, "key": key}),
-    )
-    .await?;
+    let (status, body) = browser
+        .post(
+            "/miniapp/getwxacodeunlimit",
+            json!({"scene": scene, "key": key}),
+        )
+        .await?;
     if status != 200 {
         return Err(format!("code: {status} {body}"));
     }
@@ -234,21 +265,20 @@ async fn next_event(socket: &mut Socket, within: Duration) -> Result<Value, Stri
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
-/// A baseline's "login": a socket, then `POST /push`; returns push → frame in microseconds.
+/// A baseline's "login": a socket, then `POST /push` on a connection already open (as our
+/// phone's confirm is); returns push → frame in microseconds.
 async fn bare_push(target: SocketAddr, from: Ipv4Addr) -> Result<u64, String> {
     let id = random_id();
     let mut socket = open_socket(target, from, &id).await?;
+    let mut trigger = Connection::new(target, from);
+    trigger.open().await?;
     // The baselines store a socket only after their handshake answer is written, so a
     // push right after it can find nothing (404): try again; time the push that lands.
     for _ in 0..1000 {
         let started = Instant::now();
-        let (status, _) = post(
-            target,
-            from,
-            &format!("/push?clientid={id}"),
-            json!({"type": "confirmed"}),
-        )
-        .await?;
+        let (status, _) = trigger
+            .post(&format!("/push?clientid={id}"), json!({"type": "confirmed"}))
+            .await?;
         match status {
             200 => {
                 next_frame(&mut socket, Duration::from_secs(10)).await?;
@@ -261,35 +291,32 @@ async fn bare_push(target: SocketAddr, from: Ipv4Addr) -> Result<u64, String> {
     Err("push: the socket never appeared".into())
 }
 
-/// A whole login; returns confirm → `confirmed` in microseconds.
+/// A whole login; returns confirm → `confirmed` in microseconds. The browser keeps one
+/// connection for its requests besides its socket, the phone one for its own.
 async fn login(args: &Args, from: Ipv4Addr, n: u64) -> Result<u64, String> {
     if args.protocol == Protocol::Bare {
         return bare_push(args.target, from).await;
     }
+    let mut browser = Connection::new(args.target, from);
     let Page {
         scene,
         key,
         mut socket,
-    } = open_page(args.target, from, Protocol::Scanlogin).await?;
-    let phone = args.phone_target;
+    } = open_page(&mut browser, Protocol::Scanlogin).await?;
     // The phone is a client of its own too (any 127.x address is this machine).
-    let (status, minted) = post(
-        phone,
-        from,
-        "/api/demo/login_code",
-        json!({"openid": format!("load-{n}")}),
-    )
-    .await?;
+    let mut phone = Connection::new(args.phone_target, from);
+    let (status, minted) = phone
+        .post(
+            "/api/demo/login_code",
+            json!({"openid": format!("load-{n}")}),
+        )
+        .await?;
     let code = minted
         .as_str()
         .ok_or(format!("login code: {status} {minted}"))?;
-    let (status, scanned) = post(
-        phone,
-        from,
-        "/api/mp/scan",
-        json!({"scene": scene, "code": code}),
-    )
-    .await?;
+    let (status, scanned) = phone
+        .post("/api/mp/scan", json!({"scene": scene, "code": code}))
+        .await?;
     if status != 200 {
         return Err(format!("scan: {status} {scanned}"));
     }
@@ -299,26 +326,24 @@ async fn login(args: &Args, from: Ipv4Addr, n: u64) -> Result<u64, String> {
         .to_owned();
     next_event(&mut socket, Duration::from_secs(10)).await?; // scanned
     let started = Instant::now();
-    let (status, body) = post(
-        phone,
-        from,
-        "/api/mp/confirm",
-        json!({"scene": scene, "scan_token": token, "profile": {"nickname": "load", "avatar_url": ""}}),
-    )
-    .await?;
+    let (status, body) = phone
+        .post(
+            "/api/mp/confirm",
+            json!({"scene": scene, "scan_token": token, "profile": {"nickname": "load", "avatar_url": ""}}),
+        )
+        .await?;
     if status != 200 {
         return Err(format!("confirm: {status} {body}"));
     }
     let event = next_event(&mut socket, Duration::from_secs(10)).await?;
     let latency = started.elapsed().as_micros() as u64;
     let ticket = event["ticket"].as_str().ok_or("no ticket")?;
-    let (status, body) = post(
-        args.target,
-        from,
-        "/api/session",
-        json!({"scene": scene, "ticket": ticket, "key": key}),
-    )
-    .await?;
+    let (status, body) = browser
+        .post(
+            "/api/session",
+            json!({"scene": scene, "ticket": ticket, "key": key}),
+        )
+        .await?;
     if status != 200 {
         return Err(format!("session: {status} {body}"));
     }
@@ -364,7 +389,7 @@ async fn open_pages(args: &Args) -> (Vec<Page>, Held) {
         let from = source(args.first_source + i as u32);
         let (target, protocol) = (args.target, args.protocol);
         tasks.push(tokio::spawn(async move {
-            let page = open_page(target, from, protocol).await;
+            let page = open_page(&mut Connection::new(target, from), protocol).await;
             drop(permit);
             page
         }));
