@@ -26,7 +26,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-built-tools system-packages packages rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
+.PHONY: help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-built-tools system-packages node-modules packages rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
@@ -34,25 +34,33 @@ help:
 	@echo "make setup  only install the tools"
 	@echo "make bench  the load measurements of BENCHMARKS.md"
 
-setup: tools end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json
+setup: tools
+
+node-modules: end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json
 
 run: tools
 	cargo leptos serve --release
 
 test: setup lint unit e2e miniprogram bench-smoke
 
+# The server's lint is its test build: LINTED_CARGO compiles this crate's targets (lib,
+# binaries, tests) through clippy-driver with warnings denied (tests/clippy-rustc.sh), so
+# `make unit` then runs what was linted without compiling again. Release builds never go
+# through it (clippy-driver turns MIR optimisations off).
+LINTED_CARGO := env RUSTC_WORKSPACE_WRAPPER=$(CURDIR)/tests/clippy-rustc.sh cargo
+
 lint: services
 	cargo fmt --all -- --check
 	tests/deploy-check.sh
-	cargo clippy --features $(TEST_FEATURES) --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
 
 # Every test once in memory with SQLite; then the tests that start the app again, on
 # Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh);
 # not the operations and scale-out suites, which start the servers they need themselves.
 unit: services
-	cargo test --features $(TEST_FEATURES)
-	TEST_BACKEND=redis-postgres tests/with-postgres.sh cargo test --features $(TEST_FEATURES) \
+	$(LINTED_CARGO) test --features $(TEST_FEATURES)
+	TEST_BACKEND=redis-postgres tests/with-postgres.sh $(LINTED_CARGO) test --features $(TEST_FEATURES) \
 	  --test api --test wechat_secrets -- --skip operations:: --skip scale_out::
 
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
@@ -80,7 +88,7 @@ bench: tools bench-tools end2end/node_modules/.package-lock.json
 # features without the dev-dependencies and compile the whole tree again: 2.5 minutes).
 bench-smoke: services
 	test -x target/release/scanlogin || cargo leptos build --release
-	cargo test --features $(TEST_FEATURES) --no-run
+	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
 	BENCH_SMOKE=1 LOADGEN=target/debug/loadgen tests/with-postgres.sh tests/bench/run.sh
 
 # The baselines (Go and gorilla/websocket from Debian; Node's ws from npm), the plot
@@ -95,10 +103,11 @@ bench-tools:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q golang-go golang-github-gorilla-websocket-dev python3-matplotlib; \
 	fi
 
-# Installed in parallel (make -j2): Debian's packages are mostly downloads and unpacking;
-# cargo-leptos and wasm-bindgen-cli compile side by side.
+# Installed in parallel (make -j3): cargo-leptos and wasm-bindgen-cli compile side by side
+# while Debian's packages and the npm modules, mostly downloads and unpacking, install
+# beside them.
 tools:
-	$(MAKE) --no-print-directory -j2 rust-built-tools system-packages
+	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules
 
 rust-built-tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt
 
