@@ -277,7 +277,10 @@ async fn bare_push(target: SocketAddr, from: Ipv4Addr) -> Result<u64, String> {
     for _ in 0..1000 {
         let started = Instant::now();
         let (status, _) = trigger
-            .post(&format!("/push?clientid={id}"), json!({"type": "confirmed"}))
+            .post(
+                &format!("/push?clientid={id}"),
+                json!({"type": "confirmed"}),
+            )
             .await?;
         match status {
             200 => {

@@ -774,7 +774,8 @@ async fn two_instances_starting_at_once_agree_on_one_signing_key() {
     let database = if crate::common::backend_is_redis_postgres() {
         crate::common::services::shared_postgres_database().await
     } else {
-        let file = std::env::temp_dir().join(format!("scanlogin-keys-{}.db", crate::common::flow::id()));
+        let file =
+            std::env::temp_dir().join(format!("scanlogin-keys-{}.db", crate::common::flow::id()));
         format!("sqlite://{}", file.display())
     };
     // Two instances' databases (the schema made once, as a deployment's first start does).
