@@ -13,7 +13,9 @@ CARGO_LEPTOS_RUSTC   := 1.96.0
 # wasm-opt for release builds: binaryen from npm (Debian's binaryen 108 makes a wasm
 # that fails to hydrate; compiling the wasm-opt crate costs 9 minutes).
 BINARYEN_VERSION     := 132.0.0
-# The wasm-bindgen CLI must match the library in Cargo.lock exactly.
+# The wasm-bindgen CLI must match the library in Cargo.lock exactly. Installed as a debug
+# build: 1 minute instead of 2 to 4, and it writes the same files from our WASM in 0.7 s
+# instead of 0.2 (measured 2026-12-06).
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
 
 # The server's features for tests and lint: `loadgen` adds the load generator's two small
@@ -135,8 +137,8 @@ wasm-bindgen:
 	@if wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
 	  echo "wasm-bindgen-cli $(WASM_BINDGEN_VERSION): installed"; \
 	else \
-	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 2 minutes)"; \
-	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 1 minute)"; \
+	  CARGO_PROFILE_DEV_DEBUG=0 cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force --debug; \
 	fi
 
 wasm-opt:

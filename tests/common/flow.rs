@@ -67,6 +67,18 @@ impl TestApp {
         .await
     }
 
+    /// A code request for `scene` from `client`, an address the app takes from
+    /// `X-Forwarded-For` (the app must trust 127.0.0.1 as a proxy), with one fixed key.
+    pub async fn code_from(&self, client: &str, scene: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/miniapp/getwxacodeunlimit"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"scene": scene, "key": "K".repeat(32)}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// What `wx.login` gives `openid`'s phone.
     pub async fn wx_login(&self, openid: &str) -> String {
         let a = self

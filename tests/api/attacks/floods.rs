@@ -3,17 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{flow::id, spawn_app, spawn_app_with, TestApp};
-
-async fn code_from(app: &TestApp, ip: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/miniapp/getwxacodeunlimit"))
-        .header("x-forwarded-for", ip)
-        .json(&json!({"scene": id(), "key": id()}))
-        .send()
-        .await
-        .unwrap()
-}
+use crate::common::{flow::id, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
@@ -26,7 +16,7 @@ async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
     .await;
     let mut refused = None;
     for i in 0..40 {
-        let res = code_from(&app, "203.0.113.7").await;
+        let res = app.code_from("203.0.113.7", &id()).await;
         if res.status() == 429 {
             refused = Some((i, res));
             break;
@@ -44,7 +34,7 @@ async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], 400, "the seed's envelope");
     // Another client is served as usual.
-    assert_eq!(code_from(&app, "198.51.100.9").await.status(), 200);
+    assert_eq!(app.code_from("198.51.100.9", &id()).await.status(), 200);
 }
 
 #[tokio::test]
@@ -54,7 +44,7 @@ async fn forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
     for i in 0..35 {
         // A different forged address each time: it must not buy a fresh allowance.
         statuses.push(
-            code_from(&app, &format!("192.0.2.{i}"))
+            app.code_from(&format!("192.0.2.{i}"), &id())
                 .await
                 .status()
                 .as_u16(),
@@ -73,16 +63,16 @@ async fn scenes_are_capped_per_ip_and_in_all() {
     ])
     .await;
     for _ in 0..3 {
-        assert_eq!(code_from(&app, "203.0.113.1").await.status(), 200);
+        assert_eq!(app.code_from("203.0.113.1", &id()).await.status(), 200);
     }
-    let res = code_from(&app, "203.0.113.1").await;
+    let res = app.code_from("203.0.113.1", &id()).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
     for _ in 0..2 {
-        assert_eq!(code_from(&app, "203.0.113.2").await.status(), 200);
+        assert_eq!(app.code_from("203.0.113.2", &id()).await.status(), 200);
     }
     assert_eq!(
-        code_from(&app, "203.0.113.3").await.status(),
+        app.code_from("203.0.113.3", &id()).await.status(),
         503,
         "5 scenes in all"
     );

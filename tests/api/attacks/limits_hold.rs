@@ -8,18 +8,8 @@ use serde_json::json;
 
 use crate::common::{
     flow::{id, next, say_hello, Heard},
-    spawn_app_with, TestApp,
+    spawn_app_with,
 };
-
-async fn code_from(app: &TestApp, client: &str, scene: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/miniapp/getwxacodeunlimit"))
-        .header("x-forwarded-for", client)
-        .json(&json!({"scene": scene, "key": "K".repeat(32)}))
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn an_ipv6_64_is_one_client() {
@@ -29,18 +19,14 @@ async fn an_ipv6_64_is_one_client() {
         ("SCANLOGIN_RATE_CODES_PER_MIN", "2"),
     ])
     .await;
-    assert_eq!(
-        code_from(&app, "2001:db8:1:2::1", &id()).await.status(),
-        200
-    );
-    assert_eq!(
-        code_from(&app, "2001:db8:1:2::2", &id()).await.status(),
-        200
-    );
-    let res = code_from(&app, "2001:db8:1:2:ffff:ffff:ffff:ffff", &id()).await;
+    assert_eq!(app.code_from("2001:db8:1:2::1", &id()).await.status(), 200);
+    assert_eq!(app.code_from("2001:db8:1:2::2", &id()).await.status(), 200);
+    let res = app
+        .code_from("2001:db8:1:2:ffff:ffff:ffff:ffff", &id())
+        .await;
     assert_eq!(res.status(), 429, "a third address of the same /64");
     assert_eq!(
-        code_from(&app, "2001:db8:1:3::1", &id()).await.status(),
+        app.code_from("2001:db8:1:3::1", &id()).await.status(),
         200,
         "the next /64 is another client"
     );
@@ -56,9 +42,9 @@ async fn the_whole_app_has_a_budget_of_new_codes() {
     ])
     .await;
     let first = id();
-    assert_eq!(code_from(&app, "198.51.100.1", &first).await.status(), 200);
-    assert_eq!(code_from(&app, "198.51.100.2", &id()).await.status(), 200);
-    let res = code_from(&app, "198.51.100.3", &id()).await;
+    assert_eq!(app.code_from("198.51.100.1", &first).await.status(), 200);
+    assert_eq!(app.code_from("198.51.100.2", &id()).await.status(), 200);
+    let res = app.code_from("198.51.100.3", &id()).await;
     assert_eq!(res.status(), 429, "every client shares the budget");
     let retry_after: u64 = res.headers()["retry-after"]
         .to_str()
@@ -75,7 +61,7 @@ async fn the_whole_app_has_a_budget_of_new_codes() {
         "{body}"
     );
     // A code already made costs nothing more.
-    assert_eq!(code_from(&app, "198.51.100.1", &first).await.status(), 200);
+    assert_eq!(app.code_from("198.51.100.1", &first).await.status(), 200);
 }
 
 #[tokio::test]
