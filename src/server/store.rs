@@ -227,50 +227,78 @@ impl Store {
             // The same person through another mini program (or a new appid).
             (None, Some(holder)) => holder,
             (None, None) => {
-                sqlx::query_scalar(
+                // A new user: made with the profile at once, so the row is known without
+                // reading it back (each statement is a round trip, while SQLite's write
+                // lock is held).
+                let empty = Profile::default();
+                let given = profile.unwrap_or(&empty);
+                let id: i64 = sqlx::query_scalar(
                     "INSERT INTO users (appid, openid, unionid, nickname, avatar_url, created_at, updated_at)
-                     VALUES ($1, $2, $3, '', '', $4, $4) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
                 )
                 .bind(appid)
                 .bind(openid)
                 .bind(unionid)
+                .bind(&given.nickname)
+                .bind(&given.avatar_url)
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?
+                .await?;
+                self.record_identity(&mut tx, appid, openid, id).await?;
+                tx.commit().await?;
+                return Ok(User {
+                    id,
+                    nickname: given.nickname.clone(),
+                    avatar_url: given.avatar_url.clone(),
+                });
             }
         };
         if known.is_none() {
-            sqlx::query(
-                "INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)",
-            )
-            .bind(appid)
-            .bind(openid)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(profile) = profile {
-            sqlx::query(
-                "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4 WHERE id = $1",
-            )
-            .bind(user_id)
-            .bind(&profile.nickname)
-            .bind(&profile.avatar_url)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            self.record_identity(&mut tx, appid, openid, user_id)
+                .await?;
         }
         let (id, nickname, avatar_url): (i64, String, String) =
-            sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
+            match profile {
+                Some(profile) => sqlx::query_as(
+                    "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4 WHERE id = $1
+                     RETURNING id, nickname, avatar_url",
+                )
                 .bind(user_id)
+                .bind(&profile.nickname)
+                .bind(&profile.avatar_url)
+                .bind(now)
                 .fetch_one(&mut *tx)
-                .await?;
+                .await?,
+                None => {
+                    sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
+                        .bind(user_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
         tx.commit().await?;
         Ok(User {
             id,
             nickname,
             avatar_url,
         })
+    }
+
+    /// Records that `(appid, openid)` is `user_id`.
+    async fn record_identity(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        appid: &str,
+        openid: &str,
+        user_id: i64,
+    ) -> Result<(), AppError> {
+        sqlx::query("INSERT INTO wechat_identities (appid, openid, user_id) VALUES ($1, $2, $3)")
+            .bind(appid)
+            .bind(openid)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Starts a session for `user_id`; returns the token for the cookie.
