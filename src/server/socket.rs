@@ -138,6 +138,10 @@ pub async fn handler(
             return refused;
         }
     };
+    // Counted from here, not from when the socket's task starts: a shutdown waits for the
+    // open sockets, and one upgraded in between would otherwise be counted nowhere and cut
+    // off without its 1012.
+    let open = Open::new(&state.open_sockets);
     // A hello is about 50 bytes: the limit (default 1 KiB) leaves room and no more.
     let max_message = state.config.limits.ws_max_message_bytes;
     // Most sockets wait minutes for one event: small buffers are most of what a waiting
@@ -150,11 +154,10 @@ pub async fn handler(
         .on_upgrade(move |socket| {
             let context = Context {
                 registry: state.registry.clone(),
-                open_sockets: state.open_sockets.clone(),
                 shutting_down: state.shutting_down.clone(),
                 hello_timeout: state.config.limits.ws_hello_timeout,
             };
-            serve(socket, context, scene, pending)
+            serve(socket, context, scene, pending, open)
         })
 }
 
@@ -187,7 +190,6 @@ async fn first_text(socket: &mut WebSocket, timeout: std::time::Duration) -> Opt
 /// needs (not the whole `AppState`).
 struct Context {
     registry: Arc<dyn SceneRegistry>,
-    open_sockets: Arc<std::sync::atomic::AtomicUsize>,
     shutting_down: tokio::sync::watch::Receiver<bool>,
     hello_timeout: std::time::Duration,
 }
@@ -198,8 +200,14 @@ enum End {
     Gone,
 }
 
-async fn serve(mut socket: WebSocket, context: Context, scene: SceneId, pending: Pending) {
-    let _open = Open::new(&context.open_sockets);
+/// Serves one login socket; it counts among the open ones (`_open`) until this returns.
+async fn serve(
+    mut socket: WebSocket,
+    context: Context,
+    scene: SceneId,
+    pending: Pending,
+    _open: Open,
+) {
     let end = watch_scene(&mut socket, context, scene, pending).await;
     if let End::Close(code, reason) = end {
         Box::pin(close(&mut socket, code, reason)).await;
