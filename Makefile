@@ -36,7 +36,8 @@ help:
 	@echo "make setup  only install the tools"
 	@echo "make bench  the load measurements of BENCHMARKS.md"
 
-setup: tools
+setup:
+	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules
 
 node-modules: end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json
 
@@ -48,10 +49,11 @@ test: setup lint unit e2e miniprogram bench-smoke
 # The server's lint is its test build: LINTED_CARGO compiles this crate's targets (lib,
 # binaries, tests) through clippy-driver with warnings denied (tests/clippy-rustc.sh), so
 # `make unit` then runs what was linted without compiling again. Release builds never go
-# through it (clippy-driver turns MIR optimisations off).
+# through it (clippy-driver turns MIR optimisations off). A Clippy warning therefore stops
+# `make unit` too, as it stops CI.
 LINTED_CARGO := env RUSTC_WORKSPACE_WRAPPER=$(CURDIR)/tests/clippy-rustc.sh cargo
 
-lint: services
+lint: services rust-tools
 	cargo fmt --all -- --check
 	tests/deploy-check.sh
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
@@ -60,7 +62,7 @@ lint: services
 # Every test once in memory with SQLite; then the tests that start the app again, on
 # Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh);
 # not the operations and scale-out suites, which start the servers they need themselves.
-unit: services
+unit: services rust-tools
 	$(LINTED_CARGO) test --features $(TEST_FEATURES)
 	TEST_BACKEND=redis-postgres tests/with-postgres.sh $(LINTED_CARGO) test --features $(TEST_FEATURES) \
 	  --test api --test wechat_secrets -- --skip operations:: --skip scale_out::
@@ -88,7 +90,7 @@ bench: tools bench-tools end2end/node_modules/.package-lock.json
 # checking that each completes without an error, never how fast.
 # Its load generator is the one `cargo test` builds (a plain `cargo build` would resolve
 # features without the dev-dependencies and compile the whole tree again: 2.5 minutes).
-bench-smoke: services
+bench-smoke: services rust-tools
 	test -x target/release/scanlogin || cargo leptos build --release
 	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
 	BENCH_SMOKE=1 LOADGEN=target/debug/loadgen tests/with-postgres.sh tests/bench/run.sh
@@ -105,11 +107,11 @@ bench-tools:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q golang-go golang-github-gorilla-websocket-dev python3-matplotlib; \
 	fi
 
-# Installed in parallel (make -j3): cargo-leptos and wasm-bindgen-cli compile side by side
-# while Debian's packages and the npm modules, mostly downloads and unpacking, install
-# beside them.
+# Installed in parallel: cargo-leptos and wasm-bindgen-cli compile side by side while
+# Debian's packages (and, for `setup`, the test suites' npm modules), mostly downloads and
+# unpacking, install beside them.
 tools:
-	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules
+	$(MAKE) --no-print-directory -j2 rust-built-tools system-packages
 
 rust-built-tools: rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt
 
@@ -119,11 +121,12 @@ rust-tools:
 	@rustup component list --installed | grep -q '^clippy' && rustup component list --installed | grep -q '^rustfmt' \
 	  || rustup component add clippy rustfmt
 
-wasm-target:
+# rustup's changes one after another (rustup takes no lock of its own).
+wasm-target: rust-tools
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
 
-cargo-leptos:
+cargo-leptos: wasm-target
 	@if cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)$$"; then \
 	  echo "cargo-leptos $(CARGO_LEPTOS_VERSION): installed"; \
 	else \

@@ -184,7 +184,7 @@ test("when WeChat refuses the link, the phone's page says so and keeps the code"
   const page = await contextPage(browser, { ...PHONE, locale: "zh-CN" });
   // WeChat busy for both the link and the scheme (-1). (A refusal that holds for every
   // link, such as 40002 for an individual's mini program, is remembered by the server
-  // for an hour, which would reach the other tests: tests/login_flow.rs covers it.)
+  // for an hour, which would reach the other tests: tests/api/login_flow.rs covers it.)
   await refuseLinks(page, -1);
   await page.goto("/login");
   await expect(page.getByTestId("qr-login")).toHaveAttribute("data-state", "waiting");

@@ -67,8 +67,8 @@ impl TestApp {
         .await
     }
 
-    /// A code request for `scene` from `client`, an address the app takes from
-    /// `X-Forwarded-For` (the app must trust 127.0.0.1 as a proxy), with one fixed key.
+    /// A code request for `scene` with `X-Forwarded-For: client` (the app reads it only if it
+    /// trusts 127.0.0.1 as a proxy) and one fixed key.
     pub async fn code_from(&self, client: &str, scene: &str) -> reqwest::Response {
         self.http
             .post(self.url("/miniapp/getwxacodeunlimit"))
