@@ -727,7 +727,7 @@ fn check_link(
 /// mask (choosing the best of the eight, as QR libraries do by default, was most of the
 /// drawing's time), whole pixels per module with the standard's 4-module quiet zone, and a
 /// PNG compressed fast with the Up filter (a module row repeats its pixel rows, which that
-/// filter turns to zeros): about 5.5 KB at 430 px.
+/// filter turns to zeros): about 5.6 KB at 430 px.
 fn render_qr(
     text: &str,
     width: u32,
