@@ -386,8 +386,10 @@ async fn scenes_expire_and_say_so() {
     // Scanned but never confirmed: expires too.
     let (scene, key) = (id(), id());
     app.code(&scene, &key).await;
+    let mut socket = app.hello(&scene, &key).await;
     let token = app.scan_as(&scene, "o-alice").await;
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    expect_event(&mut socket, "scanned").await;
+    expect_event(&mut socket, "expired").await;
     assert_eq!(app.confirm(&scene, &token, "A").await.status, 404);
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    flow::{confirmed_ticket, id, pushed_ticket},
+    flow::{confirmed_ticket, expect_event, id, pushed_ticket},
     spawn_app, spawn_app_with,
 };
 
@@ -72,8 +72,10 @@ async fn cancelled_and_expired_scenes_cannot_be_confirmed() {
 
     let (scene, key) = (id(), id());
     app.code(&scene, &key).await;
+    let mut socket = app.hello(&scene, &key).await;
     let token = app.scan_as(&scene, "o-victim").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    expect_event(&mut socket, "scanned").await;
+    expect_event(&mut socket, "expired").await;
     assert_eq!(app.confirm(&scene, &token, "Victim").await.status, 404);
 }
 
