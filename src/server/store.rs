@@ -470,13 +470,20 @@ mod tests {
         idle: Duration::from_secs(600),
     };
 
-    #[tokio::test]
-    async fn a_sqlite_file_is_written_ahead_with_normal_sync() {
-        let dir = std::env::temp_dir().join(format!("scanlogin-store-{}", std::process::id()));
+    /// A store on a SQLite file in a directory of its own, to remove afterwards.
+    async fn file_store(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("scanlogin-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::connect(&format!("sqlite://{}/a.db", dir.display()))
             .await
             .unwrap();
+        (store, dir)
+    }
+
+    /// Also: a login's commit never copies the log into the database (nor syncs it).
+    #[tokio::test]
+    async fn a_sqlite_file_is_written_ahead_with_normal_sync() {
+        let (store, dir) = file_store("store").await;
         let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
             .fetch_one(&store.pool)
             .await
@@ -485,31 +492,26 @@ mod tests {
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        store.close().await;
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(mode.0, "wal");
-        assert_eq!(sync.0, 1, "NORMAL");
-    }
-
-    /// A login's commit never copies the log into the database (nor syncs it): the store
-    /// does that in the background, so what is written reaches the database file itself
-    /// (read here as SQLite reads a file nobody writes, ignoring the log) with no request.
-    #[tokio::test]
-    async fn a_sqlite_log_is_checkpointed_in_the_background() {
-        use sqlx::Connection;
-        let dir = std::env::temp_dir().join(format!("scanlogin-ckpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.db");
-        let store = Store::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
         let autocheckpoint: (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
             .fetch_one(&store.pool)
             .await
             .unwrap();
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mode.0, "wal");
+        assert_eq!(sync.0, 1, "NORMAL");
         assert_eq!(autocheckpoint.0, 0, "no checkpoint inside a commit");
+    }
+
+    /// The store copies the log into the database in the background, so what is written
+    /// reaches the database file itself (read here as SQLite reads a file nobody writes,
+    /// ignoring the log) with no request.
+    #[tokio::test]
+    async fn a_sqlite_log_is_checkpointed_in_the_background() {
+        use sqlx::Connection;
+        let (store, dir) = file_store("checkpoint").await;
         store.upsert_user("wx1", "o1", None, None).await.unwrap();
-        let in_file = format!("sqlite://{}?immutable=1", path.display());
+        let in_file = format!("sqlite://{}/a.db?immutable=1", dir.display());
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             // Read while a checkpoint may be writing: an error is "not yet".
