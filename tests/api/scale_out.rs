@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     config_with,
-    flow::{cookie_pair, expect_event, id, next, say_hello, Heard},
+    flow::{cookie_pair, expect_event, id, next, pushed_ticket, say_hello, Heard, Socket},
     services::{PostgresServer, RedisServer},
     spawn_app_with_config, TestApp,
 };
@@ -107,6 +107,19 @@ async fn scan_on(app: &TestApp, wechat: &Wechat, scene: &str, openid: &str) -> S
         .to_owned()
 }
 
+impl TwoInstances {
+    /// A page on A whose code a phone on B has scanned, its socket past `scanned`: its
+    /// scene, key, socket and scan token.
+    async fn scanned_across(&self, openid: &str) -> (String, String, Socket, String) {
+        let (scene, key) = (id(), id());
+        assert_eq!(self.a.code(&scene, &key).await.status, 200);
+        let mut socket = self.a.hello(&scene, &key).await;
+        let token = scan_on(&self.b, &self.wechat, &scene, openid).await;
+        expect_event(&mut socket, "scanned").await;
+        (scene, key, socket, token)
+    }
+}
+
 #[tokio::test]
 async fn the_phone_on_one_instance_logs_in_the_browser_on_the_other() {
     let TwoInstances {
@@ -131,10 +144,7 @@ async fn the_phone_on_one_instance_logs_in_the_browser_on_the_other() {
     let token = scan_on(&b, &wechat, &scene, "o-alice").await;
     expect_event(&mut socket, "scanned").await;
     assert_eq!(b.confirm(&scene, &token, "Alice").await.status, 200);
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ticket = pushed_ticket(&mut socket).await;
     // The ticket is single-use across instances.
     let session = b.session(&scene, &ticket, &key).await;
     assert_eq!(session.status, 200, "{}", session.body);
@@ -224,18 +234,9 @@ async fn a_thousand_codes_on_two_instances_on_a_cold_cache_cost_one_classic_toke
 
 #[tokio::test]
 async fn redis_paused_mid_flow_costs_no_login() {
-    let TwoInstances {
-        a,
-        b,
-        wechat,
-        redis,
-        _postgres,
-    } = two_instances(&[]).await;
-    let (scene, key) = (id(), id());
-    a.code(&scene, &key).await;
-    let mut socket = a.hello(&scene, &key).await;
-    let token = scan_on(&b, &wechat, &scene, "o-carol").await;
-    expect_event(&mut socket, "scanned").await;
+    let two = two_instances(&[]).await;
+    let (scene, key, mut socket, token) = two.scanned_across("o-carol").await;
+    let TwoInstances { a, b, redis, .. } = two;
 
     redis.pause();
     // Meanwhile requests fail at once with a clear 503, never hang.
@@ -260,34 +261,20 @@ async fn redis_paused_mid_flow_costs_no_login() {
         assert!(Instant::now() < deadline, "Redis is back within seconds");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ticket = pushed_ticket(&mut socket).await;
     assert_eq!(a.session(&scene, &ticket, &key).await.status, 200);
 }
 
 #[tokio::test]
 async fn redis_restarted_empty_loses_scenes_in_flight_but_never_a_session() {
-    let TwoInstances {
-        a,
-        b,
-        wechat,
-        mut redis,
-        _postgres,
-    } = two_instances(&[]).await;
-
     // One person logged in; another waits on a code.
-    let (scene, key) = (id(), id());
-    a.code(&scene, &key).await;
-    let mut socket = a.hello(&scene, &key).await;
-    let token = scan_on(&b, &wechat, &scene, "o-dave").await;
-    expect_event(&mut socket, "scanned").await;
+    let two = two_instances(&[]).await;
+    let (scene, key, mut socket, token) = two.scanned_across("o-dave").await;
+    let TwoInstances {
+        a, b, mut redis, ..
+    } = two;
     b.confirm(&scene, &token, "Dave").await;
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ticket = pushed_ticket(&mut socket).await;
     let session = a.session(&scene, &ticket, &key).await;
     let cookie = cookie_pair(session.set_cookie.as_deref().unwrap());
     let (waiting, waiting_key) = (id(), id());
@@ -334,18 +321,9 @@ async fn redis_restarted_empty_loses_scenes_in_flight_but_never_a_session() {
 
 #[tokio::test]
 async fn a_confirm_published_while_a_subscription_is_down_still_reaches_the_page() {
-    let TwoInstances {
-        a,
-        b,
-        wechat,
-        redis,
-        _postgres,
-    } = two_instances(&[]).await;
-    let (scene, key) = (id(), id());
-    a.code(&scene, &key).await;
-    let mut socket = a.hello(&scene, &key).await;
-    let token = scan_on(&b, &wechat, &scene, "o-erin").await;
-    expect_event(&mut socket, "scanned").await;
+    let two = two_instances(&[]).await;
+    let (scene, key, mut socket, token) = two.scanned_across("o-erin").await;
+    let TwoInstances { a, b, redis, .. } = two;
 
     // Cut every subscription (A's among them), and confirm before A resubscribes: the
     // event is published to nobody, and A must find it in the scene when it is back.
@@ -360,10 +338,7 @@ async fn a_confirm_published_while_a_subscription_is_down_still_reaches_the_page
         .unwrap();
     assert!(killed >= 2, "both instances' subscriptions were cut");
     assert_eq!(b.confirm(&scene, &token, "Erin").await.status, 200);
-    let ticket = expect_event(&mut socket, "confirmed").await["ticket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ticket = pushed_ticket(&mut socket).await;
     assert_eq!(a.session(&scene, &ticket, &key).await.status, 200);
 }
 
