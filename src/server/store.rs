@@ -44,7 +44,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// until the pool closes (closing checkpoints what is left). SQLite's default is to do it
 /// inside the commit that passes 1,000 pages of log, syncing the file to disk while that
 /// login, and every login waiting for the write lock, waits: with 19,000 pending logins and
-/// 200 completing a second, that put confirm → `confirmed` p99 at 4.3–5.5 ms, and 2.4–3.2 ms
+/// 200 completing a second, that put confirm → `confirmed` p99 at 4.3–5.5 ms, and 2.4–3.9 ms
 /// without. A passive checkpoint waits for no reader or writer.
 async fn checkpoints(pool: AnyPool) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
