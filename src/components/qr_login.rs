@@ -616,9 +616,6 @@ mod browser {
             if let Ok(socket) = WebSocket::open(&socket_url(&scene)) {
                 let (mut sink, mut stream) = socket.split();
                 // gloo's send waits for the socket to open, and never wakes when it
-                // closes first without an error (a refused upgrade can do that): the
-                // first thing the stream says ends the wait too.
-                // gloo's send waits for the socket to open, and never wakes when it
                 // closes first without an error (a refused upgrade can do that), nor
                 // while a proxy holds the upgrade unanswered: the first thing the stream
                 // says, or CONNECTED_MS, ends the wait too.
