@@ -61,7 +61,7 @@ pub async fn confirm(
         .await?;
     // The scene may have changed while the database worked: confirm checks it all again
     // (and a confirm that raced this one leaves it as it was).
-    if state.registry.confirm(scene, scan_token, user.id).await? {
+    if state.registry.confirm(scene, scan_token, &user).await? {
         super::metrics::login_step(super::metrics::Step::Confirmed);
         state.code_images.forget(scene).await;
     }

@@ -57,7 +57,7 @@ pub async fn exchange_ticket(
     ticket: &Ticket,
     key: &BrowserKey,
 ) -> Result<(Me, HeaderValue), AppError> {
-    let user_id = state.registry.redeem_ticket(scene, key, ticket).await?;
+    let user = state.registry.redeem_ticket(scene, key, ticket).await?;
     super::metrics::login_step(super::metrics::Step::TicketRedeemed);
     // A new session at every login (never one the browser brought along), and the
     // old one, if any, ends.
@@ -66,15 +66,10 @@ pub async fn exchange_ticket(
     }
     let token = state
         .store
-        .create_session(user_id, state.session_policy)
+        .create_session(user.id, state.session_policy)
         .await?;
-    let user = state
-        .store
-        .session_user(&token, state.session_policy)
-        .await?
-        .ok_or_else(|| AppError::Internal("new session not found".into()))?;
     let max_age = cookie::time::Duration::seconds(state.session_policy.ttl.as_secs() as i64);
-    tracing::info!(user_id, "logged in");
+    tracing::info!(user_id = user.id, "logged in");
     Ok((Me { user }, cookie(state, token, max_age)))
 }
 

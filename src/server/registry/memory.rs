@@ -20,7 +20,7 @@ use super::{
     Subscription,
 };
 use crate::{
-    protocol::{BrowserKey, PushEvent, ScanToken, SceneId, Ticket},
+    protocol::{BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User},
     server::{client::ClientKey, error::AppError},
 };
 
@@ -239,10 +239,10 @@ impl SceneRegistry for MemoryRegistry {
         &self,
         id: &SceneId,
         scan_token: &ScanToken,
-        user_id: i64,
+        user: &User,
     ) -> Result<bool, AppError> {
         self.shared
-            .transition(id, |scene, now| scene.confirm(scan_token, user_id, now))
+            .transition(id, |scene, now| scene.confirm(scan_token, user, now))
     }
 
     async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {
@@ -255,7 +255,7 @@ impl SceneRegistry for MemoryRegistry {
         id: &SceneId,
         key: &BrowserKey,
         ticket: &Ticket,
-    ) -> Result<i64, AppError> {
+    ) -> Result<User, AppError> {
         self.shared
             .transition(id, |scene, now| scene.redeem_ticket(key, ticket, now))
     }
@@ -358,7 +358,12 @@ mod tests {
         let token = r.scan(&id("s"), "alice", None).await.unwrap().scan_token;
         early.changed().await.unwrap();
         assert_eq!(*early.borrow_and_update(), Some(PushEvent::Scanned));
-        r.confirm(&id("s"), &token, 1).await.unwrap();
+        let user = User {
+            id: 1,
+            nickname: "alice".into(),
+            avatar_url: String::new(),
+        };
+        r.confirm(&id("s"), &token, &user).await.unwrap();
         let late = r.subscribe(&id("s"), &key("k")).await.unwrap().events;
         assert!(matches!(*late.borrow(), Some(PushEvent::Confirmed { .. })));
         assert!(

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 pub use scene::{Scanned, Scanner, Scene};
 
 use super::{client::ClientKey, error::AppError};
-use crate::protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, SceneId, Ticket};
+use crate::protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User};
 
 /// The rules every registry applies.
 #[derive(Debug, Clone)]
@@ -126,7 +126,7 @@ pub trait SceneRegistry: Send + Sync + 'static {
         &self,
         id: &SceneId,
         scan_token: &ScanToken,
-        user_id: i64,
+        user: &User,
     ) -> Result<bool, AppError>;
 
     /// Cancels for the scanner of `scan_token`: `true` if this call decided, `false` if
@@ -139,7 +139,7 @@ pub trait SceneRegistry: Send + Sync + 'static {
         id: &SceneId,
         key: &BrowserKey,
         ticket: &Ticket,
-    ) -> Result<i64, AppError>;
+    ) -> Result<User, AppError>;
 
     /// Whether the registry's backing store answers (for readiness and logs).
     async fn is_healthy(&self) -> bool;

@@ -38,7 +38,7 @@ use super::{
     Subscription,
 };
 use crate::{
-    protocol::{BrowserKey, PushEvent, ScanToken, SceneId, Ticket},
+    protocol::{BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User},
     server::{client::ClientKey, error::AppError},
 };
 
@@ -548,10 +548,10 @@ impl SceneRegistry for RedisRegistry {
         &self,
         id: &SceneId,
         scan_token: &ScanToken,
-        user_id: i64,
+        user: &User,
     ) -> Result<bool, AppError> {
         self.shared
-            .transition(id, |scene, now| scene.confirm(scan_token, user_id, now))
+            .transition(id, |scene, now| scene.confirm(scan_token, user, now))
             .await
     }
 
@@ -566,7 +566,7 @@ impl SceneRegistry for RedisRegistry {
         id: &SceneId,
         key: &BrowserKey,
         ticket: &Ticket,
-    ) -> Result<i64, AppError> {
+    ) -> Result<User, AppError> {
         self.shared
             .transition(id, |scene, now| scene.redeem_ticket(key, ticket, now))
             .await

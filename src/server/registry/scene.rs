@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, Ticket},
+    protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, Ticket, User},
     server::{client::ClientKey, error::AppError, secret},
 };
 
@@ -31,6 +31,9 @@ pub struct Scanner {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct TicketState {
+    /// Who logs in: the user as the confirm found them, so the exchange answers the
+    /// browser without reading them back from the database.
+    user: User,
     hash: secret::Hash,
     expires_at: u64,
     used: bool,
@@ -42,7 +45,6 @@ enum Status {
     Waiting,
     Scanned,
     Confirmed {
-        user_id: i64,
         ticket: Box<TicketState>,
     },
     Cancelled,
@@ -238,13 +240,13 @@ impl Scene {
         }
     }
 
-    /// The scanner confirmed; `user_id` is their account. The ticket goes to the browser
+    /// The scanner confirmed; `user` is their account. The ticket goes to the browser
     /// in the `confirmed` event. The same scanner confirming again (a double tap, a retry
     /// after a lost answer) changes nothing and mints no second ticket: `Ok(false)`.
     pub fn confirm(
         &mut self,
         scan_token: &ScanToken,
-        user_id: i64,
+        user: &User,
         now: u64,
     ) -> Result<bool, AppError> {
         match self.scanner(scan_token, now) {
@@ -256,8 +258,8 @@ impl Scene {
             .parse()
             .map_err(|_| AppError::Internal("ticket".into()))?;
         self.status = Status::Confirmed {
-            user_id,
             ticket: Box::new(TicketState {
+                user: user.clone(),
                 hash: secret::hash(&raw),
                 expires_at: now + TICKET_TTL_MS,
                 used: false,
@@ -285,18 +287,18 @@ impl Scene {
         key: &BrowserKey,
         ticket: &Ticket,
         now: u64,
-    ) -> Result<i64, AppError> {
+    ) -> Result<User, AppError> {
         if !self.key_matches(key) {
             return Err(AppError::BadTicket);
         }
         match &mut self.status {
-            Status::Confirmed { user_id, ticket: t }
+            Status::Confirmed { ticket: t }
                 if !t.used && now < t.expires_at && secret::matches(&t.hash, ticket.as_str()) =>
             {
                 t.used = true;
                 // The ticket is spent: no later socket needs to hear it.
                 self.event = None;
-                Ok(*user_id)
+                Ok(t.user.clone())
             }
             _ => Err(AppError::BadTicket),
         }
@@ -330,6 +332,14 @@ mod tests {
         Scene::new(&key("k"), browser(), client, NOW, TTL)
     }
 
+    fn user(id: i64) -> User {
+        User {
+            id,
+            nickname: format!("user {id}"),
+            avatar_url: String::new(),
+        }
+    }
+
     fn ticket_of(s: &Scene) -> Ticket {
         match s.event() {
             Some(PushEvent::Confirmed { ticket }) => ticket.clone(),
@@ -343,9 +353,9 @@ mod tests {
         let scanned = s.scan("alice", None, NOW).unwrap();
         assert_eq!(s.event(), Some(&PushEvent::Scanned));
         assert_eq!(s.status_name(), "scanned");
-        s.confirm(&scanned.scan_token, 7, NOW).unwrap();
+        s.confirm(&scanned.scan_token, &user(7), NOW).unwrap();
         let ticket = ticket_of(&s);
-        assert_eq!(s.redeem_ticket(&key("k"), &ticket, NOW).unwrap(), 7);
+        assert_eq!(s.redeem_ticket(&key("k"), &ticket, NOW).unwrap(), user(7));
         assert_eq!(s.event(), None, "a spent ticket is replayed to no one");
     }
 
@@ -371,20 +381,20 @@ mod tests {
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
         let wrong: ScanToken = "wrong".parse().unwrap();
         assert!(matches!(
-            s.confirm(&wrong, 1, NOW),
+            s.confirm(&wrong, &user(1), NOW),
             Err(AppError::BadScanToken)
         ));
         assert!(
-            s.confirm(&token, 1, NOW).unwrap(),
+            s.confirm(&token, &user(1), NOW).unwrap(),
             "the first confirm decides"
         );
         let first = s.clone();
         // A double tap, or a retry after a lost answer: success, and nothing changes
         // (no second ticket, nothing pushed).
-        assert!(!s.confirm(&token, 2, NOW).unwrap());
+        assert!(!s.confirm(&token, &user(2), NOW).unwrap());
         assert_eq!(s, first);
         assert!(matches!(
-            s.confirm(&wrong, 1, NOW),
+            s.confirm(&wrong, &user(1), NOW),
             Err(AppError::BadScanToken)
         ));
         assert!(matches!(
@@ -408,7 +418,7 @@ mod tests {
             "cancel again: success, no change"
         );
         assert!(matches!(
-            s.confirm(&token, 1, NOW),
+            s.confirm(&token, &user(1), NOW),
             Err(AppError::AlreadyCancelled)
         ));
     }
@@ -419,7 +429,7 @@ mod tests {
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
         let later = NOW + TTL;
         assert!(matches!(
-            s.confirm(&token, 1, later),
+            s.confirm(&token, &user(1), later),
             Err(AppError::SceneNotFound)
         ));
         assert!(s.expire_if_due(later));
@@ -428,7 +438,7 @@ mod tests {
 
         let mut s = scene();
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
-        s.confirm(&token, 1, NOW).unwrap();
+        s.confirm(&token, &user(1), NOW).unwrap();
         assert!(
             !s.expire_if_due(NOW + TTL),
             "a confirmed scene stays confirmed"
@@ -439,7 +449,7 @@ mod tests {
     fn tickets_are_single_use_keyed_and_short_lived() {
         let mut s = scene();
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
-        s.confirm(&token, 1, NOW).unwrap();
+        s.confirm(&token, &user(1), NOW).unwrap();
         let ticket = ticket_of(&s);
         assert!(matches!(
             s.redeem_ticket(&key("o"), &ticket, NOW),
@@ -475,7 +485,7 @@ mod tests {
     fn a_scene_survives_a_round_trip_through_json() {
         let mut s = scene();
         let token = s.scan("alice", Some("u1".into()), NOW).unwrap().scan_token;
-        s.confirm(&token, 3, NOW).unwrap();
+        s.confirm(&token, &user(3), NOW).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         let back: Scene = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
