@@ -54,10 +54,17 @@ async fn serve() -> std::process::ExitCode {
         }
     };
     tracing::info!(address = %app.local_addr(), "scanlogin listening");
-    match app.run_until_stopped(telemetry::shutdown_signal()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
+    // On the runtime's workers, not on this thread: `main`'s own future is polled by the
+    // thread that started the runtime, so its accept loop would wake that thread for
+    // every connection and hand each one over to a worker (three per login).
+    match tokio::spawn(app.run_until_stopped(telemetry::shutdown_signal())).await {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(err)) => {
             eprintln!("scanlogin: server error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("scanlogin: server stopped: {err}");
             std::process::ExitCode::FAILURE
         }
     }
