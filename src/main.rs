@@ -174,13 +174,15 @@ async fn simulator() -> std::process::ExitCode {
         public_origin = settings.public_origin,
         "WeChat simulator listening (appid wxdemo00scanlogin0): point SCANLOGIN_WECHAT_API_BASE here"
     );
-    match simulator
-        .serve(listener, telemetry::shutdown_signal())
-        .await
-    {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
+    // On the workers, as the app's server (see `serve`).
+    match tokio::spawn(simulator.serve(listener, telemetry::shutdown_signal())).await {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(err)) => {
             eprintln!("scanlogin simulator: {err}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("scanlogin simulator: stopped: {err}");
             std::process::ExitCode::FAILURE
         }
     }
