@@ -21,8 +21,9 @@ test("the login page hydrates, makes a scene and gets its code from a server fun
   await expect.poll(secondsLeft, { timeout: 5_000 }).toBeLessThan(first);
   expect(errors).toEqual([]);
 
-  // A reload makes a different scene.
+  // A reload makes a different scene (the server-rendered page has none yet: wait for it).
   await page.reload();
+  await expect(page.getByTestId("qr-login")).toHaveAttribute("data-scene", /^[A-Za-z0-9]{32}$/);
   await expect(page.getByTestId("qr-login")).not.toHaveAttribute("data-scene", scene);
 });
 
@@ -55,6 +56,9 @@ test("scan, confirm on the phone, and the page is logged in", async ({ page, bro
 test("cancel on the phone shows cancelled, then a fresh code", async ({ page, browser, baseURL }) => {
   const scene = await openLogin(page);
   const phone = await phoneScans(browser, scene, baseURL!, 1);
+  // Hidden, the page keeps showing "cancelled" (a visible one gets a code by itself after
+  // 3 s, which a slow run could reach before the click).
+  await setVisibility(page, "hidden");
   await phone.getByTestId("phone-cancel").click();
   const qr = page.getByTestId("qr-login");
   await expect(qr).toHaveAttribute("data-state", "cancelled");

@@ -1,9 +1,12 @@
 import { expect, test } from "@playwright/test";
+import * as http from "http";
+import { AddressInfo } from "net";
 
 test("pages carry security headers and a nonce CSP that hydration satisfies", async ({ page }) => {
   const violations: string[] = [];
   page.on("console", (msg) => /Content Security Policy|Refused to/.test(msg.text()) && violations.push(msg.text()));
 
+  const helloSent = new Promise<void>((resolve) => page.on("websocket", (ws) => ws.on("framesent", () => resolve())));
   const response = await page.goto("/login");
   const headers = response!.headers();
   expect(headers["x-frame-options"]).toBe("DENY");
@@ -20,27 +23,27 @@ test("pages carry security headers and a nonce CSP that hydration satisfies", as
 
   // Under that policy the page still hydrates, gets its code and opens its socket.
   await expect(page.getByTestId("qr-login")).toHaveAttribute("data-state", "waiting");
+  await helloSent;
   expect(violations).toEqual([]);
 });
 
 test("the login page refuses to render in a frame", async ({ page, baseURL }) => {
-  // A page on another origin (another port) frames the login page.
-  const frames: string[] = [];
-  page.on("framenavigated", (f) => frames.push(f.url()));
-  await page.route("http://127.0.0.1:3999/", (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      body: `<html><body><iframe id="f" src="${baseURL}/login" width="400" height="400"></iframe></body></html>`,
-    }),
-  );
-  await page.goto("http://127.0.0.1:3999/");
-  const frame = page.frameLocator("#f");
-  // Chromium blocks the frame: nothing of the login page is in it.
-  await page.waitForTimeout(1500);
-  await expect(frame.getByTestId("qr-login")).toHaveCount(0);
-  const loginFrame = page.frames().find((f) => f.url().endsWith("/login"));
-  if (loginFrame) {
-    expect(await loginFrame.locator("[data-testid=qr-login]").count()).toBe(0);
+  // A page on another origin (another port) of this machine frames the login page. It is
+  // served for real: a page Playwright made up has no address, and Chromium would block
+  // the frame for reaching the local network from it, whatever the login page's headers.
+  const framing = http.createServer((_, res) => {
+    res.setHeader("content-type", "text/html");
+    res.end(`<html><body><iframe id="f" src="${baseURL}/login" width="400" height="400"></iframe></body></html>`);
+  });
+  await new Promise<void>((resolve) => framing.listen(0, "127.0.0.1", resolve));
+  try {
+    const refused = page.waitForEvent("requestfailed", (r) => r.url() === `${baseURL}/login`);
+    await page.goto(`http://127.0.0.1:${(framing.address() as AddressInfo).port}/`);
+    // Chromium blocks the frame for the login page's headers: nothing of it is shown.
+    expect((await refused).failure()?.errorText).toBe("net::ERR_BLOCKED_BY_RESPONSE");
+    await expect(page.frameLocator("#f").getByTestId("qr-login")).toHaveCount(0);
+  } finally {
+    framing.close();
   }
 });
 
