@@ -22,6 +22,13 @@ pub async fn issue_code(
     key: BrowserKey,
 ) -> Result<CodeAnswer, AppError> {
     state.limits.check(Bucket::Codes, client.key).await?;
+    // Load is shed here, where a login starts and nothing has been spent on it yet. When
+    // the database is behind, a new login would only join its queue, make every login
+    // under way later (past the pool's 5 s, they all fail) and cost a WeChat code; it is
+    // refused at once instead, and its page asks again after `Retry-After`.
+    if state.store.operations_under_way() > state.config.limits.max_store_queue {
+        return Err(AppError::Busy);
+    }
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

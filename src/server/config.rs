@@ -136,6 +136,9 @@ pub struct LimitsConfig {
     pub ws_hello_timeout: Duration,
     /// Largest WebSocket message or frame (`SCANLOGIN_WS_MAX_MESSAGE_BYTES`).
     pub ws_max_message_bytes: usize,
+    /// Database operations of logins under way above which new codes are refused, in all
+    /// (`SCANLOGIN_MAX_STORE_QUEUE`).
+    pub max_store_queue: usize,
 }
 
 /// Limits on connections, so that slow or idle clients cannot hold the server.
@@ -251,6 +254,7 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_MAX_BODY_BYTES",
     "SCANLOGIN_WS_HELLO_TIMEOUT_SECS",
     "SCANLOGIN_WS_MAX_MESSAGE_BYTES",
+    "SCANLOGIN_MAX_STORE_QUEUE",
     "SCANLOGIN_HEADER_TIMEOUT_SECS",
     "SCANLOGIN_IDLE_TIMEOUT_SECS",
     "SCANLOGIN_MAX_CONNECTIONS",
@@ -521,6 +525,7 @@ impl Config {
                     crate::protocol::HELLO_TIMEOUT_SECS,
                 ),
                 ws_max_message_bytes: vars.positive("SCANLOGIN_WS_MAX_MESSAGE_BYTES", 1024),
+                max_store_queue: vars.positive("SCANLOGIN_MAX_STORE_QUEUE", 64),
             },
             connections: ConnectionLimits {
                 header_timeout: vars.seconds("SCANLOGIN_HEADER_TIMEOUT_SECS", 10),

@@ -264,6 +264,7 @@ mod tests {
             max_body_bytes: 10,
             ws_hello_timeout: Duration::from_secs(5),
             ws_max_message_bytes: 1024,
+            max_store_queue: 64,
         })
     }
 

@@ -4,7 +4,13 @@
 //! `Any` driver); the migrations differ only where the dialects do, in
 //! `migrations/sqlite/` and `migrations/postgres/`, and run at start-up.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use sqlx::{any::AnyPoolOptions, AnyPool};
 
@@ -16,6 +22,19 @@ pub struct Store {
     /// The OpenID provider's tables (`server::oidc`) share it.
     pub(in crate::server) pool: AnyPool,
     dialect: Dialect,
+    /// The login path's operations under way: running, or waiting for a connection or
+    /// for SQLite's write lock. When logins come faster than the database takes them,
+    /// they pile up here (see [`Store::operations_under_way`]).
+    under_way: Arc<AtomicUsize>,
+}
+
+/// One operation counted in [`Store::operations_under_way`] until it is dropped.
+struct UnderWay(Arc<AtomicUsize>);
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Which SQL a URL names.
@@ -143,7 +162,24 @@ impl Store {
         if file {
             tokio::spawn(checkpoints(pool.clone()));
         }
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            dialect,
+            under_way: Arc::default(),
+        })
+    }
+
+    /// How many of the login path's operations (users and sessions) are under way now.
+    /// A handful when the database keeps up; hundreds, each waiting seconds, when logins
+    /// come faster than it takes them. The code endpoint refuses new logins above
+    /// `SCANLOGIN_MAX_STORE_QUEUE`, so that those under way finish.
+    pub fn operations_under_way(&self) -> usize {
+        self.under_way.load(Ordering::Relaxed)
+    }
+
+    fn start(&self) -> UnderWay {
+        self.under_way.fetch_add(1, Ordering::Relaxed);
+        UnderWay(self.under_way.clone())
     }
 
     /// Whether the database answers (for readiness).
@@ -192,6 +228,7 @@ impl Store {
         unionid: Option<&str>,
         profile: Option<&Profile>,
     ) -> Result<User, AppError> {
+        let _counted = self.start();
         // Two first logins of one person at once (two instances): one wins the insert,
         // the other finds its row on the second try.
         match self
@@ -340,6 +377,7 @@ impl Store {
         user_id: i64,
         policy: SessionPolicy,
     ) -> Result<String, AppError> {
+        let _counted = self.start();
         let token = secret::token();
         let now = unix_now();
         sqlx::query(
@@ -373,6 +411,7 @@ impl Store {
         token: &str,
         policy: SessionPolicy,
     ) -> Result<Option<(User, i64)>, AppError> {
+        let _counted = self.start();
         let now = unix_now();
         let hash = secret::hash(token);
         let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
@@ -430,6 +469,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
+        let _counted = self.start();
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(secret::hash(token).to_vec())
             .execute(&self.pool)

@@ -44,9 +44,7 @@ struct TicketState {
 enum Status {
     Waiting,
     Scanned,
-    Confirmed {
-        ticket: Box<TicketState>,
-    },
+    Confirmed { ticket: Box<TicketState> },
     Cancelled,
     Expired,
 }

@@ -1,4 +1,5 @@
 //! Floods: per-IP rate limits (429 with Retry-After), caps on scenes in all and per IP,
+//! new logins refused while the database is behind,
 //! body size limits, and the server still serving others meanwhile.
 
 use serde_json::json;
@@ -156,4 +157,68 @@ async fn oversize_socket_messages_and_slow_hellos_end_the_socket() {
         started.elapsed() < Duration::from_millis(2500),
         "the configured 1 s, not 5 s"
     );
+}
+
+#[tokio::test]
+async fn when_the_database_falls_behind_new_logins_are_refused_and_those_under_way_finish() {
+    use crate::common::flow::{pushed_ticket, Answer};
+    use sqlx::Connection;
+    // SQLite's write lock is what a test can hold from outside; the queue it fills is the
+    // store's own, the same in front of PostgreSQL.
+    if crate::common::backend_is_redis_postgres() {
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("scanlogin-queue-{}.db", id()));
+    let url = format!("sqlite://{}", file.display());
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_DATABASE_URL", url.as_str()),
+        ("SCANLOGIN_MAX_STORE_QUEUE", "2"),
+    ])
+    .await;
+    // Three logins scanned, their pages listening.
+    let mut logins = Vec::new();
+    for n in 0..3 {
+        let (scene, key) = (id(), id());
+        assert_eq!(app.code(&scene, &key).await.status, 200);
+        let socket = app.hello(&scene, &key).await;
+        let token = app.scan_as(&scene, &format!("queued-{n}")).await;
+        logins.push((scene, key, socket, token));
+    }
+    // Another writer holds the write lock: the three confirms wait behind it.
+    let mut writer = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let confirms = futures::future::join_all(
+        logins
+            .iter()
+            .map(|(scene, _, _, token)| app.confirm(scene, token, "queued")),
+    );
+    let refused_while_behind = async {
+        tokio::time::timeout(std::time::Duration::from_secs(4), async {
+            while app.store.operations_under_way() < 3 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the confirms wait for the database");
+        let refused = app.code(&id(), &id()).await;
+        sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
+        refused
+    };
+    let (confirmed, refused): (Vec<Answer>, Answer) = tokio::join!(confirms, refused_while_behind);
+    assert_eq!(refused.status, 503, "{}", refused.body["msg"]);
+    assert_eq!(refused.body["code"], 400, "the seed's envelope");
+    // The logins under way were not refused: each completes.
+    for (answer, (scene, key, socket, _)) in confirmed.iter().zip(&mut logins) {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let ticket = pushed_ticket(socket).await;
+        assert_eq!(app.session(scene, &ticket, key).await.status, 200);
+    }
+    // Caught up, new logins start again.
+    assert_eq!(app.code(&id(), &id()).await.status, 200);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
 }
