@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{any::AnyPoolOptions, AnyPool};
+use sqlx::{any::AnyPoolOptions, AnyPool, Row as _};
 
 use super::{error::AppError, secret};
 use crate::protocol::{Profile, User};
@@ -243,6 +243,108 @@ impl Store {
         }
     }
 
+    /// SQLite's usual cases without holding its write lock across round trips. SQLite has
+    /// one writer at a time, and sqlx runs each statement as a round trip to the
+    /// connection's own thread: the transaction below reads, then writes, holding the lock
+    /// for all of them (five for a new user), and under load every login queued behind it
+    /// while those threads waited for a core. Here the reads come first, without the lock,
+    /// then a single write: a known user whose unionid is nothing new is one statement, and
+    /// a new user without one is one batch (its own transaction) sent in one round trip.
+    /// `None`: a case with a unionid to reconcile, for the transaction. A first login of
+    /// the same person at the same moment fails the batch with a unique violation, which
+    /// [`Self::upsert_user`] retries, finding the user.
+    async fn find_or_make_user_briefly(
+        &self,
+        appid: &str,
+        openid: &str,
+        unionid: Option<&str>,
+        profile: Option<&Profile>,
+    ) -> Result<Option<User>, AppError> {
+        let now = unix_now();
+        let known: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT users.id, users.unionid FROM wechat_identities
+             JOIN users ON users.id = wechat_identities.user_id
+             WHERE wechat_identities.appid = $1 AND wechat_identities.openid = $2",
+        )
+        .bind(appid)
+        .bind(openid)
+        .fetch_optional(&self.pool)
+        .await?;
+        match known {
+            Some((id, held)) if unionid.is_none() || held.as_deref() == unionid => {
+                let (id, nickname, avatar_url): (i64, String, String) = match profile {
+                    Some(profile) => {
+                        sqlx::query_as(
+                            "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4
+                         WHERE id = $1 RETURNING id, nickname, avatar_url",
+                        )
+                        .bind(id)
+                        .bind(&profile.nickname)
+                        .bind(&profile.avatar_url)
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
+                            .bind(id)
+                            .fetch_one(&self.pool)
+                            .await?
+                    }
+                };
+                Ok(Some(User {
+                    id,
+                    nickname,
+                    avatar_url,
+                }))
+            }
+            None if unionid.is_none() => {
+                let empty = Profile::default();
+                let given = profile.unwrap_or(&empty);
+                let mut conn = self.pool.acquire().await?;
+                // `fetch_all`: every statement of the batch runs (`fetch_one` would stop
+                // after the first row).
+                let made = sqlx::query(
+                    "BEGIN IMMEDIATE;
+                     INSERT INTO users (appid, openid, unionid, nickname, avatar_url, created_at, updated_at)
+                     VALUES ($1, $2, NULL, $3, $4, $5, $5) RETURNING id;
+                     INSERT INTO wechat_identities (appid, openid, user_id)
+                     VALUES ($1, $2, last_insert_rowid());
+                     COMMIT",
+                )
+                .bind(appid)
+                .bind(openid)
+                .bind(&given.nickname)
+                .bind(&given.avatar_url)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await;
+                let rows = match made {
+                    Ok(rows) => rows,
+                    Err(err) => {
+                        // The batch stops at its first error, inside its transaction if
+                        // it began: end it, or drop the connection rather than give it
+                        // back to the pool in the middle of one.
+                        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                            conn.close_on_drop();
+                        }
+                        return Err(err.into());
+                    }
+                };
+                let id: i64 = rows
+                    .first()
+                    .ok_or_else(|| AppError::Internal("a new user without an id".into()))?
+                    .try_get(0)?;
+                Ok(Some(User {
+                    id,
+                    nickname: given.nickname.clone(),
+                    avatar_url: given.avatar_url.clone(),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn find_or_make_user(
         &self,
         appid: &str,
@@ -250,6 +352,14 @@ impl Store {
         unionid: Option<&str>,
         profile: Option<&Profile>,
     ) -> Result<User, AppError> {
+        if self.dialect == Dialect::Sqlite {
+            if let Some(user) = self
+                .find_or_make_user_briefly(appid, openid, unionid, profile)
+                .await?
+            {
+                return Ok(user);
+            }
+        }
         let now = unix_now();
         // It reads, then writes: on SQLite the transaction takes the write lock at once,
         // or two logins at the same moment would both read and the second could not write
@@ -672,11 +782,22 @@ mod tests {
             nickname: "Alice".into(),
             avatar_url: String::new(),
         };
-        let (a, b) = tokio::join!(
-            store.upsert_user("wx1", "o1", Some("u1"), Some(&profile)),
-            store.upsert_user("wx1", "o1", Some("u1"), Some(&profile))
-        );
-        assert_eq!(a.unwrap().id, b.unwrap().id);
+        // With a unionid (the whole transaction) and without (the one-round-trip batch).
+        for (openid, unionid) in [("o1", Some("u1")), ("o2", None)] {
+            let (a, b) = tokio::join!(
+                store.upsert_user("wx1", openid, unionid, Some(&profile)),
+                store.upsert_user("wx1", openid, unionid, Some(&profile))
+            );
+            assert_eq!(a.unwrap().id, b.unwrap().id);
+        }
+        // The batch that lost left no transaction open on its connection: with one, every
+        // other connection's write would wait for SQLite's write lock and fail.
+        for n in 0..16 {
+            store
+                .upsert_user("wx1", &format!("later-{n}"), None, None)
+                .await
+                .unwrap();
+        }
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
         }
