@@ -103,6 +103,40 @@ pub struct SessionPolicy {
     pub idle: Duration,
 }
 
+/// The known user `id`, with `profile` (when given) shown from now on.
+async fn shown_user(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    profile: Option<&Profile>,
+    now: i64,
+) -> Result<User, AppError> {
+    let (id, nickname, avatar_url): (i64, String, String) = match profile {
+        Some(profile) => {
+            sqlx::query_as(
+                "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4 WHERE id = $1
+                 RETURNING id, nickname, avatar_url",
+            )
+            .bind(id)
+            .bind(&profile.nickname)
+            .bind(&profile.avatar_url)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    Ok(User {
+        id,
+        nickname,
+        avatar_url,
+    })
+}
+
 impl Store {
     /// Opens the database at `url` (creating a SQLite file if needed) and migrates it.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
@@ -261,6 +295,8 @@ impl Store {
         profile: Option<&Profile>,
     ) -> Result<Option<User>, AppError> {
         let now = unix_now();
+        // One connection for the read and the write: one hand-back to the pool.
+        let mut conn = self.pool.acquire().await?;
         let known: Option<(i64, Option<String>)> = sqlx::query_as(
             "SELECT users.id, users.unionid FROM wechat_identities
              JOIN users ON users.id = wechat_identities.user_id
@@ -268,40 +304,15 @@ impl Store {
         )
         .bind(appid)
         .bind(openid)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
         match known {
             Some((id, held)) if unionid.is_none() || held.as_deref() == unionid => {
-                let (id, nickname, avatar_url): (i64, String, String) = match profile {
-                    Some(profile) => {
-                        sqlx::query_as(
-                            "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4
-                         WHERE id = $1 RETURNING id, nickname, avatar_url",
-                        )
-                        .bind(id)
-                        .bind(&profile.nickname)
-                        .bind(&profile.avatar_url)
-                        .bind(now)
-                        .fetch_one(&self.pool)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
-                            .bind(id)
-                            .fetch_one(&self.pool)
-                            .await?
-                    }
-                };
-                Ok(Some(User {
-                    id,
-                    nickname,
-                    avatar_url,
-                }))
+                Ok(Some(shown_user(&mut conn, id, profile, now).await?))
             }
             None if unionid.is_none() => {
                 let empty = Profile::default();
                 let given = profile.unwrap_or(&empty);
-                let mut conn = self.pool.acquire().await?;
                 // `fetch_all`: every statement of the batch runs (`fetch_one` would stop
                 // after the first row).
                 let made = sqlx::query(
@@ -437,31 +448,9 @@ impl Store {
             self.record_identity(&mut tx, appid, openid, user_id)
                 .await?;
         }
-        let (id, nickname, avatar_url): (i64, String, String) =
-            match profile {
-                Some(profile) => sqlx::query_as(
-                    "UPDATE users SET nickname = $2, avatar_url = $3, updated_at = $4 WHERE id = $1
-                     RETURNING id, nickname, avatar_url",
-                )
-                .bind(user_id)
-                .bind(&profile.nickname)
-                .bind(&profile.avatar_url)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?,
-                None => {
-                    sqlx::query_as("SELECT id, nickname, avatar_url FROM users WHERE id = $1")
-                        .bind(user_id)
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-            };
+        let user = shown_user(&mut tx, user_id, profile, now).await?;
         tx.commit().await?;
-        Ok(User {
-            id,
-            nickname,
-            avatar_url,
-        })
+        Ok(user)
     }
 
     /// Records that `(appid, openid)` is `user_id`.
