@@ -160,6 +160,12 @@ impl Store {
         let file = dialect == Dialect::Sqlite && max > 1;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            // PostgreSQL forks a process for each connection, which then loads its
+            // catalogs: several ms of its CPU each. Opened on demand, they come all at once
+            // at the first burst of logins, on a machine already at its busiest (two
+            // instances opening twenty in 200 ms held confirms for 100 ms and more):
+            // opened at start and kept, they cost nothing then.
+            .min_connections(if dialect == Dialect::Postgres { max } else { 0 })
             .acquire_timeout(Duration::from_secs(5))
             // A connection is pinged before each use by default: worth it for a server
             // across the network, which may have closed it, but a SQLite connection is a
