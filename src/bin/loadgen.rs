@@ -6,7 +6,10 @@
 //! ticket exchange), recording confirm → `confirmed` latency in an HDR histogram, and
 //! samples the server's RSS and CPU from `/proc/<pid>` (`--server-pid`, repeatable). It
 //! prints one JSON line and stops by itself. The phone's requests go to `--phone-target`
-//! (another instance, for the scale-out figures), the browser's to `--target`.
+//! (another instance, for the scale-out figures), the browser's to `--target`. With
+//! `--keep-pending until-eof` it keeps its pending logins after its report until its stdin
+//! closes, so that two generators measuring side by side stop together. Each generator's
+//! people are its own (`--first-source` is in their openids), as two instances' are.
 //!
 //! One process holds at most `--pending` + a few hundred descriptors: spread larger loads
 //! over processes (`--first-source` keeps their addresses apart).
@@ -51,6 +54,7 @@ struct Args {
     server_pids: Vec<u32>,
     concurrency: usize,
     settle_secs: u64,
+    keep_pending_until_eof: bool,
 }
 
 /// Sockets one holder process keeps open: well under the 20,000-descriptor limit.
@@ -60,7 +64,8 @@ fn usage() -> ! {
     eprintln!(
         "usage: loadgen [hold|pages] --target HOST:PORT [--phone-target HOST:PORT] \
          [--protocol scanlogin|bare] [--pending N] [--rate PER_SEC] [--seconds S] \
-         [--first-source N] [--server-pid PID]... [--concurrency N] [--settle-secs S]\n\
+         [--first-source N] [--server-pid PID]... [--concurrency N] [--settle-secs S] \
+         [--keep-pending no|until-eof]\n\
          \n\
          (no command)  hold --pending logins (in holder processes), then complete logins at --rate\n\
          hold          open --pending logins, print one JSON line, hold them until stdin closes\n\
@@ -85,6 +90,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
         server_pids: Vec::new(),
         concurrency: 256,
         settle_secs: 20,
+        keep_pending_until_eof: false,
     };
     let mut phone_set = false;
     while let Some(flag) = it.next() {
@@ -109,6 +115,13 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
             "--server-pid" => args.server_pids.push(parsed(&value)),
             "--concurrency" => args.concurrency = parsed(&value),
             "--settle-secs" => args.settle_secs = parsed(&value),
+            "--keep-pending" => {
+                args.keep_pending_until_eof = match value.as_str() {
+                    "until-eof" => true,
+                    "no" => false,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
@@ -336,7 +349,7 @@ async fn login(args: &Args, from: Ipv4Addr, n: u64) -> Result<u64, String> {
     let (status, minted) = phone
         .post(
             "/api/demo/login_code",
-            json!({"openid": format!("load-{n}")}),
+            json!({"openid": format!("load-{}-{n}", args.first_source)}),
         )
         .await?;
     let code = minted
@@ -666,7 +679,8 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let after = samples(&args.server_pids);
-    let h = histogram.lock().expect("not poisoned");
+    // Every login has ended: a copy, so that no lock is held while the pages are kept.
+    let h = histogram.lock().expect("not poisoned").clone();
     let rss_before: u64 = before.iter().map(|s| s.0).sum();
     let rss_held: u64 = held.iter().map(|s| s.0).sum();
     let cpu_ticks: u64 =
@@ -700,6 +714,14 @@ async fn main() {
         },
     });
     println!("{report}");
+    if args.keep_pending_until_eof {
+        // Another load generator may still be measuring beside these pages (two
+        // instances): 19,000 sockets closing at once would be in its figures.
+        let _ = tokio::task::spawn_blocking(|| {
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
+        })
+        .await;
+    }
     drop(holders);
     // Correct or not, never timing: a run with errors fails (the smoke in `make test`).
     if held_pages.errors > 0 || errors.load(Ordering::Relaxed) > 0 {

@@ -122,11 +122,23 @@ pa=$(port); pb=$(port)
 env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pa "$server" & a=$!; pids+=("$a")
 env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pb "$server" & b=$!; pids+=("$b")
 wait_port "$pa"; wait_port "$pb"
+# The two generators measure side by side, and each keeps its pending logins after its
+# report until both have reported (their stdin, a FIFO held open here, then closes):
+# otherwise the first to finish closes its 19,000 sockets while the other still measures,
+# and that burst of closes, not the logins, sets the other's tail.
+mkfifo "$work/release"; exec {release}<>"$work/release"
 "$loadgen" --target 127.0.0.1:$pa --phone-target 127.0.0.1:$pb --server-pid "$a" --concurrency "$concurrency" \
-  --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" > "$work/a.json" & la=$!
+  --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" \
+  --keep-pending until-eof < "$work/release" {release}>&- > "$work/a.json" & la=$!
 "$loadgen" --target 127.0.0.1:$pb --phone-target 127.0.0.1:$pa --server-pid "$b" --concurrency "$concurrency" \
-  --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" --first-source 200000 > "$work/b.json"
-wait $la
+  --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" --first-source 200000 \
+  --keep-pending until-eof < "$work/release" {release}>&- > "$work/b.json" & lb=$!
+until [ -s "$work/a.json" ] && [ -s "$work/b.json" ]; do
+  kill -0 "$la" 2>/dev/null && kill -0 "$lb" 2>/dev/null || break
+  sleep 0.2
+done
+exec {release}>&-
+wait "$la"; wait "$lb"
 record "two instances on Redis, a" "$(cat "$work/a.json")"
 record "two instances on Redis, b" "$(cat "$work/b.json")"
 
