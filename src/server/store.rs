@@ -158,14 +158,22 @@ impl Store {
             Dialect::Postgres => (url.to_owned(), 16),
         };
         let file = dialect == Dialect::Sqlite && max > 1;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
+        let mut options = AnyPoolOptions::new().max_connections(max);
+        if dialect == Dialect::Postgres {
             // PostgreSQL forks a process for each connection, which then loads its
-            // catalogs: several ms of its CPU each. Opened on demand, they come all at once
-            // at the first burst of logins, on a machine already at its busiest (two
+            // catalogs: several ms of its CPU each. Opened on demand, they come all at
+            // once at the first burst of logins, on a machine already at its busiest (two
             // instances opening twenty in 200 ms held confirms for 100 ms and more):
-            // opened at start and kept, they cost nothing then.
-            .min_connections(if dialect == Dialect::Postgres { max } else { 0 })
+            // opened at start (`connect` returns once all are open) and kept, they cost
+            // nothing then. Kept for good: with a lifetime or an idle timeout, connections
+            // opened together would be closed together and opened again all at once. One
+            // that died is found by the ping before its use.
+            options = options
+                .min_connections(max)
+                .max_lifetime(None)
+                .idle_timeout(None);
+        }
+        let pool = options
             .acquire_timeout(Duration::from_secs(5))
             // A connection is pinged before each use by default: worth it for a server
             // across the network, which may have closed it, but a SQLite connection is a

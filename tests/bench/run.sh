@@ -27,7 +27,11 @@ server=target/release/scanlogin
 out=target/bench; mkdir -p "$out"; results=$out/results.jsonl; : > "$results"
 work=$(mktemp -d -t scanlogin-bench.XXXXXX)
 pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# Also lets go of the two-instance step's load generators (their stdin is a FIFO held here).
+stop() {
+  [ -z "${release:-}" ] || exec {release}>&-
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+}
 trap stop EXIT
 
 port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -133,12 +137,15 @@ mkfifo "$work/release"; exec {release}<>"$work/release"
 "$loadgen" --target 127.0.0.1:$pb --phone-target 127.0.0.1:$pa --server-pid "$b" --concurrency "$concurrency" \
   --pending "$two_pending" --rate $((rate / 2)) --seconds "$seconds" --settle-secs "$settle" --first-source 200000 \
   --keep-pending until-eof < "$work/release" {release}>&- > "$work/b.json" & lb=$!
+pids+=("$la" "$lb")
 until [ -s "$work/a.json" ] && [ -s "$work/b.json" ]; do
   kill -0 "$la" 2>/dev/null && kill -0 "$lb" 2>/dev/null || break
   sleep 0.2
 done
-exec {release}>&-
-wait "$la"; wait "$lb"
+exec {release}>&-; release=
+failed() { echo "bench: two instances, $1 failed: $(cat "$work/$1.json")" >&2; exit 1; }
+wait "$la" || failed a
+wait "$lb" || failed b
 record "two instances on Redis, a" "$(cat "$work/a.json")"
 record "two instances on Redis, b" "$(cat "$work/b.json")"
 
