@@ -29,9 +29,9 @@ pub struct Store {
 }
 
 /// One operation counted in [`Store::operations_under_way`] until it is dropped.
-struct UnderWay(Arc<AtomicUsize>);
+struct UnderWay<'a>(&'a AtomicUsize);
 
-impl Drop for UnderWay {
+impl Drop for UnderWay<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -225,9 +225,9 @@ impl Store {
         self.under_way.load(Ordering::Relaxed)
     }
 
-    fn start(&self) -> UnderWay {
+    fn start(&self) -> UnderWay<'_> {
         self.under_way.fetch_add(1, Ordering::Relaxed);
-        UnderWay(self.under_way.clone())
+        UnderWay(&self.under_way)
     }
 
     /// Whether the database answers (for readiness).
