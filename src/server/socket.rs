@@ -224,7 +224,12 @@ async fn watch_scene(
     if *shutting_down.borrow_and_update() {
         return End::Close(CLOSE_RESTART, "service restart");
     }
-    let hello = Box::pin(first_text(socket, context.hello_timeout)).await;
+    // A shutdown does not wait for a hello that is slow to come (or to be read, on a
+    // loaded server): the page hears 1012 at once, not 4401 once the hello times out.
+    let hello = tokio::select! {
+        hello = Box::pin(first_text(socket, context.hello_timeout)) => hello,
+        _ = shutting_down.changed() => return End::Close(CLOSE_RESTART, "service restart"),
+    };
     drop(pending);
     let Some(Ok(ClientMessage::Hello { key })) =
         hello.map(|text| serde_json::from_str::<ClientMessage>(&text))

@@ -156,11 +156,19 @@ fn print_config_shows_the_effective_settings_with_secrets_masked() {
     assert!(!printed.contains("hunter2"), "{printed}");
 }
 
+type ClientSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A socket from `127.0.30.x`, introduced with a scene's key.
-async fn waiting_socket(
-    addr: SocketAddr,
-    from: Ipv4Addr,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn waiting_socket(addr: SocketAddr, from: Ipv4Addr) -> ClientSocket {
+    let (mut ws, key) = socket_for_a_code(addr, from).await;
+    say_hello(&mut ws, &key).await;
+    ws
+}
+
+/// A socket from `127.0.30.x` for a scene it has a code for, and the scene's key; no
+/// hello said yet.
+async fn socket_for_a_code(addr: SocketAddr, from: Ipv4Addr) -> (ClientSocket, String) {
     let (scene, key) = (id(), id());
     // reqwest is built without a TLS provider of its own (the app installs ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -179,12 +187,11 @@ async fn waiting_socket(
     socket.bind(SocketAddr::from((from, 0))).unwrap();
     let stream = socket.connect(addr).await.unwrap();
     let url = format!("ws://{addr}/websocket?clientid={scene}");
-    let (mut ws, _) =
+    let (ws, _) =
         tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
             .await
             .unwrap();
-    say_hello(&mut ws, &key).await;
-    ws
+    (ws, key)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,6 +208,8 @@ async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_dead
         // client can take longer than the default 10 s to send its request head after
         // connecting, and the server rightly closes it. Deadlines are not this test's subject.
         .env("SCANLOGIN_HEADER_TIMEOUT_SECS", "120")
+        // A page whose hello has not come yet hears 1012 at once, not once this is over.
+        .env("SCANLOGIN_WS_HELLO_TIMEOUT_SECS", "60")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -212,13 +221,16 @@ async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_dead
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // 500 waiting pages, 10 from each of 50 addresses (under every per-client limit).
-    let sockets = futures::future::join_all(
+    let mut sockets = futures::future::join_all(
         (0..500).map(|i| waiting_socket(addr, Ipv4Addr::new(127, 0, 30, 1 + (i % 50) as u8))),
     )
     .await;
+    // And one that has not said hello.
+    let (silent, _) = socket_for_a_code(addr, Ipv4Addr::new(127, 0, 30, 51)).await;
+    sockets.push(silent);
     // No wait for the server to read the hellos: a socket hears 1012 whether the signal
-    // comes before its hello is read (the socket's task checks for a shutdown before and
-    // after the hello) or after.
+    // comes before its hello is read (the socket's task watches for a shutdown before,
+    // while and after it waits for the hello) or after.
 
     let stopped_at = Instant::now();
     let status = Command::new("kill")
