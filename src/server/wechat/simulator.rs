@@ -8,7 +8,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    io::Cursor,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -493,9 +492,16 @@ async fn wxacode_unlimit(
         Ok(target) => target,
         Err(json) => return json.into_response(),
     };
-    // Drawing and compressing the image is CPU work: keep it off the async workers.
     let format = sim.0.config.image;
-    match tokio::task::spawn_blocking(move || render_qr(&target.0, target.1, format)).await {
+    let drawn = match format {
+        // Tens of microseconds: drawn here, as a thread hand-over would cost as much.
+        CodeImageFormat::Png => Ok(render_qr(&target.0, target.1, format)),
+        // Milliseconds: kept off the async workers.
+        CodeImageFormat::Jpeg => {
+            tokio::task::spawn_blocking(move || render_qr(&target.0, target.1, format)).await
+        }
+    };
+    match drawn {
         Ok(Ok((content_type, image))) => ([(CONTENT_TYPE, content_type)], image).into_response(),
         Ok(Err(e)) => sim.error(-1, &format!("system error: {e}")).into_response(),
         Err(_) => sim.error(-1, "system error").into_response(),
@@ -737,16 +743,19 @@ fn check_link(
 /// WeChat draws the real codes; the simulator's only have to scan. In demo mode one is
 /// drawn for every login, in the server's own process, so it is drawn cheaply: one fixed
 /// mask (choosing the best of the eight, as QR libraries do by default, was most of the
-/// drawing's time), whole pixels per module with the standard's 4-module quiet zone, and a
-/// PNG compressed fast with the Up filter (a module row repeats its pixel rows, which that
-/// filter turns to zeros): about 5.6 KB at 430 px.
+/// drawing's time) and whole pixels per module with the standard's 4-module quiet zone.
+/// The PNG has one bit per pixel (an eighth of the bytes of a grey image to filter and
+/// compress, and no 200 KB buffer per code) and is compressed fast with the Up filter (a
+/// module row repeats its pixel rows, which that filter turns to zeros): about 2 KB at
+/// 430 px, drawn in tens of microseconds. The JPEG (WeChat's format and size, for
+/// measuring memory) is a grey image.
 fn render_qr(
     text: &str,
     width: u32,
     format: CodeImageFormat,
 ) -> Result<(&'static str, Vec<u8>), String> {
     use qrcodegen::{Mask, QrCode, QrCodeEcc, QrSegment, Version};
-    const QUIET: u32 = 4;
+    const QUIET: usize = 4;
     let code = QrCode::encode_segments_advanced(
         &QrSegment::make_segments(text),
         QrCodeEcc::Medium,
@@ -756,41 +765,51 @@ fn render_qr(
         false,
     )
     .map_err(|e| e.to_string())?;
-    let size = code.size().unsigned_abs();
-    let scale = width.div_ceil(size + 2 * QUIET).max(1);
-    let side = ((size + 2 * QUIET) * scale) as usize;
-    let mut pixels = vec![u8::MAX; side * side];
-    for y in 0..size {
-        let top = ((y + QUIET) * scale) as usize * side;
-        let row = &mut pixels[top..top + side];
-        for x in (0..size).filter(|&x| code.get_module(x as i32, y as i32)) {
-            let left = ((x + QUIET) * scale) as usize;
-            row[left..left + scale as usize].fill(0);
+    let size = code.size().unsigned_abs() as usize;
+    let scale = (width as usize).div_ceil(size + 2 * QUIET).max(1);
+    let side = (size + 2 * QUIET) * scale;
+    // The pixels of the dark modules of module row `y`, as ranges of pixel columns.
+    let code = &code;
+    let dark_pixels = |y: usize| {
+        (0..size)
+            .filter(move |&x| code.get_module(x as i32, y as i32))
+            .map(move |x| (x + QUIET) * scale..(x + QUIET + 1) * scale)
+    };
+    // Draws each module row's first pixel row with `paint` and repeats it `scale` times.
+    let draw = |stride: usize, white: u8, paint: &dyn Fn(&mut [u8], usize)| {
+        let mut pixels = vec![white; stride * side];
+        for y in 0..size {
+            let top = (y + QUIET) * scale * stride;
+            let row = &mut pixels[top..top + stride];
+            dark_pixels(y).flatten().for_each(|x| paint(row, x));
+            for copy in 1..scale {
+                pixels.copy_within(top..top + stride, top + copy * stride);
+            }
         }
-        for copy in 1..scale as usize {
-            pixels.copy_within(top..top + side, top + copy * side);
-        }
-    }
-    let image = image::GrayImage::from_raw(side as u32, side as u32, pixels)
-        .ok_or("a QR image's pixels")?;
-    let mut out = Cursor::new(Vec::new());
+        pixels
+    };
+    let side_u32 = u32::try_from(side).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
     let content_type = match format {
         CodeImageFormat::Png => {
-            use image::{
-                codecs::png::{CompressionType, FilterType, PngEncoder},
-                ImageEncoder as _,
-            };
-            PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Up)
-                .write_image(
-                    image.as_raw(),
-                    image.width(),
-                    image.height(),
-                    image::ExtendedColorType::L8,
-                )
-                .map_err(|e| e.to_string())?;
+            // Grey at one bit per pixel: 1 is white, the first pixel the highest bit.
+            let bits = draw(side.div_ceil(8), u8::MAX, &|row, x| {
+                row[x / 8] &= !(0x80 >> (x % 8))
+            });
+            let mut encoder = png::Encoder::new(&mut out, side_u32, side_u32);
+            encoder.set_color(png::ColorType::Grayscale);
+            encoder.set_depth(png::BitDepth::One);
+            encoder.set_compression(png::Compression::Fast);
+            encoder.set_filter(png::Filter::Up);
+            let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+            writer.write_image_data(&bits).map_err(|e| e.to_string())?;
+            writer.finish().map_err(|e| e.to_string())?;
             "image/png"
         }
         CodeImageFormat::Jpeg => {
+            let grey = draw(side, u8::MAX, &|row, x| row[x] = 0);
+            let image = image::GrayImage::from_raw(side_u32, side_u32, grey)
+                .ok_or("a QR image's pixels")?;
             // Quality 50 on sharp black-and-white edges: about 25 KiB at 430 px, as WeChat's.
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 50)
                 .encode_image(&image)
@@ -798,7 +817,7 @@ fn render_qr(
             "image/jpeg"
         }
     };
-    Ok((content_type, out.into_inner()))
+    Ok((content_type, out))
 }
 
 #[derive(Deserialize)]
@@ -1064,7 +1083,8 @@ mod tests {
         let (kind, png) = render_qr(long, 430, CodeImageFormat::Png).unwrap();
         assert_eq!(kind, "image/png");
         assert!(png.starts_with(b"\x89PNG"));
-        assert!(png.len() < 8_000, "{} bytes", png.len());
+        assert_eq!(png[24], 1, "one bit per pixel (the IHDR's bit depth)");
+        assert!(png.len() < 4_000, "{} bytes", png.len());
         let (width, text) = scanned(&png);
         assert!((430..480).contains(&width), "{width} px");
         assert_eq!(text, long);
