@@ -149,7 +149,11 @@ impl From<AppError> for ApiError {
         ) {
             response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
         }
-        if status.is_server_error() {
+        if matches!(err, AppError::Busy) {
+            // Load shed on purpose, and counted (`scanlogin_rejections_total{reason="busy"}`):
+            // a log line for each would be work for a server that has none to spare.
+            tracing::debug!(error = ?err, "request refused");
+        } else if status.is_server_error() {
             // The details stay in the log; the client gets the generic message.
             tracing::error!(error = ?err, "request failed");
         }
@@ -251,4 +255,81 @@ pub async fn envelopes(req: Request, next: Next) -> Response {
         header::HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+/// A failed answer's log line (tower-http's default, but for 503): a server shedding load
+/// answers 503 "busy" to thousands of requests a second, counted in
+/// `scanlogin_rejections_total`, and a line for each would be more work where there is
+/// already too much. The other 503s are logged where they happen: the database
+/// unreachable as a failed request, an unready instance by `/readyz`.
+pub fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    match class {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {}
+        class => tracing::error!(classification = %class, ?latency, "response failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tower_http::classify::ServerErrorsFailureClass;
+
+    use super::*;
+
+    /// The lines logged at ERROR while `f` runs on this thread.
+    fn errors_logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::ERROR)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let logged = lines.0.lock().unwrap().clone();
+        String::from_utf8(logged).unwrap()
+    }
+
+    #[test]
+    fn load_shed_is_counted_not_logged_and_real_failures_are_logged() {
+        let span = tracing::Span::none();
+        let shed = errors_logged(|| {
+            let _ = ApiError::from(AppError::Busy);
+            log_failure(
+                ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE),
+                std::time::Duration::ZERO,
+                &span,
+            );
+        });
+        assert_eq!(shed, "", "a refusal under load writes no line");
+        let failed = errors_logged(|| {
+            let _ = ApiError::from(AppError::StoreUnavailable);
+            let _ = ApiError::from(AppError::Internal("a broken invariant".into()));
+            log_failure(
+                ServerErrorsFailureClass::StatusCode(StatusCode::INTERNAL_SERVER_ERROR),
+                std::time::Duration::ZERO,
+                &span,
+            );
+        });
+        assert_eq!(failed.matches("request failed").count(), 2, "{failed}");
+        assert!(failed.contains("StoreUnavailable"), "{failed}");
+        assert_eq!(failed.matches("response failed").count(), 1, "{failed}");
+    }
 }

@@ -35,7 +35,8 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when the database and Redis (if configured) answer, 503 otherwise.
+/// `GET /readyz`: 200 when the database and Redis (if configured) answer, 503 otherwise
+/// (and a warning in the log).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (database, registry) = tokio::join!(
         check(state.store.is_healthy()),
@@ -59,6 +60,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let status = if ready {
         StatusCode::OK
     } else {
+        tracing::warn!(database = word(database), redis, "not ready");
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))

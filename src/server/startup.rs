@@ -404,7 +404,8 @@ fn router(state: AppState, simulator: Option<Simulator>) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 tracing::info_span!("http", method = %req.method(), path = ?req.uri().path(), request_id)
-            }),
+            })
+            .on_failure(error::log_failure),
         )
         // Outermost: every request has its id before anything logs, and so does its answer.
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(
