@@ -8,7 +8,8 @@
 # figure beside the one recorded in BENCHMARKS.md and draws the plot.
 #
 # The configuration is the default one except WeChat's real limits, which a load test must
-# raise: the app-wide code budget and the simulator's codes per minute.
+# raise: the app-wide code budget and the simulator's codes per minute. Logging too is the
+# default (`info`: a line per login); each server writes to target/bench/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,12 +25,16 @@ fi
 # Pages arrive a few at a time, not thousands in the same millisecond (see BENCHMARKS.md).
 concurrency=${BENCH_CONCURRENCY:-16}
 server=target/release/scanlogin
-out=target/bench; mkdir -p "$out"; results=$out/results.jsonl; : > "$results"
+out=target/bench; logs=$out/logs; mkdir -p "$logs"; results=$out/results.jsonl; : > "$results"
+rm -f "$logs"/*.log
 work=$(mktemp -d -t scanlogin-bench.XXXXXX)
 pids=()
-# Also lets go of the two-instance step's load generators (their stdin is a FIFO held here).
+# Also lets go of the two-instance step's load generators (their stdin is a FIFO held here);
+# a failed run shows the end of each server's log.
 stop() {
+  local status=$?
   [ -z "${release:-}" ] || exec {release}>&-
+  [ "$status" = 0 ] || tail -n 20 "$logs"/*.log >&2 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
 }
 trap stop EXIT
@@ -58,7 +63,7 @@ overload() {
   record "$step" "$result"
 }
 
-common=(LEPTOS_SITE_ROOT=target/site RUST_LOG=warn
+common=(-u RUST_LOG LEPTOS_SITE_ROOT=target/site
         SCANLOGIN_CODE_BUDGET_PER_MIN=10000000 SCANLOGIN_SIM_CODES_PER_MINUTE=10000000)
 
 # start_ours PORT [VAR=VALUE...]: one instance in demo mode (its own simulator), with the
@@ -66,7 +71,7 @@ common=(LEPTOS_SITE_ROOT=target/site RUST_LOG=warn
 start_ours() {
   local p=$1; shift
   env "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$p SCANLOGIN_DATABASE_URL="sqlite://$work/$p.db" "$@" \
-    "$server" & pid=$!; pids+=("$pid"); wait_port "$p"
+    "$server" 2>>"$logs/scanlogin-$p.log" & pid=$!; pids+=("$pid"); wait_port "$p"
 }
 
 # Baselines: the seed's design in Go, and a minimal Node `ws` server (full runs only).
@@ -117,14 +122,14 @@ kill "$pid"
 redis_port=$(port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --maxclients 100000 >/dev/null & pids+=($!)
 sim_port=$(port)
-env "${common[@]}" SCANLOGIN_SIM_LISTEN=127.0.0.1:$sim_port "$server" simulator & pids+=($!)
+env "${common[@]}" SCANLOGIN_SIM_LISTEN=127.0.0.1:$sim_port "$server" simulator 2>>"$logs/simulator.log" & pids+=($!)
 wait_port "$redis_port"; wait_port "$sim_port"
 two=(SCANLOGIN_WECHAT_APPID=wxdemo00scanlogin0 SCANLOGIN_WECHAT_SECRET=scanlogin-demo-secret
      SCANLOGIN_WECHAT_API_BASE=http://127.0.0.1:$sim_port SCANLOGIN_REDIS_URL=redis://127.0.0.1:$redis_port/
      SCANLOGIN_DATABASE_URL="$TEST_POSTGRES_URL")
 pa=$(port); pb=$(port)
-env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pa "$server" & a=$!; pids+=("$a")
-env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pb "$server" & b=$!; pids+=("$b")
+env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pa "$server" 2>>"$logs/scanlogin-$pa.log" & a=$!; pids+=("$a")
+env "${common[@]}" "${two[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$pb "$server" 2>>"$logs/scanlogin-$pb.log" & b=$!; pids+=("$b")
 wait_port "$pa"; wait_port "$pb"
 # The two generators measure side by side, and each keeps its pending logins after its
 # report until both have reported (their stdin, a FIFO held open here, then closes):
