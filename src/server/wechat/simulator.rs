@@ -768,33 +768,40 @@ fn render_qr(
     let size = code.size().unsigned_abs() as usize;
     let scale = (width as usize).div_ceil(size + 2 * QUIET).max(1);
     let side = (size + 2 * QUIET) * scale;
-    // The pixels of the dark modules of module row `y`, as ranges of pixel columns.
+    // Each module row is drawn once as a grey pixel row (0 dark, 255 light), encoded into
+    // the image's row format, and repeated `scale` times.
     let code = &code;
-    let dark_pixels = |y: usize| {
-        (0..size)
-            .filter(move |&x| code.get_module(x as i32, y as i32))
-            .map(move |x| (x + QUIET) * scale..(x + QUIET + 1) * scale)
-    };
-    // Draws each module row's first pixel row with `paint` and repeats it `scale` times.
-    let draw = |stride: usize, white: u8, paint: &dyn Fn(&mut [u8], usize)| {
-        let mut pixels = vec![white; stride * side];
+    let draw = |bytes_per_row: usize, encode: &dyn Fn(&[u8], &mut [u8])| {
+        let mut image = vec![u8::MAX; bytes_per_row * side];
+        let mut grey = vec![u8::MAX; side];
         for y in 0..size {
-            let top = (y + QUIET) * scale * stride;
-            let row = &mut pixels[top..top + stride];
-            dark_pixels(y).flatten().for_each(|x| paint(row, x));
+            grey.fill(u8::MAX);
+            for x in (0..size).filter(|&x| code.get_module(x as i32, y as i32)) {
+                grey[(x + QUIET) * scale..(x + QUIET + 1) * scale].fill(0);
+            }
+            let top = (y + QUIET) * scale * bytes_per_row;
+            encode(&grey, &mut image[top..top + bytes_per_row]);
             for copy in 1..scale {
-                pixels.copy_within(top..top + stride, top + copy * stride);
+                image.copy_within(top..top + bytes_per_row, top + copy * bytes_per_row);
             }
         }
-        pixels
+        image
     };
     let side_u32 = u32::try_from(side).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let content_type = match format {
         CodeImageFormat::Png => {
             // Grey at one bit per pixel: 1 is white, the first pixel the highest bit.
-            let bits = draw(side.div_ceil(8), u8::MAX, &|row, x| {
-                row[x / 8] &= !(0x80 >> (x % 8))
+            let bits = draw(side.div_ceil(8), &|grey, row| {
+                for (byte, eight) in row.iter_mut().zip(grey.chunks(8)) {
+                    *byte = eight.iter().enumerate().fold(u8::MAX, |b, (i, &p)| {
+                        if p == 0 {
+                            b & !(0x80 >> i)
+                        } else {
+                            b
+                        }
+                    });
+                }
             });
             let mut encoder = png::Encoder::new(&mut out, side_u32, side_u32);
             encoder.set_color(png::ColorType::Grayscale);
@@ -807,7 +814,7 @@ fn render_qr(
             "image/png"
         }
         CodeImageFormat::Jpeg => {
-            let grey = draw(side, u8::MAX, &|row, x| row[x] = 0);
+            let grey = draw(side, &|grey, row| row.copy_from_slice(grey));
             let image = image::GrayImage::from_raw(side_u32, side_u32, grey)
                 .ok_or("a QR image's pixels")?;
             // Quality 50 on sharp black-and-white edges: about 25 KiB at 430 px, as WeChat's.
