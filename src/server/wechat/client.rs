@@ -155,6 +155,9 @@ struct TokenAnswer {
 pub struct WeChatClient {
     http: reqwest::Client,
     settings: WeChatSettings,
+    /// `settings.base`, parsed once: each call only sets its path (parsing the whole URL,
+    /// host and all, was a visible part of a login's CPU).
+    base: url::Url,
     tokens: TokenCache,
     /// With several instances: the token they share (one request per refresh for all).
     shared: Option<SharedTokens>,
@@ -181,9 +184,12 @@ impl WeChatClient {
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
+        let base = url::Url::parse(settings.base.trim_end_matches('/'))
+            .map_err(|e| WeChatError::Transport(format!("the API base is not a URL: {e}")))?;
         Ok(Self {
             http,
             settings,
+            base,
             tokens: TokenCache::new(),
             shared,
             reachable: std::sync::atomic::AtomicU8::new(0),
@@ -194,8 +200,11 @@ impl WeChatClient {
         &self.settings.appid
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.settings.base.trim_end_matches('/'), path)
+    fn url(&self, path: &str) -> url::Url {
+        let mut url = self.base.clone();
+        let full = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&full);
+        url
     }
 
     fn failed(&self, err: reqwest::Error) -> WeChatError {
