@@ -27,7 +27,7 @@ pub async fn issue_code(
     // under way later (past the pool's 5 s, they all fail) and cost a WeChat code; it is
     // refused at once instead, and its page asks again after `Retry-After`.
     if state.store.operations_under_way() > state.config.limits.max_store_queue {
-        return Err(AppError::Busy);
+        return Err(AppError::Shed);
     }
     let user_agent = headers
         .get(header::USER_AGENT)

@@ -64,8 +64,14 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("no WeChat simulator here: the phone page is for demo mode")]
     NoSimulator,
+    /// The database pool gave no connection within its timeout, or Redis kept losing a
+    /// race: overloaded or failing, logged.
     #[error("the server is busy: try again shortly")]
     Busy,
+    /// A new login refused at the code while the database is behind (load shedding):
+    /// expected past capacity, counted, not logged one by one.
+    #[error("the server is busy: try again shortly")]
+    Shed,
     #[error("WeChat is not answering as it should; try again")]
     WeChat(#[source] WeChatError),
     #[error("WeChat makes no links to the mini program for now: scan the code")]
@@ -107,7 +113,9 @@ impl AppError {
             | AppError::TooManyPendingSockets
             | AppError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Busy | AppError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy | AppError::Shed | AppError::StoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::WeChat(_) | AppError::LinksRefused => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,7 +130,8 @@ impl AppError {
             AppError::TooManyScenes
             | AppError::TooManyPendingSockets
             | AppError::TooManySockets
-            | AppError::Busy => Some(5),
+            | AppError::Busy
+            | AppError::Shed => Some(5),
             AppError::StoreUnavailable => Some(2),
             _ => None,
         }
@@ -149,7 +158,7 @@ impl From<AppError> for ApiError {
         ) {
             response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
         }
-        if matches!(err, AppError::Busy) {
+        if matches!(err, AppError::Shed) {
             // Load shed on purpose, and counted (`scanlogin_rejections_total{reason="busy"}`):
             // a log line for each would be work for a server that has none to spare.
             tracing::debug!(error = ?err, "request refused");
@@ -260,8 +269,8 @@ pub async fn envelopes(req: Request, next: Next) -> Response {
 /// A failed answer's log line (tower-http's default, but for 503): a server shedding load
 /// answers 503 "busy" to thousands of requests a second, counted in
 /// `scanlogin_rejections_total`, and a line for each would be more work where there is
-/// already too much. The other 503s are logged where they happen: the database
-/// unreachable as a failed request, an unready instance by `/readyz`.
+/// already too much. The other 503s are logged where they happen: a database or Redis
+/// that fails or times out as a failed request (above), an unready instance by `/readyz`.
 pub fn log_failure(
     class: tower_http::classify::ServerErrorsFailureClass,
     latency: std::time::Duration,
@@ -311,7 +320,7 @@ mod tests {
     fn load_shed_is_counted_not_logged_and_real_failures_are_logged() {
         let span = tracing::Span::none();
         let shed = errors_logged(|| {
-            let _ = ApiError::from(AppError::Busy);
+            let _ = ApiError::from(AppError::Shed);
             log_failure(
                 ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE),
                 std::time::Duration::ZERO,
@@ -321,6 +330,7 @@ mod tests {
         assert_eq!(shed, "", "a refusal under load writes no line");
         let failed = errors_logged(|| {
             let _ = ApiError::from(AppError::StoreUnavailable);
+            let _ = ApiError::from(AppError::from(sqlx::Error::PoolTimedOut));
             let _ = ApiError::from(AppError::Internal("a broken invariant".into()));
             log_failure(
                 ServerErrorsFailureClass::StatusCode(StatusCode::INTERNAL_SERVER_ERROR),
@@ -328,8 +338,12 @@ mod tests {
                 &span,
             );
         });
-        assert_eq!(failed.matches("request failed").count(), 2, "{failed}");
+        assert_eq!(failed.matches("request failed").count(), 3, "{failed}");
         assert!(failed.contains("StoreUnavailable"), "{failed}");
+        assert!(
+            failed.contains("error=Busy"),
+            "a pool timeout is logged: {failed}"
+        );
         assert_eq!(failed.matches("response failed").count(), 1, "{failed}");
     }
 }

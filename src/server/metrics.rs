@@ -122,7 +122,7 @@ pub fn rejection_of(err: &AppError) -> Option<&'static str> {
         AppError::RateLimited { .. } => "rate_limited",
         AppError::CodeBudgetSpent { .. } => "code_budget",
         AppError::TooManyScenes => "scene_cap",
-        AppError::Busy => "busy",
+        AppError::Busy | AppError::Shed => "busy",
         AppError::TooManyPendingSockets => "pending_sockets",
         AppError::TooManySockets => "sockets_per_scene",
         AppError::StoreUnavailable => "store_unavailable",
