@@ -431,8 +431,7 @@ impl Config {
             mode,
             public_origin,
             wechat_api_base: vars
-                .get("SCANLOGIN_WECHAT_API_BASE")
-                .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+                .api_base("SCANLOGIN_WECHAT_API_BASE", "https://api.weixin.qq.com"),
             wechat_token_api,
             wechat_timeout: Duration::from_millis(
                 vars.positive("SCANLOGIN_WECHAT_TIMEOUT_MS", 5000),
@@ -796,6 +795,35 @@ impl Vars {
         value
     }
 
+    /// A base URL that calls' paths go after: http or https, a host, no query or fragment.
+    fn api_base(&self, name: &'static str, default: &str) -> String {
+        let Some(value) = self.get(name) else {
+            return default.to_owned();
+        };
+        match url::Url::parse(&value) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.query().is_none()
+                    && url.fragment().is_none() =>
+            {
+                value
+            }
+            Ok(_) => {
+                self.invalid(
+                    name,
+                    value,
+                    "must be an http(s) URL with a host and no query",
+                );
+                default.to_owned()
+            }
+            Err(err) => {
+                self.invalid(name, value, err.to_string());
+                default.to_owned()
+            }
+        }
+    }
+
     fn seconds(&self, name: &'static str, default: u64) -> Duration {
         Duration::from_secs(self.positive(name, default))
     }
@@ -807,6 +835,23 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
         Config::for_tests(vars.iter().copied())
+    }
+
+    #[test]
+    fn the_wechat_api_base_must_be_an_http_url_with_a_host() {
+        for bad in [
+            "api.weixin.qq.com:443",
+            "ftp://example.com",
+            "https://x.test/?a=1",
+        ] {
+            let err = config(&[("SCANLOGIN_WECHAT_API_BASE", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SCANLOGIN_WECHAT_API_BASE"), "{bad}: {err}");
+        }
+        let base = "http://127.0.0.1:3000/__wechat";
+        let ok = config(&[("SCANLOGIN_WECHAT_API_BASE", base)]).unwrap();
+        assert_eq!(ok.wechat_api_base, base);
     }
 
     #[test]

@@ -521,6 +521,44 @@ mod tests {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n rest";
 
     #[test]
+    fn each_call_goes_to_its_path_under_the_base() {
+        let url_under = |base: &str| {
+            let client = WeChatClient::new(
+                WeChatSettings {
+                    base: base.to_owned(),
+                    appid: "wx".to_owned(),
+                    secret: "s".into(),
+                    token_api: TokenApi::Stable,
+                    timeout: Duration::from_secs(1),
+                },
+                None,
+            )
+            .unwrap();
+            client.url("/sns/jscode2session").to_string()
+        };
+        for (base, url) in [
+            (
+                "https://api.weixin.qq.com",
+                "https://api.weixin.qq.com/sns/jscode2session",
+            ),
+            (
+                "https://api.weixin.qq.com/",
+                "https://api.weixin.qq.com/sns/jscode2session",
+            ),
+            (
+                "http://127.0.0.1:3000/__wechat",
+                "http://127.0.0.1:3000/__wechat/sns/jscode2session",
+            ),
+            (
+                "http://127.0.0.1:3000/__wechat/",
+                "http://127.0.0.1:3000/__wechat/sns/jscode2session",
+            ),
+        ] {
+            assert_eq!(url_under(base), url, "{base}");
+        }
+    }
+
+    #[test]
     fn an_image_content_type_with_image_bytes_is_an_image() {
         let code = decide_wxacode("image/jpeg", Bytes::from_static(PNG)).unwrap();
         assert_eq!(code.mime, "image/png", "the bytes say PNG");
