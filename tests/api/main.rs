@@ -15,5 +15,6 @@ mod login_flow;
 mod oidc;
 mod operations;
 mod pages;
+mod registry;
 mod scale_out;
 mod wechat_client;

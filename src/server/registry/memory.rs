@@ -8,19 +8,19 @@
 //! sockets' channels close).
 
 use std::{
-    sync::{Arc, Weak},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Weak,
+    },
     time::Duration,
 };
 
 use dashmap::{mapref::entry::Entry, DashMap};
 use tokio::sync::watch;
 
-use super::{
-    Clock, NewScene, Registration, RegistryConfig, Scanned, Scanner, Scene, SceneRegistry,
-    Subscription,
-};
+use super::{Backend, Change, Clock, Inserted, RegistryConfig, Scene, Subscription};
 use crate::{
-    protocol::{BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User},
+    protocol::{PushEvent, SceneId},
     server::{client::ClientKey, error::AppError},
 };
 
@@ -35,79 +35,42 @@ struct Held {
 
 struct Shared {
     scenes: DashMap<SceneId, Held>,
+    /// Scenes counted against the caps: in all, and per client.
+    open: AtomicUsize,
     per_client: DashMap<ClientKey, usize>,
     config: RegistryConfig,
     clock: Clock,
 }
 
-pub struct MemoryRegistry {
+pub struct MemoryBackend {
     shared: Arc<Shared>,
 }
 
-impl MemoryRegistry {
-    /// Also starts the purge task, which ends when the registry is dropped.
-    pub fn new(config: RegistryConfig) -> Self {
+impl MemoryBackend {
+    /// Also starts the purge task, which ends when the backend is dropped.
+    pub fn new(config: RegistryConfig, clock: Clock) -> Self {
         let shared = Arc::new(Shared {
             scenes: DashMap::new(),
+            open: AtomicUsize::new(0),
             per_client: DashMap::new(),
             config,
-            clock: Clock::new(),
+            clock,
         });
         tokio::spawn(purge_task(Arc::downgrade(&shared)));
         Self { shared }
-    }
-
-    /// Scenes held now (for tests).
-    pub fn len(&self) -> usize {
-        self.shared.scenes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.shared.scenes.is_empty()
     }
 }
 
 impl Shared {
     fn uncount(&self, entry: &mut Held) {
         if std::mem::take(&mut entry.counted) {
+            self.open.fetch_sub(1, Ordering::Relaxed);
             self.per_client
                 .remove_if_mut(&entry.scene.client(), |_, count| {
                     *count = count.saturating_sub(1);
                     *count == 0
                 });
         }
-    }
-
-    /// Reads scene `id` without changing it.
-    fn read<T>(
-        &self,
-        id: &SceneId,
-        f: impl FnOnce(&Scene, u64) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
-        let entry = self.scenes.get(id).ok_or(AppError::SceneNotFound)?;
-        f(&entry.scene, self.clock.now())
-    }
-
-    /// Runs a transition on scene `id`, then publishes its event (if it made one) and
-    /// gives the client's slot back (if the scene is no longer open).
-    fn transition<T>(
-        &self,
-        id: &SceneId,
-        f: impl FnOnce(&mut Scene, u64) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
-        let mut entry = self.scenes.get_mut(id).ok_or(AppError::SceneNotFound)?;
-        let before = entry.scene.event().cloned();
-        let result = f(&mut entry.scene, self.clock.now());
-        let after = entry.scene.event().cloned();
-        if after != before {
-            if let Some(event) = after {
-                entry.events.send_replace(Some(event));
-            }
-        }
-        if !entry.scene.is_open() {
-            self.uncount(&mut entry);
-        }
-        result
     }
 
     fn purge(&self) {
@@ -143,51 +106,30 @@ async fn purge_task(shared: Weak<Shared>) {
 }
 
 #[async_trait::async_trait]
-impl SceneRegistry for MemoryRegistry {
-    async fn register(&self, new: NewScene) -> Result<Registration, AppError> {
+impl Backend for MemoryBackend {
+    async fn insert(&self, id: &SceneId, scene: Scene) -> Result<Inserted, AppError> {
         let shared = &self.shared;
-        let now = shared.clock.now();
-        // Counted before taking the entry: `len` locks every shard, and the entry holds
-        // one. Under concurrency the count may be off by a few, which a cap tolerates.
-        let total = shared.scenes.len();
-        match shared.scenes.entry(new.id) {
+        match shared.scenes.entry(id.clone()) {
             Entry::Vacant(slot) => {
-                if total >= shared.config.max_scenes {
+                // Under concurrency the count may be off by a few, which a cap tolerates.
+                if shared.open.load(Ordering::Relaxed) >= shared.config.max_scenes {
                     return Err(AppError::Busy);
                 }
-                let mut count = shared.per_client.entry(new.client).or_default();
+                let mut count = shared.per_client.entry(scene.client()).or_default();
                 if *count >= shared.config.max_scenes_per_client {
                     return Err(AppError::TooManyScenes);
                 }
                 *count += 1;
                 drop(count);
-                let ttl = shared.config.ttl.as_millis() as u64;
-                let scene = Scene::new(&new.key, new.browser, new.client, now, ttl);
-                let expires_in_secs = scene.expires_in_secs(now);
+                shared.open.fetch_add(1, Ordering::Relaxed);
                 slot.insert(Held {
                     scene,
                     counted: true,
                     events: watch::channel(None).0,
                 });
-                Ok(Registration {
-                    is_new: true,
-                    expires_in_secs,
-                })
+                Ok(Inserted::New)
             }
-            Entry::Occupied(slot) => {
-                let scene = &slot.get().scene;
-                if !scene.key_matches(&new.key) {
-                    return Err(AppError::SceneTaken);
-                }
-                if !scene.is_open() {
-                    return Err(AppError::SceneNotFound);
-                }
-                scene.check_open(now)?;
-                Ok(Registration {
-                    is_new: false,
-                    expires_in_secs: scene.expires_in_secs(now),
-                })
-            }
+            Entry::Occupied(slot) => Ok(Inserted::Exists(slot.get().scene.clone())),
         }
     }
 
@@ -198,66 +140,39 @@ impl SceneRegistry for MemoryRegistry {
         Ok(())
     }
 
-    async fn subscribe(&self, id: &SceneId, key: &BrowserKey) -> Result<Subscription, AppError> {
-        let mut entry = self
-            .shared
-            .scenes
-            .get_mut(id)
-            .ok_or(AppError::SceneNotFound)?;
-        if !entry.scene.key_matches(key) {
-            return Err(AppError::SceneNotFound);
+    async fn load(&self, id: &SceneId) -> Result<Option<Scene>, AppError> {
+        Ok(self.shared.scenes.get(id).map(|entry| entry.scene.clone()))
+    }
+
+    /// Under the entry's lock: the change, its event and the client's slot together.
+    async fn transition(&self, id: &SceneId, change: &mut Change<'_>) -> Result<(), AppError> {
+        let shared = &self.shared;
+        let mut entry = shared.scenes.get_mut(id).ok_or(AppError::SceneNotFound)?;
+        let mut scene = entry.scene.clone();
+        change(&mut scene, shared.clock.now())?;
+        if scene == entry.scene {
+            return Ok(());
         }
+        if scene.event() != entry.scene.event() {
+            if let Some(event) = scene.event() {
+                entry.events.send_replace(Some(event.clone()));
+            }
+        }
+        entry.scene = scene;
+        if !entry.scene.is_open() {
+            shared.uncount(&mut entry);
+        }
+        Ok(())
+    }
+
+    async fn attach(&self, id: &SceneId, _scene: &Scene) -> Result<Subscription, AppError> {
+        let entry = self.shared.scenes.get(id).ok_or(AppError::SceneNotFound)?;
         if entry.events.receiver_count() >= self.shared.config.max_sockets_per_scene {
             return Err(AppError::TooManySockets);
         }
-        entry.scene.mark_watched();
         Ok(Subscription {
             events: entry.events.subscribe(),
         })
-    }
-
-    async fn check_open(&self, id: &SceneId) -> Result<(), AppError> {
-        self.shared.read(id, |scene, now| scene.check_open(now))
-    }
-
-    async fn scan(
-        &self,
-        id: &SceneId,
-        openid: &str,
-        unionid: Option<String>,
-    ) -> Result<Scanned, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.scan(openid, unionid, now))
-    }
-
-    async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError> {
-        self.shared
-            .read(id, |scene, now| scene.scanner(scan_token, now))
-    }
-
-    async fn confirm(
-        &self,
-        id: &SceneId,
-        scan_token: &ScanToken,
-        user: &User,
-    ) -> Result<bool, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.confirm(scan_token, user, now))
-    }
-
-    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.cancel(scan_token, now))
-    }
-
-    async fn redeem_ticket(
-        &self,
-        id: &SceneId,
-        key: &BrowserKey,
-        ticket: &Ticket,
-    ) -> Result<User, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.redeem_ticket(key, ticket, now))
     }
 
     async fn is_healthy(&self) -> bool {
@@ -267,18 +182,13 @@ impl SceneRegistry for MemoryRegistry {
 
 #[cfg(test)]
 mod tests {
+    //! The registry's contract (caps, transitions, races) is tested against both backends
+    //! in `tests/api/registry.rs`; here, what only this backend does: its purge.
     use super::*;
-    use crate::protocol::BrowserInfo;
-
-    fn config(max_scenes: usize, per_client: usize) -> RegistryConfig {
-        RegistryConfig {
-            ttl: Duration::from_secs(120),
-            socket_grace: Duration::from_secs(30),
-            max_scenes,
-            max_scenes_per_client: per_client,
-            max_sockets_per_scene: 2,
-        }
-    }
+    use crate::{
+        protocol::{BrowserInfo, BrowserKey},
+        server::registry::{NewScene, Registry},
+    };
 
     fn id(c: &str) -> SceneId {
         c.repeat(32).parse().unwrap()
@@ -288,14 +198,10 @@ mod tests {
         c.repeat(32).parse().unwrap()
     }
 
-    fn client(ip: &str) -> ClientKey {
-        ClientKey::new(ip.parse().unwrap(), 64)
-    }
-
-    fn new(scene: &str, k: &str, ip: &str) -> NewScene {
+    fn new(scene: &str) -> NewScene {
         NewScene {
             id: id(scene),
-            key: key(k),
+            key: key("k"),
             browser: BrowserInfo {
                 user_agent: "test".into(),
                 family: String::new(),
@@ -304,93 +210,46 @@ mod tests {
                 ip: "127.0.0.x".into(),
                 requested_at: "2026-01-01T00:00:00Z".into(),
             },
-            client: client(ip),
+            client: ClientKey::new("127.0.0.1".parse().unwrap(), 64),
         }
-    }
-
-    #[tokio::test]
-    async fn the_first_registration_wins() {
-        let r = MemoryRegistry::new(config(100, 10));
-        assert!(r.register(new("s", "a", "127.0.0.1")).await.unwrap().is_new);
-        assert!(!r.register(new("s", "a", "127.0.0.1")).await.unwrap().is_new);
-        assert!(matches!(
-            r.register(new("s", "b", "127.0.0.1")).await,
-            Err(AppError::SceneTaken)
-        ));
-    }
-
-    #[tokio::test]
-    async fn scenes_are_capped_per_client_and_in_all_and_forgotten_ones_do_not_count() {
-        let r = MemoryRegistry::new(config(3, 2));
-        r.register(new("a", "k", "127.0.0.1")).await.unwrap();
-        r.register(new("b", "k", "127.0.0.1")).await.unwrap();
-        assert!(matches!(
-            r.register(new("c", "k", "127.0.0.1")).await,
-            Err(AppError::TooManyScenes)
-        ));
-        r.register(new("c", "k", "10.0.0.9")).await.unwrap();
-        assert!(matches!(
-            r.register(new("d", "k", "10.0.0.9")).await,
-            Err(AppError::Busy)
-        ));
-        r.forget(&id("a")).await.unwrap();
-        r.register(new("e", "k", "127.0.0.1")).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_finished_scene_no_longer_counts_against_its_client() {
-        let r = MemoryRegistry::new(config(100, 1));
-        r.register(new("a", "k", "127.0.0.1")).await.unwrap();
-        let token = r.scan(&id("a"), "alice", None).await.unwrap().scan_token;
-        r.cancel(&id("a"), &token).await.unwrap();
-        r.register(new("b", "k", "127.0.0.1")).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn transitions_are_pushed_and_late_sockets_catch_up() {
-        let r = MemoryRegistry::new(config(100, 10));
-        r.register(new("s", "k", "127.0.0.1")).await.unwrap();
-        assert!(matches!(
-            r.subscribe(&id("s"), &key("x")).await,
-            Err(AppError::SceneNotFound)
-        ));
-        let mut early = r.subscribe(&id("s"), &key("k")).await.unwrap().events;
-        let token = r.scan(&id("s"), "alice", None).await.unwrap().scan_token;
-        early.changed().await.unwrap();
-        assert_eq!(*early.borrow_and_update(), Some(PushEvent::Scanned));
-        let user = User {
-            id: 1,
-            nickname: "alice".into(),
-            avatar_url: String::new(),
-        };
-        r.confirm(&id("s"), &token, &user).await.unwrap();
-        let late = r.subscribe(&id("s"), &key("k")).await.unwrap().events;
-        assert!(matches!(*late.borrow(), Some(PushEvent::Confirmed { .. })));
-        assert!(
-            matches!(
-                r.subscribe(&id("s"), &key("k")).await,
-                Err(AppError::TooManySockets)
-            ),
-            "two sockets a scene here"
-        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_purge_expires_drops_and_forgets() {
-        let r = MemoryRegistry::new(config(100, 10));
-        r.register(new("l", "k", "127.0.0.1")).await.unwrap();
-        r.register(new("w", "k", "127.0.0.1")).await.unwrap();
+        let config = RegistryConfig {
+            ttl: Duration::from_secs(120),
+            socket_grace: Duration::from_secs(30),
+            max_scenes: 100,
+            max_scenes_per_client: 10,
+            max_sockets_per_scene: 2,
+        };
+        let clock = Clock::new();
+        let backend = Arc::new(MemoryBackend::new(config.clone(), clock));
+        let r = Registry {
+            backend: backend.clone(),
+            config,
+            clock,
+        };
+        r.register(new("l")).await.unwrap();
+        r.register(new("w")).await.unwrap();
         let mut events = r.subscribe(&id("w"), &key("k")).await.unwrap().events;
         tokio::time::sleep(Duration::from_secs(31)).await;
         assert!(matches!(
             r.check_open(&id("l")).await,
             Err(AppError::SceneNotFound)
         ));
-        assert_eq!(r.len(), 1, "no socket came for it: dropped after the grace");
+        assert_eq!(
+            backend.shared.scenes.len(),
+            1,
+            "no socket came for it: dropped after the grace"
+        );
         tokio::time::sleep(Duration::from_secs(90)).await;
         assert_eq!(*events.borrow_and_update(), Some(PushEvent::Expired));
         tokio::time::sleep(Duration::from_secs(61)).await;
-        assert!(r.is_empty(), "forgotten a minute after it ended");
+        assert!(
+            backend.shared.scenes.is_empty(),
+            "forgotten a minute after it ended"
+        );
         assert!(
             events.changed().await.is_err(),
             "its sockets' channel closed"

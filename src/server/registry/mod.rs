@@ -1,22 +1,25 @@
 //! The scene registry: the one owner of every scene's state, its events and its expiry,
 //! as mini-redis's `Db` owns its entries, its pub/sub and its purge task.
 //!
-//! Callers never touch a [`Scene`] or a channel: every transition is a method here, and
-//! each publishes its own event to the scene's sockets, on this instance and on the
-//! others. Two implementations, chosen at start-up:
+//! Callers never touch a [`Scene`] or a channel: every transition is a method of
+//! [`Registry`], written once here over the rules of [`scene`], and each publishes its
+//! own event to the scene's sockets, on this instance and on the others. Where the scenes
+//! live is a [`Backend`], chosen at start-up:
 //!
-//! - [`memory::MemoryRegistry`]: one process, no external service (the default);
-//! - [`redis::RedisRegistry`] (`SCANLOGIN_REDIS_URL`): scenes as JSON in Redis with TTLs,
+//! - [`memory::MemoryBackend`]: one process, no external service (the default);
+//! - [`redis::RedisBackend`] (`SCANLOGIN_REDIS_URL`): scenes as JSON in Redis with TTLs,
 //!   each transition an atomic compare-and-set (a Lua script) that also publishes the
 //!   event, one pub/sub subscription per instance fanning out to its local sockets.
 //!
-//! Both apply the same state machine ([`scene`]), so the rules are written once.
+//! A backend only stores, compares-and-sets and fans out; it decides nothing. The
+//! contract both keep (one winner for every race, one event per change) is tested against
+//! each of them by the same suite, `tests/api/registry.rs`.
 
 pub mod memory;
 pub mod redis;
 pub mod scene;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
@@ -30,7 +33,7 @@ use crate::protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, SceneId, Ti
 pub struct RegistryConfig {
     /// A scene's life (`SCANLOGIN_SCENE_TTL_SECS`).
     pub ttl: Duration,
-    /// A scene no socket came for is dropped this long after its code.
+    /// A scene no socket came for is dropped this long after its QR image.
     pub socket_grace: Duration,
     /// Open scenes in all, and per client.
     pub max_scenes: usize,
@@ -59,6 +62,14 @@ impl Clock {
         }
     }
 
+    /// A clock `ahead` of this machine's: an instance whose wall clock runs fast (tests
+    /// race an instance that sees a scene expired against one that does not).
+    pub fn ahead_by(ahead: Duration) -> Self {
+        let mut clock = Self::new();
+        clock.unix_ms_at_start += ahead.as_millis() as u64;
+        clock
+    }
+
     pub fn now(&self) -> u64 {
         self.unix_ms_at_start + self.start.elapsed().as_millis() as u64
     }
@@ -70,7 +81,7 @@ impl Default for Clock {
     }
 }
 
-/// A new scene, as the code endpoint asks for it.
+/// A new scene, as the QR image endpoint asks for it.
 #[derive(Debug, Clone)]
 pub struct NewScene {
     pub id: SceneId,
@@ -82,7 +93,7 @@ pub struct NewScene {
 /// The answer to a registration.
 #[derive(Debug, Clone, Copy)]
 pub struct Registration {
-    /// First registration of this id (the caller pays for its code).
+    /// First registration of this id (the caller pays for its QR image).
     pub is_new: bool,
     pub expires_in_secs: u64,
 }
@@ -93,54 +104,224 @@ pub struct Subscription {
     pub events: watch::Receiver<Option<PushEvent>>,
 }
 
-#[async_trait::async_trait]
-pub trait SceneRegistry: Send + Sync + 'static {
-    /// Registers `scene.id` to `scene.key`, or finds it registered to that key. Another
-    /// key is `SceneTaken`; caps give `Busy` (in all) and `TooManyScenes` (per client).
-    async fn register(&self, scene: NewScene) -> Result<Registration, AppError>;
+/// What [`Backend::insert`] found.
+pub enum Inserted {
+    /// The id was free: the scene is stored and counted against its client.
+    New,
+    /// The id was taken: the scene stored under it, unchanged.
+    Exists(Scene),
+}
 
-    /// Drops a scene whose code never reached its page (WeChat failed, or the code
-    /// budget refused it): it costs its client nothing, and the id may be asked again.
+/// A transition as a backend runs it: it may run more than once (a compare-and-set that
+/// lost a race runs it again on the newer scene); an error stores nothing.
+pub type Change<'a> = dyn FnMut(&mut Scene, u64) -> Result<(), AppError> + Send + 'a;
+
+/// Where scenes live. A backend stores and fans out; the rules are the [`Registry`]'s.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Stores `scene` under `id` if the id is free and the caps allow (`Busy` in all,
+    /// `TooManyScenes` per client); otherwise answers the scene already there.
+    async fn insert(&self, id: &SceneId, scene: Scene) -> Result<Inserted, AppError>;
+
+    /// Drops scene `id` and gives its client's slot back; unknown ids are fine.
     async fn forget(&self, id: &SceneId) -> Result<(), AppError>;
 
-    /// A socket proves `key`: it hears the scene's events from now on. An unknown scene
-    /// and a wrong key are the same `Unauthorized`.
-    async fn subscribe(&self, id: &SceneId, key: &BrowserKey) -> Result<Subscription, AppError>;
+    /// Scene `id` as stored now.
+    async fn load(&self, id: &SceneId) -> Result<Option<Scene>, AppError>;
+
+    /// Applies `change` to scene `id` atomically (`SceneNotFound` if there is none): a
+    /// change that leaves the scene equal stores nothing; one that changes its event
+    /// publishes it to every instance; one that ends it gives its client's slot back.
+    async fn transition(&self, id: &SceneId, change: &mut Change<'_>) -> Result<(), AppError>;
+
+    /// A channel of scene `id`'s events for one more socket on this instance, the latest
+    /// event already in it (`TooManySockets` past the cap).
+    async fn attach(&self, id: &SceneId, scene: &Scene) -> Result<Subscription, AppError>;
+
+    /// Whether the backing store answers (for readiness and logs).
+    async fn is_healthy(&self) -> bool;
+}
+
+/// Every scene's state, events and expiry.
+pub struct Registry {
+    backend: Arc<dyn Backend>,
+    config: RegistryConfig,
+    clock: Clock,
+}
+
+impl Registry {
+    /// Scenes in this process. Starts the purge task, which ends with the registry.
+    pub fn in_memory(config: RegistryConfig, clock: Clock) -> Self {
+        let backend = memory::MemoryBackend::new(config.clone(), clock);
+        Self {
+            backend: Arc::new(backend),
+            config,
+            clock,
+        }
+    }
+
+    /// Scenes in Redis, shared by every instance with the same `prefix`. Starts the
+    /// events subscription and the purge task, which end with the registry.
+    pub fn in_redis(
+        client: ::redis::Client,
+        conn: ::redis::aio::ConnectionManager,
+        prefix: &str,
+        config: RegistryConfig,
+        clock: Clock,
+    ) -> Self {
+        let backend = redis::RedisBackend::new(client, conn, prefix, config.clone(), clock);
+        Self {
+            backend: Arc::new(backend),
+            config,
+            clock,
+        }
+    }
+
+    /// Registers `scene.id` to `scene.key`, or finds it registered to that key. Another
+    /// key is `SceneTaken`; caps give `Busy` (in all) and `TooManyScenes` (per client).
+    pub async fn register(&self, new: NewScene) -> Result<Registration, AppError> {
+        let now = self.clock.now();
+        let ttl = self.config.ttl.as_millis() as u64;
+        let scene = Scene::new(&new.key, new.browser, new.client, now, ttl);
+        let expires_in_secs = scene.expires_in_secs(now);
+        match self.backend.insert(&new.id, scene).await? {
+            Inserted::New => Ok(Registration {
+                is_new: true,
+                expires_in_secs,
+            }),
+            Inserted::Exists(existing) => {
+                if !existing.key_matches(&new.key) {
+                    return Err(AppError::SceneTaken);
+                }
+                if !existing.is_open() {
+                    return Err(AppError::SceneNotFound);
+                }
+                existing.check_open(now)?;
+                Ok(Registration {
+                    is_new: false,
+                    expires_in_secs: existing.expires_in_secs(now),
+                })
+            }
+        }
+    }
+
+    /// Drops a scene whose QR image never reached its page (WeChat failed, or the
+    /// budget refused it): it costs its client nothing, and the id may be asked again.
+    pub async fn forget(&self, id: &SceneId) -> Result<(), AppError> {
+        self.backend.forget(id).await
+    }
+
+    /// A socket proves `key`: it hears the scene's events from now on, and the scene
+    /// lives its whole time. An unknown scene and a wrong key are the same
+    /// `SceneNotFound`.
+    pub async fn subscribe(
+        &self,
+        id: &SceneId,
+        key: &BrowserKey,
+    ) -> Result<Subscription, AppError> {
+        let scene = self
+            .transition(id, |scene, _| {
+                if !scene.key_matches(key) {
+                    return Err(AppError::SceneNotFound);
+                }
+                scene.mark_watched();
+                Ok(scene.clone())
+            })
+            .await?;
+        self.backend.attach(id, &scene).await
+    }
 
     /// The scene still takes scans (asked before WeChat is).
-    async fn check_open(&self, id: &SceneId) -> Result<(), AppError>;
+    pub async fn check_open(&self, id: &SceneId) -> Result<(), AppError> {
+        self.read(id, |scene, now| scene.check_open(now)).await
+    }
 
-    async fn scan(
+    pub async fn scan(
         &self,
         id: &SceneId,
         openid: &str,
         unionid: Option<String>,
-    ) -> Result<Scanned, AppError>;
+    ) -> Result<Scanned, AppError> {
+        self.transition(id, |scene, now| scene.scan(openid, unionid.clone(), now))
+            .await
+    }
 
     /// Who holds `scan_token`, while the scene awaits their decision.
-    async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError>;
+    pub async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError> {
+        self.read(id, |scene, now| scene.scanner(scan_token, now))
+            .await
+    }
 
     /// Confirms for the scanner of `scan_token`: `true` if this call decided, `false` if
     /// the same scanner had confirmed already (nothing changes, no second ticket).
-    async fn confirm(
+    pub async fn confirm(
         &self,
         id: &SceneId,
         scan_token: &ScanToken,
         user: &User,
-    ) -> Result<bool, AppError>;
+    ) -> Result<bool, AppError> {
+        self.transition(id, |scene, now| scene.confirm(scan_token, user, now))
+            .await
+    }
 
     /// Cancels for the scanner of `scan_token`: `true` if this call decided, `false` if
     /// it repeats a cancel by the same scanner.
-    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError>;
+    pub async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {
+        self.transition(id, |scene, now| scene.cancel(scan_token, now))
+            .await
+    }
 
     /// The browser's ticket, once, with its key: the user to log in.
-    async fn redeem_ticket(
+    pub async fn redeem_ticket(
         &self,
         id: &SceneId,
         key: &BrowserKey,
         ticket: &Ticket,
-    ) -> Result<User, AppError>;
+    ) -> Result<User, AppError> {
+        self.transition(id, |scene, now| scene.redeem_ticket(key, ticket, now))
+            .await
+    }
+
+    /// Expires scene `id` if its time is up by this instance's clock: `true` if this call
+    /// did (its sockets hear `expired`). The purge does this for every due scene; several
+    /// instances may try at once, and one wins.
+    pub async fn expire_if_due(&self, id: &SceneId) -> Result<bool, AppError> {
+        self.transition(id, |scene, now| Ok(scene.expire_if_due(now)))
+            .await
+    }
 
     /// Whether the registry's backing store answers (for readiness and logs).
-    async fn is_healthy(&self) -> bool;
+    pub async fn is_healthy(&self) -> bool {
+        self.backend.is_healthy().await
+    }
+
+    async fn read<T>(
+        &self,
+        id: &SceneId,
+        f: impl FnOnce(&Scene, u64) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let scene = self
+            .backend
+            .load(id)
+            .await?
+            .ok_or(AppError::SceneNotFound)?;
+        f(&scene, self.clock.now())
+    }
+
+    /// Runs `f` as one atomic transition of scene `id` and answers what its last run
+    /// gave.
+    async fn transition<T: Send>(
+        &self,
+        id: &SceneId,
+        f: impl Fn(&mut Scene, u64) -> Result<T, AppError> + Send + Sync,
+    ) -> Result<T, AppError> {
+        let mut out = None;
+        self.backend
+            .transition(id, &mut |scene, now| {
+                out = Some(f(scene, now)?);
+                Ok(())
+            })
+            .await?;
+        out.ok_or_else(|| AppError::Internal("a transition that never ran".into()))
+    }
 }

@@ -8,7 +8,7 @@
 //!   scenes' counts (sorted sets scored by when each stops counting, so a scene nobody
 //!   finished stops counting by itself) and publishes the event, all atomically.
 //! - One pub/sub subscription per instance fans events out to the sockets on this
-//!   instance. A socket's channel is seeded from the scene in Redis when it subscribes, and
+//!   instance. A socket's channel starts from the scene in Redis when it subscribes, and
 //!   when the subscription comes back after an outage every scene with local sockets is read
 //!   again, so nothing published during a gap is lost.
 //! - Each instance expires the scenes its own sockets watch (the compare-and-set makes the
@@ -20,10 +20,7 @@
 //! response timeout.
 
 use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Weak,
-    },
+    sync::{Arc, Weak},
     time::Duration,
 };
 
@@ -33,12 +30,9 @@ use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{
-    Clock, NewScene, Registration, RegistryConfig, Scanned, Scanner, Scene, SceneRegistry,
-    Subscription,
-};
+use super::{Backend, Change, Clock, Inserted, RegistryConfig, Scene, Subscription};
 use crate::{
-    protocol::{BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User},
+    protocol::{PushEvent, SceneId},
     server::{client::ClientKey, error::AppError},
 };
 
@@ -149,11 +143,9 @@ struct Shared {
     clock: Clock,
     register: Script,
     compare_and_set: Script,
-    /// The events subscription is up.
-    subscribed: AtomicBool,
 }
 
-pub struct RedisRegistry {
+pub struct RedisBackend {
     shared: Arc<Shared>,
 }
 
@@ -178,14 +170,15 @@ pub async fn connect(
     Ok((client, conn))
 }
 
-impl RedisRegistry {
-    /// Starts the events subscription and the purge task; both end when the registry is
+impl RedisBackend {
+    /// Starts the events subscription and the purge task; both end when the backend is
     /// dropped. `prefix` separates this deployment's keys from others' in the same Redis.
     pub fn new(
         client: redis::Client,
         conn: ConnectionManager,
         prefix: &str,
         config: RegistryConfig,
+        clock: Clock,
     ) -> Self {
         let shared = Arc::new(Shared {
             conn,
@@ -195,19 +188,13 @@ impl RedisRegistry {
             },
             local: DashMap::new(),
             config,
-            clock: Clock::new(),
+            clock,
             register: Script::new(REGISTER),
             compare_and_set: Script::new(COMPARE_AND_SET),
-            subscribed: AtomicBool::new(false),
         });
         tokio::spawn(subscription_task(Arc::downgrade(&shared)));
         tokio::spawn(purge_task(Arc::downgrade(&shared)));
         Self { shared }
-    }
-
-    /// Whether the events subscription is up (for tests and readiness).
-    pub fn is_subscribed(&self) -> bool {
-        self.shared.subscribed.load(Ordering::Acquire)
     }
 }
 
@@ -233,22 +220,18 @@ impl Shared {
         }
     }
 
-    /// Applies `f` to scene `id` and stores the result atomically; `f` may run again
-    /// when another instance changed the scene in between.
-    async fn transition<T>(
-        &self,
-        id: &SceneId,
-        f: impl Fn(&mut Scene, u64) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
+    /// Applies `change` to scene `id` and stores the result with a compare-and-set;
+    /// `change` runs again when another instance changed the scene in between.
+    async fn transition(&self, id: &SceneId, change: &mut Change<'_>) -> Result<(), AppError> {
         for _ in 0..CAS_ATTEMPTS {
             let Some((raw, before)) = self.load(id).await? else {
                 return Err(AppError::SceneNotFound);
             };
             let now = self.clock.now();
             let mut scene = before.clone();
-            let out = f(&mut scene, now)?;
+            change(&mut scene, now)?;
             if scene == before {
-                return Ok(out);
+                return Ok(());
             }
             let grace = self.grace_ms();
             let (mode, score) = if before.is_open() && !scene.is_open() {
@@ -291,7 +274,7 @@ impl Shared {
                 if let Some(local) = self.local.get(id) {
                     advance(&local.events, scene.event().cloned());
                 }
-                return Ok(out);
+                return Ok(());
             }
         }
         Err(AppError::Busy)
@@ -328,10 +311,12 @@ impl Shared {
             .map(|e| e.key().clone())
             .collect();
         for id in due {
-            match self
-                .transition(&id, |scene, now| Ok(scene.expire_if_due(now)))
-                .await
-            {
+            let mut expired = false;
+            let change = &mut |scene: &mut Scene, now| {
+                expired = scene.expire_if_due(now);
+                Ok(())
+            };
+            match self.transition(&id, change).await.map(|()| expired) {
                 Ok(true) => {
                     crate::server::metrics::login_step(crate::server::metrics::Step::Expired)
                 }
@@ -361,7 +346,6 @@ async fn subscription_task(shared: Weak<Shared>) {
         match connected {
             Ok(pubsub) => {
                 let Some(s) = shared.upgrade() else { return };
-                s.subscribed.store(true, Ordering::Release);
                 // Whatever was published while we were away is read from the scenes.
                 s.catch_up().await;
                 drop(s);
@@ -377,9 +361,6 @@ async fn subscription_task(shared: Weak<Shared>) {
                             advance(&local.events, Some(published.event));
                         }
                     }
-                }
-                if let Some(s) = shared.upgrade() {
-                    s.subscribed.store(false, Ordering::Release);
                 }
                 tracing::warn!("Redis events subscription lost; reconnecting");
             }
@@ -405,50 +386,33 @@ async fn purge_task(shared: Weak<Shared>) {
 }
 
 #[async_trait::async_trait]
-impl SceneRegistry for RedisRegistry {
-    async fn register(&self, new: NewScene) -> Result<Registration, AppError> {
+impl Backend for RedisBackend {
+    async fn insert(&self, id: &SceneId, scene: Scene) -> Result<Inserted, AppError> {
         let s = &self.shared;
         let now = s.clock.now();
-        let ttl = s.config.ttl.as_millis() as u64;
-        let scene = Scene::new(&new.key, new.browser, new.client, now, ttl);
         let blob = serde_json::to_string(&scene).map_err(|e| AppError::Internal(e.to_string()))?;
         let answer: Vec<String> = s
             .register
-            .key(s.keys.scene(&new.id))
+            .key(s.keys.scene(id))
             .key(s.keys.open())
-            .key(s.keys.open_by(new.client))
+            .key(s.keys.open_by(scene.client()))
             .arg(&blob)
-            .arg(scene.keep_until(s.grace_ms()).saturating_sub(now))
+            .arg(scene.keep_until(s.grace_ms()).saturating_sub(now).max(1))
             .arg(now)
             .arg(scene.counts_until(s.grace_ms()))
             .arg(s.config.max_scenes)
             .arg(s.config.max_scenes_per_client)
-            .arg(new.id.as_str())
+            .arg(id.as_str())
             .invoke_async(&mut s.conn.clone())
             .await
             .map_err(unavailable)?;
         match answer.first().map(String::as_str) {
-            Some("new") => Ok(Registration {
-                is_new: true,
-                expires_in_secs: scene.expires_in_secs(now),
-            }),
-            Some("exists") => {
-                let existing: Scene = answer
-                    .get(1)
-                    .and_then(|raw| serde_json::from_str(raw).ok())
-                    .ok_or_else(|| AppError::Internal("scene in Redis".into()))?;
-                if !existing.key_matches(&new.key) {
-                    return Err(AppError::SceneTaken);
-                }
-                if !existing.is_open() {
-                    return Err(AppError::SceneNotFound);
-                }
-                existing.check_open(now)?;
-                Ok(Registration {
-                    is_new: false,
-                    expires_in_secs: existing.expires_in_secs(now),
-                })
-            }
+            Some("new") => Ok(Inserted::New),
+            Some("exists") => answer
+                .get(1)
+                .and_then(|raw| serde_json::from_str(raw).ok())
+                .map(Inserted::Exists)
+                .ok_or_else(|| AppError::Internal("scene in Redis".into())),
             Some("busy") => Err(AppError::Busy),
             Some("client") => Err(AppError::TooManyScenes),
             _ => Err(AppError::Internal("unexpected answer from Redis".into())),
@@ -480,21 +444,16 @@ impl SceneRegistry for RedisRegistry {
         Ok(())
     }
 
-    async fn subscribe(&self, id: &SceneId, key: &BrowserKey) -> Result<Subscription, AppError> {
+    async fn load(&self, id: &SceneId) -> Result<Option<Scene>, AppError> {
+        Ok(self.shared.load(id).await?.map(|(_, scene)| scene))
+    }
+
+    async fn transition(&self, id: &SceneId, change: &mut Change<'_>) -> Result<(), AppError> {
+        self.shared.transition(id, change).await
+    }
+
+    async fn attach(&self, id: &SceneId, scene: &Scene) -> Result<Subscription, AppError> {
         let s = &self.shared;
-        let Some((_, scene)) = s.load(id).await? else {
-            return Err(AppError::SceneNotFound);
-        };
-        if !scene.key_matches(key) {
-            return Err(AppError::SceneNotFound);
-        }
-        if !scene.is_watched() {
-            s.transition(id, |scene, _| {
-                scene.mark_watched();
-                Ok(())
-            })
-            .await?;
-        }
         let events = {
             // Counted and subscribed under the entry's lock: concurrent sockets cannot
             // all slip under the cap.
@@ -507,69 +466,14 @@ impl SceneRegistry for RedisRegistry {
             }
             local.events.subscribe()
         };
-        // Read again now that the channel is in place: an event published between the
-        // first read and here is not lost.
+        // Read again now that the channel is in place: an event published since the
+        // subscribing transition read the scene is not lost.
         if let Some((_, latest)) = s.load(id).await? {
             if let Some(local) = s.local.get(id) {
                 advance(&local.events, latest.event().cloned());
             }
         }
         Ok(Subscription { events })
-    }
-
-    async fn check_open(&self, id: &SceneId) -> Result<(), AppError> {
-        let now = self.shared.clock.now();
-        match self.shared.load(id).await? {
-            Some((_, scene)) => scene.check_open(now),
-            None => Err(AppError::SceneNotFound),
-        }
-    }
-
-    async fn scan(
-        &self,
-        id: &SceneId,
-        openid: &str,
-        unionid: Option<String>,
-    ) -> Result<Scanned, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.scan(openid, unionid.clone(), now))
-            .await
-    }
-
-    async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError> {
-        let now = self.shared.clock.now();
-        match self.shared.load(id).await? {
-            Some((_, scene)) => scene.scanner(scan_token, now),
-            None => Err(AppError::SceneNotFound),
-        }
-    }
-
-    async fn confirm(
-        &self,
-        id: &SceneId,
-        scan_token: &ScanToken,
-        user: &User,
-    ) -> Result<bool, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.confirm(scan_token, user, now))
-            .await
-    }
-
-    async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.cancel(scan_token, now))
-            .await
-    }
-
-    async fn redeem_ticket(
-        &self,
-        id: &SceneId,
-        key: &BrowserKey,
-        ticket: &Ticket,
-    ) -> Result<User, AppError> {
-        self.shared
-            .transition(id, |scene, now| scene.redeem_ticket(key, ticket, now))
-            .await
     }
 
     async fn is_healthy(&self) -> bool {
