@@ -47,13 +47,39 @@ impl std::fmt::Debug for WeChatSettings {
     }
 }
 
+/// Which version of the mini program a QR image or a link opens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvVersion {
+    /// The published one (the only one whose pages WeChat checks).
+    #[default]
+    Release,
+    /// The trial version testers have.
+    Trial,
+    /// The developer's version.
+    Develop,
+}
+
+impl std::str::FromStr for EnvVersion {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "release" => Ok(Self::Release),
+            "trial" => Ok(Self::Trial),
+            "develop" => Ok(Self::Develop),
+            _ => Err("use release, trial or develop"),
+        }
+    }
+}
+
 /// A request for a mini-program code (`wxa/getwxacodeunlimit`).
 #[derive(Debug, Clone, Serialize)]
 pub struct WxaCodeRequest {
     pub scene: String,
     pub page: String,
     pub check_path: bool,
-    pub env_version: String,
+    pub env_version: EnvVersion,
     pub width: u32,
 }
 
@@ -65,7 +91,7 @@ pub struct MiniProgramPage {
     pub path: String,
     /// Up to 1,024 characters of WeChat's set: `scene=...`.
     pub query: String,
-    pub env_version: String,
+    pub env_version: EnvVersion,
 }
 
 /// `generate_urllink`'s body: the page, expiring after `expire_interval` days (WeChat
@@ -573,7 +599,7 @@ mod tests {
 
     #[test]
     fn an_image_that_mentions_errmsg_is_still_an_image() {
-        // The seed searched the body for "errmsg"; image bytes may contain anything.
+        // The original design searched the body for "errmsg"; image bytes may contain anything.
         let mut body = PNG.to_vec();
         body.extend_from_slice(b"errmsg");
         assert!(decide_wxacode("image/png", Bytes::from(body)).is_ok());

@@ -13,7 +13,8 @@ pub mod simulator;
 pub mod token;
 
 pub use client::{
-    LoginSession, MiniProgramPage, TokenApi, WeChatClient, WeChatSettings, WxaCode, WxaCodeRequest,
+    EnvVersion, LoginSession, MiniProgramPage, TokenApi, WeChatClient, WeChatSettings, WxaCode,
+    WxaCodeRequest,
 };
 pub use error::WeChatError;
 
