@@ -24,8 +24,8 @@ pub use session::{create_session, get_me, logout};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{msg}")]
 pub struct ApiError {
-    /// The HTTP status (the seed's code endpoint says 400 for every failure: see
-    /// `server::error::envelopes`).
+    /// The HTTP status (the QR image endpoint says 400 for every failure: see
+    /// `server::error::envelope_code`).
     pub code: u16,
     pub msg: String,
     /// `null`, or for a 409 on a finished login how it ended.
@@ -42,13 +42,19 @@ impl ApiError {
         }
     }
 
-    /// Sets the response's HTTP status and makes the error.
+    /// Sets the response's HTTP status and makes the error, with the envelope's `code`
+    /// for the request's path.
     #[cfg(feature = "ssr")]
     pub fn with_status(status: axum::http::StatusCode, msg: impl Into<String>) -> Self {
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        use leptos::prelude::use_context;
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(status);
         }
-        Self::new(status.as_u16(), msg)
+        let code = match use_context::<axum::http::request::Parts>() {
+            Some(request) => crate::server::error::envelope_code(request.uri.path(), status),
+            None => status.as_u16(),
+        };
+        Self::new(code, msg)
     }
 }
 

@@ -1,11 +1,14 @@
 //! The server's errors, and the one place they become what a client sees: an HTTP status
 //! and the JSON envelope `{"code","msg","data":null}`.
 //!
-//! A server function's error becomes an [`ApiError`] here (its status set through Leptos's
-//! `ResponseOptions`); every other error on the API's paths (an unknown path, a wrong
-//! method, a body too large, a refused origin) gets the same envelope from [`envelopes`],
-//! which is also where the one exception lives: the seed's code endpoint answers
-//! `"code":400` for every failure (its contract), whatever the HTTP status says.
+//! [`AppError::treatment`] is the error table: each failure's status, `Retry-After`,
+//! metric label and log level. A failure becomes an [`ApiError`] (the envelope) in one
+//! conversion here, its status set through Leptos's `ResponseOptions`; the errors axum
+//! answers as text on the API's paths (an unknown path, a wrong method, a body too large)
+//! get the same envelope from [`envelopes`]. The one exception to "the envelope's `code`
+//! is the HTTP status": the QR image endpoint answers `"code":400` for every failure
+//! ([`envelope_code`]), the original design's contract. The OpenID provider answers
+//! OAuth's own error format (`oidc/`), from the same table.
 
 use axum::{
     body::Body,
@@ -94,49 +97,116 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// How a failure is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// The client's doing (a bad request, a refusal it can act on): not logged.
+    No,
+    /// Expected under load and counted in `scanlogin_rejections_total`: a line for each
+    /// would be work for a server that has none to spare.
+    Debug,
+    /// Ours, WeChat's or a service's failure: logged with its details, which the client
+    /// never sees.
+    Error,
+}
+
+/// What the client gets for a failure, and what the operator sees of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Treatment {
+    pub status: StatusCode,
+    /// Seconds a client should wait before asking again (`Retry-After`), when known.
+    pub retry_after_secs: Option<u64>,
+    /// The `reason` label of `scanlogin_rejections_total`, for the refusals it counts.
+    pub rejection: Option<&'static str>,
+    pub log: Log,
+}
+
 impl AppError {
+    /// The error table: every variant's status, retry-after, metric label and log level,
+    /// in one place.
+    pub fn treatment(&self) -> Treatment {
+        use Log::{Debug, Error, No};
+        let (status, retry_after_secs, rejection, log) = match self {
+            AppError::Malformed(_) => (StatusCode::BAD_REQUEST, None, None, No),
+            AppError::SceneTaken => (StatusCode::BAD_REQUEST, None, None, No),
+            AppError::SceneNotFound => (StatusCode::NOT_FOUND, None, None, No),
+            AppError::NoSimulator => (StatusCode::NOT_FOUND, None, None, No),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, None, None, No),
+            AppError::BadLoginCode => (StatusCode::UNAUTHORIZED, None, None, No),
+            AppError::BadScanToken => (StatusCode::UNAUTHORIZED, None, None, No),
+            AppError::BadTicket => (StatusCode::UNAUTHORIZED, None, None, No),
+            AppError::NotLoggedIn => (StatusCode::UNAUTHORIZED, None, None, No),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, None, None, No),
+            AppError::AlreadyConfirmed => (StatusCode::CONFLICT, None, None, No),
+            AppError::AlreadyCancelled => (StatusCode::CONFLICT, None, None, No),
+            AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None, None, No),
+            AppError::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(*retry_after_secs),
+                Some("rate_limited"),
+                No,
+            ),
+            AppError::CodeBudgetSpent { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(*retry_after_secs),
+                Some("code_budget"),
+                No,
+            ),
+            AppError::TooManyScenes => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(5),
+                Some("scene_cap"),
+                No,
+            ),
+            AppError::TooManyPendingSockets => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(5),
+                Some("pending_sockets"),
+                No,
+            ),
+            AppError::TooManySockets => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(5),
+                Some("sockets_per_scene"),
+                No,
+            ),
+            AppError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(5),
+                Some("busy"),
+                Error,
+            ),
+            AppError::Shed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(5),
+                Some("busy"),
+                Debug,
+            ),
+            AppError::StoreUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(2),
+                Some("store_unavailable"),
+                Error,
+            ),
+            AppError::WeChat(_) => (StatusCode::BAD_GATEWAY, None, None, Error),
+            AppError::LinksRefused => (StatusCode::BAD_GATEWAY, None, None, Error),
+            AppError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, None, Error),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None, None, Error),
+        };
+        Treatment {
+            status,
+            retry_after_secs,
+            rejection,
+            log,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::Malformed(_) | AppError::SceneTaken => StatusCode::BAD_REQUEST,
-            AppError::SceneNotFound | AppError::NoSimulator => StatusCode::NOT_FOUND,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::BadLoginCode
-            | AppError::BadScanToken
-            | AppError::BadTicket
-            | AppError::NotLoggedIn => StatusCode::UNAUTHORIZED,
-            AppError::Conflict(_) | AppError::AlreadyConfirmed | AppError::AlreadyCancelled => {
-                StatusCode::CONFLICT
-            }
-            AppError::RateLimited { .. }
-            | AppError::CodeBudgetSpent { .. }
-            | AppError::TooManyScenes
-            | AppError::TooManyPendingSockets
-            | AppError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Busy | AppError::Shed | AppError::StoreUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            AppError::WeChat(_) | AppError::LinksRefused => StatusCode::BAD_GATEWAY,
-            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.treatment().status
     }
 
-    /// A failed `jscode2session`: a bad code is the client's fault, anything else WeChat's.
-    /// Seconds a client should wait before asking again, when that is known.
-    pub fn retry_after_secs(&self) -> Option<u64> {
-        match self {
-            AppError::RateLimited { retry_after_secs }
-            | AppError::CodeBudgetSpent { retry_after_secs } => Some(*retry_after_secs),
-            AppError::TooManyScenes
-            | AppError::TooManyPendingSockets
-            | AppError::TooManySockets
-            | AppError::Busy
-            | AppError::Shed => Some(5),
-            AppError::StoreUnavailable => Some(2),
-            _ => None,
-        }
-    }
-
+    /// A failed `jscode2session`: a bad login code is the client's fault, anything else
+    /// WeChat's.
     pub fn from_login(err: WeChatError) -> Self {
         match err.errcode() {
             Some(errcode::INVALID_CODE | errcode::CODE_BEEN_USED) => AppError::BadLoginCode,
@@ -145,26 +215,25 @@ impl AppError {
     }
 }
 
+/// The one conversion of a failure into what the client sees: it is counted, logged as
+/// its row says, and becomes the envelope (`Retry-After` and the status set through
+/// Leptos's `ResponseOptions` inside a server function).
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
-        let status = err.status();
-        if let Some(reason) = super::metrics::rejection_of(&err) {
+        let treatment = err.treatment();
+        if let Some(reason) = treatment.rejection {
             super::metrics::rejected(reason);
         }
-        let retry_after = err.retry_after_secs();
         if let (Some(secs), Some(response)) = (
-            retry_after,
+            treatment.retry_after_secs,
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
         ) {
             response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
         }
-        if matches!(err, AppError::Shed) {
-            // Load shed on purpose, and counted (`scanlogin_rejections_total{reason="busy"}`):
-            // a log line for each would be work for a server that has none to spare.
-            tracing::debug!(error = ?err, "request refused");
-        } else if status.is_server_error() {
-            // The details stay in the log; the client gets the generic message.
-            tracing::error!(error = ?err, "request failed");
+        match treatment.log {
+            Log::No => {}
+            Log::Debug => tracing::debug!(error = ?err, "request refused"),
+            Log::Error => tracing::error!(error = ?err, "request failed"),
         }
         let outcome = match err {
             AppError::AlreadyConfirmed => Some(SceneOutcome::Confirmed),
@@ -173,7 +242,7 @@ impl From<AppError> for ApiError {
         };
         ApiError {
             data: outcome.map(|scene_status| ErrorDetail { scene_status }),
-            ..ApiError::with_status(status, err.to_string())
+            ..ApiError::with_status(treatment.status, err.to_string())
         }
     }
 }
@@ -181,8 +250,11 @@ impl From<AppError> for ApiError {
 /// The same envelope from a plain axum handler (one that cannot be a server function).
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let retry_after = self.retry_after_secs();
+        let Treatment {
+            status,
+            retry_after_secs: retry_after,
+            ..
+        } = self.treatment();
         let mut response = (status, Json(ApiError::from(self))).into_response();
         if let Some(secs) = retry_after {
             response
@@ -193,12 +265,13 @@ impl IntoResponse for AppError {
     }
 }
 
-/// The seed's code endpoint, whose envelope says 400 for every failure.
+/// The QR image endpoint, whose envelope's `code` is 400 for every failure: the
+/// original design's contract, whatever the HTTP status says.
 pub const CODE_ENDPOINT: &str = "/miniapp/getwxacodeunlimit";
 
 /// Paths whose answers are JSON, errors included.
 pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/miniapp/") || path == "/websocket"
+    path.starts_with("/api/") || path.starts_with("/miniapp/") || path == super::socket::PATH
 }
 
 /// The envelope's `code` for a failure with `status` at `path`.
@@ -210,15 +283,17 @@ pub fn envelope_code(path: &str, status: StatusCode) -> u16 {
     }
 }
 
-/// An error answer outside a server function.
-pub fn error_response(status: StatusCode, msg: &str) -> Response {
-    let body = serde_json::json!({ "code": status.as_u16(), "msg": msg, "data": null });
-    (status, Json(body)).into_response()
+/// An error answer outside a server function, to a request for `path`: the envelope,
+/// with `status`.
+pub fn error_response(path: &str, status: StatusCode, msg: &str) -> Response {
+    let envelope = ApiError::new(envelope_code(path, status), msg);
+    (status, Json(envelope)).into_response()
 }
 
-/// On the API's paths, every error answer is the envelope: errors that are not JSON yet
-/// (unknown path, wrong method, body too large, ...) become one with their status, and at
-/// the code endpoint the envelope's code is the seed's 400.
+/// On the API's paths, every error answer is the envelope. Server functions and our
+/// handlers answer it already (JSON, passed through untouched); the errors axum and
+/// tower-http answer as text (unknown path, wrong method, body too large, ...) become
+/// one here, with their status.
 pub async fn envelopes(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let response = next.run(req).await;
@@ -231,39 +306,26 @@ pub async fn envelopes(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let (mut parts, body) = response.into_parts();
-    let mut data = serde_json::Value::Null;
-    let msg = if is_json {
-        // A server function's envelope: keep its message and its data.
-        let bytes = axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .unwrap_or_default();
-        let value = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
-        if let Some(d) = value.as_ref().and_then(|v| v.get("data")) {
-            data = d.clone();
-        }
-        value
-            .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned())
-    } else {
-        match status {
-            StatusCode::NOT_FOUND => "no such endpoint",
-            StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
-            StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported content type",
-            _ => status.canonical_reason().unwrap_or("error"),
-        }
-        .to_owned()
+    if is_json {
+        return response;
+    }
+    let msg = match status {
+        StatusCode::NOT_FOUND => "no such endpoint",
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported content type",
+        _ => status.canonical_reason().unwrap_or("error"),
     };
-    let body =
-        serde_json::json!({ "code": envelope_code(&path, status), "msg": msg, "data": data });
+    let envelope = ApiError::new(envelope_code(&path, status), msg);
+    let (mut parts, _) = response.into_parts();
     // Keep headers such as Allow and Retry-After.
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
     );
-    Response::from_parts(parts, Body::from(body.to_string()))
+    let body = serde_json::to_vec(&envelope).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// A failed answer's log line (tower-http's default, but for 503): a server shedding load

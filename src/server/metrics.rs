@@ -4,7 +4,7 @@
 //! The login funnel (codes issued → scanned → confirmed → tickets redeemed, and cancelled
 //! or expired), scenes waiting and sockets open, WeChat calls by path and errcode, token
 //! refreshes, request latency by route, and every refusal by reason. `deploy/grafana.json`
-//! is a dashboard built on these names, and the README says what to alert on.
+//! is a dashboard built on these names, and docs/operations.md says what to alert on.
 //!
 //! Recording goes through the `metrics` facade: without an installed recorder (metrics
 //! off) every call below is a no-op.
@@ -20,8 +20,6 @@ use axum::{
 };
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use super::error::AppError;
 
 /// The one recorder of this process (the `metrics` facade allows one).
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -114,20 +112,6 @@ pub fn token_refresh() {
 /// `scene_cap`, `busy`, `pending_sockets`, `store_unavailable`, `connection_cap`, ...).
 pub fn rejected(reason: &'static str) {
     counter!("scanlogin_rejections_total", "reason" => reason).increment(1);
-}
-
-/// The refusal an error is, if it is one.
-pub fn rejection_of(err: &AppError) -> Option<&'static str> {
-    Some(match err {
-        AppError::RateLimited { .. } => "rate_limited",
-        AppError::CodeBudgetSpent { .. } => "code_budget",
-        AppError::TooManyScenes => "scene_cap",
-        AppError::Busy | AppError::Shed => "busy",
-        AppError::TooManyPendingSockets => "pending_sockets",
-        AppError::TooManySockets => "sockets_per_scene",
-        AppError::StoreUnavailable => "store_unavailable",
-        _ => return None,
-    })
 }
 
 /// Records each request's latency by route (the route's pattern, never the raw path).
