@@ -1,6 +1,6 @@
 # scanlogin: `make run` serves the app, `make test` runs every test layer.
 # Both first install whatever is missing (registries and rustup only) and skip what is
-# already there at the right version. Measured times on 2 cores are in the README.
+# already there at the right version. Measured times on 2 cores are in docs/benchmarks.md.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -34,7 +34,7 @@ help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
 	@echo "make test   lint, unit + integration tests, Playwright against the release build, the mini program's tests"
 	@echo "make setup  only install the tools"
-	@echo "make bench  the load measurements of BENCHMARKS.md"
+	@echo "make bench  the load measurements of docs/benchmarks.md"
 
 setup:
 	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules
@@ -55,6 +55,7 @@ LINTED_CARGO := env RUSTC_WORKSPACE_WRAPPER=$(CURDIR)/tests/clippy-rustc.sh carg
 
 lint: services rust-tools
 	cargo fmt --all -- --check
+	tests/layers-check.sh
 	tests/deploy-check.sh
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
@@ -78,9 +79,9 @@ miniprogram: miniprogram/node_modules/.package-lock.json
 	test -x target/release/scanlogin || cargo leptos build --release
 	cd miniprogram && npx jest
 
-# Measurements for BENCHMARKS.md (not a test): release builds, loopback only, stops by
+# Measurements for docs/benchmarks.md (not a test): release builds, loopback only, stops by
 # itself; prints each figure beside the one recorded. `make bench BENCH_RECORD=1` records
-# this run's figures in BENCHMARKS.md and redraws the plot.
+# this run's figures in docs/benchmarks.md and redraws the plot.
 bench: tools bench-tools end2end/node_modules/.package-lock.json
 	cargo leptos build --release
 	cargo build --release --features loadgen --bin loadgen

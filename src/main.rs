@@ -1,7 +1,8 @@
 //! The scanlogin server binary: reads its configuration from the environment and serves.
 //!
-//! `scanlogin` serves the app; `scanlogin simulator` serves the WeChat simulator on its
-//! own, for several instances in real-WeChat mode that share one (tests, local demos);
+//! `scanlogin` serves the app; `scanlogin --print-config` checks the configuration and
+//! prints it as it would serve (secrets hidden); `scanlogin simulator` serves the WeChat
+//! simulator on its own, for several instances in real-WeChat mode that share one (tests, local demos);
 //! `scanlogin hash-secret` hashes an OpenID client's secret (read from standard input) for
 //! `secret_hash`; `scanlogin rotate-oidc-key` gives the OpenID provider a new signing key.
 
@@ -140,11 +141,7 @@ fn print_config() -> std::process::ExitCode {
 
 #[cfg(feature = "ssr")]
 async fn simulator() -> std::process::ExitCode {
-    use scanlogin::server::{
-        config::SimulatorSettings,
-        telemetry,
-        wechat::simulator::{Simulator, SimulatorConfig},
-    };
+    use scanlogin::server::{config::SimulatorSettings, telemetry, wechat::simulator::Simulator};
 
     let settings = match SimulatorSettings::from_env() {
         Ok(settings) => settings,
@@ -163,15 +160,11 @@ async fn simulator() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let simulator = Simulator::new(SimulatorConfig {
-        token_ttl: settings.token_ttl,
-        codes_per_minute: settings.codes_per_minute,
-        image: settings.image,
-        ..SimulatorConfig::demo(settings.public_origin.clone(), vec![settings.mp_page])
-    });
+    let public_origin = settings.simulator.public_origin.clone();
+    let simulator = Simulator::new(settings.simulator);
     tracing::info!(
         listen = %settings.listen,
-        public_origin = settings.public_origin,
+        public_origin,
         "WeChat simulator listening (appid wxdemo00scanlogin0): point SCANLOGIN_WECHAT_API_BASE here"
     );
     // On the workers, as the app's server (see `serve`).

@@ -135,6 +135,30 @@ checked_string!(
     secret = true
 );
 
+/// Only the OpenID provider's authorization endpoint, with its query.
+fn is_login_next(s: &str) -> bool {
+    s.starts_with("/oauth/authorize?") && !s.contains(['\\', '\r', '\n', '#']) && s.len() <= 4096
+}
+
+checked_string!(
+    /// Where a login goes on once the person is in (`/login?next=`): an OpenID client's
+    /// authorization request, never anywhere else (so `next` is no open redirect).
+    LoginNext,
+    is_login_next,
+    "next is an authorization request: /oauth/authorize?...",
+    secret = false
+);
+
+impl LoginNext {
+    /// The `next=` of a login page's query, if it is one the login may go on to.
+    #[cfg(feature = "ssr")]
+    pub fn from_query(query: Option<&str>) -> Option<Self> {
+        url::form_urlencoded::parse(query?.as_bytes())
+            .find(|(name, _)| name == "next")
+            .and_then(|(_, next)| next.parse().ok())
+    }
+}
+
 impl SceneId {
     /// A new id from random bytes (see [`id_from_random_bytes`]).
     pub fn from_random_bytes(random: impl FnMut() -> u8) -> Self {
@@ -224,7 +248,7 @@ pub struct OpenLinkAnswer {
     pub url: String,
 }
 
-/// Answer of `POST /miniapp/getwxacodeunlimit` (the seed's envelope).
+/// Answer of `POST /miniapp/getwxacodeunlimit` (the original design's envelope).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeAnswer {
     pub code: u16,
@@ -331,6 +355,20 @@ pub struct Me {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_goes_on_only_to_the_authorization_endpoint() {
+        assert!("/oauth/authorize?client_id=a".parse::<LoginNext>().is_ok());
+        for bad in [
+            "/",
+            "//evil.example/oauth/authorize?",
+            "https://evil.example/",
+            "/oauth/authorizex",
+            "/oauth/authorize?\\n",
+        ] {
+            assert!(bad.parse::<LoginNext>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ids_are_32_alphanumerics() {

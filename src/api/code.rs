@@ -1,4 +1,4 @@
-//! The code endpoint, at the seed's path.
+//! The QR image endpoint, at the original design's path.
 
 use leptos::prelude::*;
 

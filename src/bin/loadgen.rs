@@ -37,7 +37,7 @@ use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
 enum Protocol {
     /// scanlogin: a page is a code, a socket and a hello; a login is the whole flow.
     Scanlogin,
-    /// The baselines of `make bench` (the seed's design): a page is a bare socket at
+    /// The baselines of `make bench` (the original design): a page is a bare socket at
     /// `/websocket?clientid=ID`; a "login" is `POST /push?clientid=ID` and its frame.
     Bare,
 }

@@ -4,10 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{
-    components::qr_login::{Device, QrLogin},
-    i18n::use_locale,
-};
+use crate::{components::qr_login::QrLogin, i18n::use_locale, user_agent::Device};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -34,8 +31,8 @@ pub fn LoginPage() -> impl IntoView {
 fn request_next() -> String {
     #[cfg(feature = "ssr")]
     if let Some(parts) = use_context::<axum::http::request::Parts>() {
-        if let Some(next) = crate::server::startup::login_next(parts.uri.query()) {
-            return next;
+        if let Some(next) = crate::protocol::LoginNext::from_query(parts.uri.query()) {
+            return next.into();
         }
     }
     "/".to_owned()
@@ -50,7 +47,7 @@ fn request_device() -> Device {
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        return crate::server::code::device_of(user_agent);
+        return crate::user_agent::device_of(user_agent);
     }
     Device::Computer
 }

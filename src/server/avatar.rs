@@ -25,7 +25,7 @@ use base64::Engine;
 use image::{ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
-use super::{context::Client, error::AppError, limits::Bucket, startup::AppState};
+use super::{context::AppState, context::Client, error::AppError, limits::Bucket};
 use crate::protocol::{AvatarData, Envelope, ScanToken, SceneId};
 
 /// Where the phone uploads.

@@ -4,7 +4,7 @@
 //! scene make one WeChat call and share its image, which goes as soon as it has been served
 //! (the code endpoint forgets it; [`KEEP_FOR`] bounds it otherwise). Kept longer, images
 //! would cost every waiting login 10 to 30 KiB (WeChat's JPEGs), and even once freed they
-//! pin the allocator's pages among the scenes' long-lived memory (BENCHMARKS.md measured
+//! pin the allocator's pages among the scenes' long-lived memory (docs/benchmarks.md measured
 //! 7.8 KiB per waiting login with images kept 15 s, 4.9 KiB with images dropped once
 //! served). The price: a page that asks again for the same scene later costs one more
 //! WeChat call; ours never does. With several instances each keeps its own: a repeat on another instance costs one

@@ -1,11 +1,85 @@
-//! What a server function needs from the request it runs in.
+//! What a request can reach: the server's state ([`AppState`], built by `startup.rs`),
+//! and what a server function needs from the request it runs in (its headers, its
+//! client).
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
-use axum::{extract::ConnectInfo, http::HeaderMap};
-use leptos::prelude::use_context;
+use axum::{
+    extract::{ConnectInfo, FromRef},
+    http::HeaderMap,
+};
+use leptos::prelude::*;
 
-use super::{client::ClientKey, error::AppError, startup::AppState};
+use super::{
+    client::ClientKey,
+    code_images::CodeImages,
+    error::AppError,
+    limits::Limits,
+    registry::Registry,
+    socket::PendingSockets,
+    store::Store,
+    wechat::{simulator::Simulator, WeChatClient},
+    Config,
+};
+
+/// What every handler can reach. It is cloned for every request, several times (each
+/// middleware with state, each server function's context), so it is one `Arc`: a clone of
+/// the fields themselves was 4% of a login's server CPU in a profile.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct AppStateInner {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub wechat: Arc<WeChatClient>,
+    /// Every scene's state, events and expiry.
+    pub registry: Arc<Registry>,
+    pub code_images: CodeImages,
+    /// Open-in-WeChat links made, and WeChat's refusals (see `open_link.rs`).
+    pub open_links: Arc<super::open_link::OpenLinks>,
+    /// Demo mode's own WeChat simulator.
+    pub simulator: Option<Simulator>,
+    pub store: Store,
+    pub limits: Arc<Limits>,
+    pub pending_sockets: Arc<PendingSockets>,
+    /// Origins allowed to post and to open sockets.
+    pub allowed_origins: Arc<Vec<String>>,
+    /// The public origin is https: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    /// Turns true when the server is shutting down: login sockets close with 1012.
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
+    /// Login sockets open now (a shutdown waits for them to close).
+    pub open_sockets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// Makes the server state available to server functions and components.
+    pub fn provide(&self) {
+        provide_context(self.clone());
+    }
+}
 
 /// The server's state, provided to every server function.
 pub fn state() -> Result<AppState, AppError> {

@@ -8,9 +8,9 @@
 use super::{
     client::is_loopback,
     config::Mode,
+    context::AppState,
     context::Client,
     error::AppError,
-    startup::AppState,
     wechat::simulator::{self, DEMO_APPID},
 };
 use crate::protocol::LoginCode;
@@ -32,7 +32,7 @@ pub async fn mint_login_code(
     let code = match &state.simulator {
         Some(own) => own.mint_login_code(openid, None, std::time::Duration::ZERO),
         None if state.wechat.appid() == DEMO_APPID => {
-            simulator::mint_remote_login_code(&state.config.wechat_api_base, openid)
+            simulator::mint_remote_login_code(&state.config.wechat.api_base, openid)
                 .await
                 .map_err(AppError::WeChat)?
         }

@@ -14,8 +14,8 @@ use axum::{
 use super::{
     client::is_loopback,
     config::Mode,
+    context::AppState,
     error::{error_response, is_api_path},
-    startup::AppState,
 };
 
 /// The mini program calls these from WeChat, which sends no browser origin; they are
@@ -50,7 +50,11 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
         && !is_origin_exempt(req.uri().path())
         && !origin_allowed(&state, req.headers())
     {
-        return error_response(StatusCode::FORBIDDEN, "cross-origin request refused");
+        return error_response(
+            req.uri().path(),
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused",
+        );
     }
     next.run(req).await
 }
@@ -75,6 +79,7 @@ pub async fn keep_simulator_control_local(
         });
         if !local {
             return error_response(
+                req.uri().path(),
                 StatusCode::FORBIDDEN,
                 "the simulator's control surface answers this machine only (SCANLOGIN_DEMO=1 opens it)",
             );

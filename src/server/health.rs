@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use super::startup::AppState;
+use super::context::AppState;
 
 /// Each check answers within this, or counts as failing.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,7 +42,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         check(state.store.is_healthy()),
         check(state.registry.is_healthy())
     );
-    let redis = if state.config.redis_url.is_some() {
+    let redis = if state.config.redis.is_some() {
         word(registry)
     } else {
         "not configured"

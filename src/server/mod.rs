@@ -1,13 +1,17 @@
 //! Everything that runs only on the server (`ssr` feature).
 //!
-//! Following the data: `code.rs` (the code endpoint) registers a scene in the scene
+//! Following the data: `code.rs` (the QR image endpoint) registers a scene in the scene
 //! registry (`registry/`: a scene's state, events and expiry, in memory or in Redis) and
 //! gets its image from WeChat (`wechat/`) through `code_images.rs`; the browser's socket
 //! (`socket.rs`) subscribes to the scene; the phone calls `mp_api.rs`; the ticket becomes
-//! a session (`session.rs`) stored with the user in `store.rs` (SQLite or PostgreSQL). `error.rs` maps every failure to
-//! what the client sees, once. Around it all: `connections.rs` accepts connections (caps,
-//! header and idle deadlines), `client.rs` says who is asking (trusted proxies, the key
-//! limits count by), `limits.rs` rate-limits, `guard.rs` checks origins and sets headers.
+//! a session (`session.rs`) stored with the user in `store.rs` (SQLite or PostgreSQL).
+//! `error.rs` is the error table and maps every failure to the envelope the client sees,
+//! once (the OpenID provider, `oidc/`, answers OAuth's error format from the same table).
+//! Around it all: `startup.rs` builds and runs, `router.rs` routes and layers,
+//! `context.rs` is what a request reaches, `housekeeping.rs` purges; `connections.rs`
+//! accepts connections (caps, header and idle deadlines), `client.rs` says who is asking
+//! (trusted proxies, the key limits count by), `limits.rs` rate-limits, `guard.rs` checks
+//! origins and sets headers.
 
 pub mod avatar;
 pub mod client;
@@ -20,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod housekeeping;
 pub mod limits;
 pub mod locale;
 pub mod metrics;
@@ -30,6 +35,7 @@ pub mod profile;
 pub mod random;
 pub mod registry;
 pub mod request_id;
+pub mod router;
 pub mod scene_status;
 pub mod secret;
 pub mod session;
@@ -40,4 +46,5 @@ pub mod telemetry;
 pub mod wechat;
 
 pub use config::{Config, ConfigError, ConfigErrors};
-pub use startup::{AppState, Application, StartupError};
+pub use context::AppState;
+pub use startup::{Application, StartupError};

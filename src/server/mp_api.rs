@@ -6,7 +6,7 @@
 //! a lost answer, and either must end on the outcome the person chose, not on a 409.
 
 use super::{
-    context::Client, error::AppError, limits::Bucket, profile::clean_profile, startup::AppState,
+    context::AppState, context::Client, error::AppError, limits::Bucket, profile::clean_profile,
 };
 use crate::protocol::{Envelope, LoginCode, Profile, ScanData, ScanToken, SceneId};
 

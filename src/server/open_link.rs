@@ -15,10 +15,10 @@
 use std::{sync::Mutex, time::Duration};
 
 use super::{
+    context::AppState,
     context::Client,
     error::AppError,
     limits::Bucket,
-    startup::AppState,
     store::unix_now,
     wechat::{errcode, MiniProgramPage, WeChatError},
 };
@@ -94,9 +94,9 @@ pub async fn open_link(
     }
     state.limits.check(Bucket::Codes, client.key).await?;
     let page = MiniProgramPage {
-        path: state.config.mp_page.clone(),
+        path: state.config.wechat.mp_page.clone(),
         query: format!("scene={scene}"),
-        env_version: state.config.mp_env_version.clone(),
+        env_version: state.config.wechat.env_version,
     };
     let url = match state.wechat.generate_urllink(&page, LINK_DAYS).await {
         Ok(url) => url,

@@ -14,7 +14,7 @@ use axum::{
 };
 use tower_http::request_id::{MakeRequestId, RequestId};
 
-use super::startup::AppState;
+use super::context::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 

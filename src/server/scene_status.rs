@@ -2,7 +2,7 @@
 //! socket cannot connect (a proxy that blocks WebSockets: it long-polls) or was asleep
 //! (a phone's browser back from WeChat: it catches up at once).
 
-use super::{error::AppError, startup::AppState};
+use super::{context::AppState, error::AppError};
 use crate::protocol::{BrowserKey, KnownState, PushEvent, SceneId, SceneStatusAnswer};
 
 /// The scene's latest event; with `wait`, the first one newer than `known`, or after
@@ -23,7 +23,7 @@ pub async fn scene_status(
         });
     }
     let newer = |event: &Option<PushEvent>| !known.is(event.as_ref());
-    let waited = tokio::time::timeout(state.config.poll_wait, events.wait_for(newer))
+    let waited = tokio::time::timeout(state.config.login_page.poll_wait, events.wait_for(newer))
         .await
         .map(|found| found.map(|event| event.clone()));
     let event = match waited {

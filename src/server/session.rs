@@ -1,10 +1,17 @@
 //! Browser sessions: the one-time ticket becomes a cookie; the cookie names a session
-//! row (its token stored hashed); `/api/me` and `/api/logout` read it.
+//! row (its token stored hashed); `/api/me` and `/api/logout` read it, and a logged-in
+//! browser that opens `/login` goes straight on.
 
-use super::{error::AppError, startup::AppState};
-use crate::protocol::{BrowserKey, Me, SceneId, Ticket, User};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
 use cookie::{Cookie, SameSite};
+
+use super::{context::AppState, error::AppError};
+use crate::protocol::{BrowserKey, LoginNext, Me, SceneId, Ticket, User};
 
 /// The cookie's name: with `__Host-` under https, which pins it to this host and path `/`
 /// and requires `Secure`.
@@ -43,7 +50,12 @@ pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
 /// The logged-in user of a request.
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, AppError> {
     match token_from(state, headers) {
-        Some(token) => state.store.session_user(&token, state.session_policy).await,
+        Some(token) => {
+            state
+                .store
+                .session_user(&token, state.config.sessions)
+                .await
+        }
         None => Ok(None),
     }
 }
@@ -66,9 +78,9 @@ pub async fn exchange_ticket(
     }
     let token = state
         .store
-        .create_session(user.id, state.session_policy)
+        .create_session(user.id, state.config.sessions)
         .await?;
-    let max_age = cookie::time::Duration::seconds(state.session_policy.ttl.as_secs() as i64);
+    let max_age = cookie::time::Duration::seconds(state.config.sessions.ttl.as_secs() as i64);
     tracing::info!(user_id = user.id, "logged in");
     Ok((Me { user }, cookie(state, token, max_age)))
 }
@@ -79,4 +91,21 @@ pub async fn logout(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue
         state.store.delete_session(&token).await?;
     }
     Ok(cookie(state, String::new(), cookie::time::Duration::ZERO))
+}
+
+/// `GET /login` when already logged in: straight on, to its `next=` (an authorization
+/// request of the OpenID provider) or to `/`; unless `again=1` (an OpenID client's
+/// `prompt=login` asks for a new scan).
+pub async fn login_redirect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let again = req.uri().query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(n, v)| n == "again" && v == "1")
+    });
+    if req.uri().path() == "/login" && req.method() == axum::http::Method::GET && !again {
+        if let Ok(Some(_)) = current_user(&state, req.headers()).await {
+            let to = LoginNext::from_query(req.uri().query())
+                .map_or_else(|| "/".to_owned(), String::from);
+            return Redirect::to(&to).into_response();
+        }
+    }
+    next.run(req).await
 }

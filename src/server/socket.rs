@@ -19,7 +19,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use super::registry::SceneRegistry;
+use super::registry::Registry;
 
 use axum::{
     extract::{
@@ -27,17 +27,17 @@ use axum::{
         ConnectInfo, Query, State,
     },
     http::{HeaderMap, StatusCode},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use dashmap::DashMap;
 use serde::Deserialize;
 
 use super::{
     client::ClientKey,
+    context::AppState,
     context::Client,
     error::{error_response, AppError},
     guard,
-    startup::AppState,
 };
 use crate::protocol::{ClientMessage, PushEvent, SceneId, CLOSE_UNAUTHORIZED};
 
@@ -114,6 +114,11 @@ impl Drop for Pending {
     }
 }
 
+/// Where the login socket is served.
+pub const PATH: &str = "/websocket";
+
+/// `GET /websocket?clientid=<scene>`: a plain axum handler, since a server function
+/// cannot upgrade a connection.
 pub async fn handler(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
@@ -122,21 +127,15 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Response {
     if !guard::origin_allowed(&state, &headers) {
-        return error_response(StatusCode::FORBIDDEN, "cross-origin socket refused");
+        return error_response(PATH, StatusCode::FORBIDDEN, "cross-origin socket refused");
     }
     let Some(scene) = query.clientid.and_then(|s| s.parse::<SceneId>().ok()) else {
-        return error_response(StatusCode::BAD_REQUEST, SceneId::RULE);
+        return error_response(PATH, StatusCode::BAD_REQUEST, SceneId::RULE);
     };
     let client = Client::resolve(&state, &headers, peer.ip());
     let pending = match state.pending_sockets.admit(client.key) {
         Ok(pending) => pending,
-        Err(err) => {
-            let mut refused = error_response(err.status(), &err.to_string());
-            refused
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, 5.into());
-            return refused;
-        }
+        Err(err) => return err.into_response(),
     };
     // Counted from here, not from when the socket's task starts: a shutdown waits for the
     // open sockets, and one upgraded in between would otherwise be counted nowhere and cut
@@ -189,7 +188,7 @@ async fn first_text(socket: &mut WebSocket, timeout: std::time::Duration) -> Opt
 /// What a socket's task keeps: a waiting login holds this for minutes, so only what it
 /// needs (not the whole `AppState`).
 struct Context {
-    registry: Arc<dyn SceneRegistry>,
+    registry: Arc<Registry>,
     shutting_down: tokio::sync::watch::Receiver<bool>,
     hello_timeout: std::time::Duration,
 }

@@ -37,7 +37,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{error::AppError, session, startup::AppState};
+use super::{context::AppState, error::AppError, session};
 pub use clients::Clients;
 
 /// An ID token's life; a retired signing key stays published this long.
@@ -54,16 +54,7 @@ pub struct Provider {
     pub code_ttl: Duration,
 }
 
-/// The login page's `next=`: where to go after the login. Only the authorization
-/// endpoint (so `next` is never an open redirect).
-pub fn continuation(next: &str) -> Option<&str> {
-    let ok = next.starts_with("/oauth/authorize?")
-        && !next.contains(['\\', '\r', '\n', '#'])
-        && next.len() <= 4096;
-    ok.then_some(next)
-}
-
-pub fn router(provider: Arc<Provider>) -> Router<AppState> {
+pub fn router(provider: &Provider) -> Router<AppState> {
     // A single-page client calls the token and userinfo endpoints from its own origin.
     let origins: Vec<HeaderValue> = provider
         .clients
@@ -93,12 +84,28 @@ pub fn router(provider: Arc<Provider>) -> Router<AppState> {
         .route("/oauth/authorize", get(authorize))
         .merge(public)
         .merge(for_browsers)
-        .layer(axum::Extension(provider))
 }
 
-type ProviderExt = axum::Extension<Arc<Provider>>;
+/// The provider, as the configuration holds it: these routes exist only when it does.
+struct ProviderOf(Arc<Provider>);
 
-async fn discovery(axum::Extension(p): ProviderExt) -> Json<serde_json::Value> {
+impl axum::extract::FromRequestParts<AppState> for ProviderOf {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(
+        _: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, StatusCode> {
+        state
+            .config
+            .oidc
+            .clone()
+            .map(ProviderOf)
+            .ok_or(StatusCode::NOT_FOUND)
+    }
+}
+
+async fn discovery(ProviderOf(p): ProviderOf) -> Json<serde_json::Value> {
     let at = |path: &str| format!("{}{path}", p.issuer);
     Json(serde_json::json!({
         "issuer": p.issuer,
@@ -119,7 +126,7 @@ async fn discovery(axum::Extension(p): ProviderExt) -> Json<serde_json::Value> {
     }))
 }
 
-async fn jwks(State(state): State<AppState>, axum::Extension(p): ProviderExt) -> Response {
+async fn jwks(State(state): State<AppState>, ProviderOf(p): ProviderOf) -> Response {
     match keys::published(&state.store, p.id_token_ttl).await {
         Ok(set) => Json(set).into_response(),
         Err(err) => oauth_error(
@@ -220,7 +227,7 @@ fn is_s256_challenge(challenge: &str) -> bool {
 
 async fn authorize(
     State(state): State<AppState>,
-    axum::Extension(p): ProviderExt,
+    ProviderOf(p): ProviderOf,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -285,7 +292,7 @@ async fn authorize(
     }
     let prompt = param("prompt").map(String::as_str).unwrap_or("");
     let session = match session::token_from(&state, &headers) {
-        Some(token) => match state.store.session(&token, state.session_policy).await {
+        Some(token) => match state.store.session(&token, state.config.sessions).await {
             Ok(found) => found,
             Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
         },
@@ -411,7 +418,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 async fn token(
     State(state): State<AppState>,
-    axum::Extension(p): ProviderExt,
+    ProviderOf(p): ProviderOf,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
@@ -424,8 +431,9 @@ async fn token(
         .check(super::limits::Bucket::Sessions, caller.key)
         .await
     {
-        let mut response = oauth_error(err.status(), "invalid_request", &err.to_string());
-        if let Some(secs) = err.retry_after_secs() {
+        let treatment = err.treatment();
+        let mut response = oauth_error(treatment.status, "invalid_request", &err.to_string());
+        if let Some(secs) = treatment.retry_after_secs {
             if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
@@ -609,7 +617,7 @@ fn absolute(issuer: &str, url: &str) -> String {
 
 async fn userinfo(
     State(state): State<AppState>,
-    axum::Extension(p): ProviderExt,
+    ProviderOf(p): ProviderOf,
     headers: HeaderMap,
 ) -> Response {
     let bearer = headers
@@ -654,20 +662,6 @@ async fn userinfo(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_authorization_endpoint_is_a_continuation() {
-        assert!(continuation("/oauth/authorize?client_id=a").is_some());
-        for bad in [
-            "/",
-            "//evil.example/oauth/authorize?",
-            "https://evil.example/",
-            "/oauth/authorizex",
-            "/oauth/authorize?\\n",
-        ] {
-            assert!(continuation(bad).is_none(), "{bad}");
-        }
-    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {
