@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::{spawn_app, TestApp};
+use common::{eventually, spawn_app, TestApp};
 use scanlogin::server::wechat::{
     simulator::{DEMO_APPID, DEMO_SECRET},
     TokenApi, WeChatClient, WeChatSettings, WxaCodeRequest,
@@ -75,7 +75,7 @@ async fn no_secret_token_or_session_key_is_logged() {
         scene: "abc".into(),
         page: "pages/login/login".into(),
         check_path: true,
-        env_version: "release".into(),
+        env_version: scanlogin::server::wechat::EnvVersion::Release,
         width: 280,
     };
     let mut tokens = Vec::new();
@@ -134,7 +134,12 @@ async fn no_secret_token_or_session_key_is_logged() {
     let session_key = session.session_key.expose_secret().to_owned();
 
     drop(app);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the app has stopped and logged it", || {
+        std::future::ready(
+            String::from_utf8_lossy(&logs.0.lock().unwrap()).contains("startup: stopped"),
+        )
+    })
+    .await;
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
         text.contains("fetched a WeChat access token"),

@@ -380,7 +380,7 @@ async fn scenes_expire_and_say_so() {
     );
     assert_eq!(
         again.body["code"], 400,
-        "the seed's envelope says 400 for every failure"
+        "the original design's envelope says 400 for every failure"
     );
 
     // Scanned but never confirmed: expires too.

@@ -8,7 +8,7 @@ use std::{
 };
 
 use crate::common::{
-    config_with,
+    config_with, eventually,
     flow::{id, say_hello},
     services::{free_port, PostgresServer, RedisServer},
     spawn_app, spawn_app_with, spawn_app_with_config,
@@ -41,7 +41,10 @@ async fn readiness(app: &crate::common::TestApp) -> (u16, serde_json::Value) {
 async fn readiness_turns_red_without_redis_and_green_again() {
     let mut redis = RedisServer::start();
     let mut config = config_with(&[]);
-    config.redis_url = Some(redis.url().into());
+    config.redis = Some(scanlogin::server::config::RedisConfig {
+        url: redis.url().into(),
+        prefix: "scanlogin:".into(),
+    });
     let app = spawn_app_with_config(config).await;
     assert_eq!(readiness(&app).await.0, 200);
     redis.pause();
@@ -51,11 +54,10 @@ async fn readiness_turns_red_without_redis_and_green_again() {
     assert_eq!(body["checks"]["database"], "ok");
     redis.resume();
     redis.restart_empty();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while readiness(&app).await.0 != 200 {
-        assert!(Instant::now() < deadline, "ready again once Redis is back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("ready again once Redis is back", || async {
+        readiness(&app).await.0 == 200
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -70,19 +72,15 @@ async fn readiness_turns_red_without_the_database_and_green_again() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["database"], "failing");
     postgres.start_again();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while readiness(&app).await.0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "ready again once the database is back"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("ready again once the database is back", || async {
+        readiness(&app).await.0 == 200
+    })
+    .await;
 }
 
 /// PostgreSQL forks a process for each connection, which then loads its catalogs: the
 /// pool opens all 16 before the app serves, not at the first burst of logins, when the
-/// machine is busiest (BENCHMARKS.md, "Two instances").
+/// machine is busiest (docs/benchmarks.md, "Two instances on Redis and PostgreSQL").
 #[tokio::test]
 async fn the_postgresql_pool_is_open_before_the_first_login() {
     use sqlx::Connection;
@@ -215,11 +213,10 @@ async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_dead
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "the server starts");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the server starts", || async {
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+    })
+    .await;
     // 500 waiting pages, 10 from each of 50 addresses (under every per-client limit).
     let mut sockets = futures::future::join_all(
         (0..500).map(|i| waiting_socket(addr, Ipv4Addr::new(127, 0, 30, 1 + (i % 50) as u8))),
@@ -257,15 +254,15 @@ async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_dead
             .take(5)
             .collect::<Vec<_>>()
     );
-    let exit = loop {
-        if let Some(exit) = server.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            stopped_at.elapsed() < Duration::from_secs(12),
-            "exits within the 10 s deadline"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(exit.success(), "{exit:?}");
+    let mut exit = None;
+    eventually("the server exits", || {
+        exit = exit.or_else(|| server.try_wait().unwrap());
+        std::future::ready(exit.is_some())
+    })
+    .await;
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(12),
+        "exits within the 10 s deadline"
+    );
+    assert!(exit.unwrap().success(), "{exit:?}");
 }

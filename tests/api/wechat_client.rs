@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{spawn_app, spawn_app_with, TestApp};
+use crate::common::{eventually, spawn_app, spawn_app_with, TestApp};
 use scanlogin::server::wechat::{
     simulator::{Counters, DEMO_APPID, DEMO_SECRET},
     MiniProgramPage, TokenApi, WeChatClient, WeChatError, WeChatSettings, WxaCodeRequest,
@@ -38,7 +38,7 @@ fn code_request(scene: &str) -> WxaCodeRequest {
         scene: scene.to_owned(),
         page: "pages/login/login".to_owned(),
         check_path: true,
-        env_version: "release".to_owned(),
+        env_version: scanlogin::server::wechat::EnvVersion::Release,
         width: 280,
     }
 }
@@ -199,25 +199,38 @@ async fn the_token_is_renewed_before_it_expires() {
     // Tokens live 2 s here; the client renews from 80% (1.6 s) of their life.
     let app = spawn_app_with(&[("SCANLOGIN_SIM_TOKEN_TTL_SECS", "2")]).await;
     let client = client_with(&app, TokenApi::Classic, Duration::from_secs(5), DEMO_SECRET);
-    client
-        .get_wxacode_unlimit(&code_request("a"))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1700)).await;
-    client
-        .get_wxacode_unlimit(&code_request("b"))
-        .await
-        .unwrap();
+    let first_token_at = std::time::Instant::now();
+    let asked = std::sync::atomic::AtomicU64::new(0);
+    let ask = || async {
+        let n = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        client
+            .get_wxacode_unlimit(&code_request(&n.to_string()))
+            .await
+            .unwrap();
+    };
+    ask().await;
+    eventually("the token is renewed", || async {
+        ask().await;
+        calls(&counters(&app).await, "/cgi-bin/token") == 2
+    })
+    .await;
+    let renewed_after = first_token_at.elapsed();
+    assert!(
+        renewed_after >= Duration::from_millis(1600) && renewed_after < Duration::from_secs(2),
+        "renewed at 80% of its life, before it expired: after {renewed_after:?}"
+    );
+    // The first token expires: the renewed one is used, with no error.
+    eventually("the first token has expired", || async {
+        ask().await;
+        first_token_at.elapsed() > Duration::from_millis(2200)
+    })
+    .await;
     let c = counters(&app).await;
-    assert_eq!(calls(&c, "/cgi-bin/token"), 2, "renewed at 80%: {c:?}");
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    // The first token has expired by now; the renewed one is used, with no error.
-    client
-        .get_wxacode_unlimit(&code_request("c"))
-        .await
-        .unwrap();
-    let c = counters(&app).await;
-    assert_eq!(calls(&c, CODE), 3);
+    assert_eq!(calls(&c, "/cgi-bin/token"), 2, "{c:?}");
+    assert_eq!(
+        calls(&c, CODE),
+        asked.load(std::sync::atomic::Ordering::Relaxed)
+    );
     assert!(c.errors.is_empty(), "no call was refused: {c:?}");
 }
 
@@ -447,7 +460,7 @@ fn login_page(query: &str) -> MiniProgramPage {
     MiniProgramPage {
         path: "pages/login/login".to_owned(),
         query: query.to_owned(),
-        env_version: "release".to_owned(),
+        env_version: scanlogin::server::wechat::EnvVersion::Release,
     }
 }
 

@@ -5,6 +5,10 @@
 pub mod flow;
 pub mod services;
 
+pub use wait::{eventually, eventually_blocking};
+
+mod wait;
+
 use std::{collections::HashMap, net::SocketAddr};
 
 use scanlogin::server::{Application, Config};
@@ -58,9 +62,12 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 /// Starts the app with a configuration the test made (or changed) itself.
 pub async fn spawn_app_with_config(mut config: Config) -> TestApp {
     let mut redis = None;
-    if backend_is_redis_postgres() && config.redis_url.is_none() {
+    if backend_is_redis_postgres() && config.redis.is_none() {
         let server = services::RedisServer::start();
-        config.redis_url = Some(server.url().into());
+        config.redis = Some(scanlogin::server::config::RedisConfig {
+            url: server.url().into(),
+            prefix: "scanlogin:".into(),
+        });
         config.database_url = services::shared_postgres_database().await.into();
         redis = Some(server);
     }

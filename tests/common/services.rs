@@ -5,7 +5,6 @@ use std::{
     net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 /// A free loopback port (free when asked; servers bind it right after).
@@ -16,12 +15,10 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn wait_for_port(port: u16, within: Duration) {
-    let deadline = Instant::now() + within;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for_port(port: u16) {
+    super::eventually_blocking(&format!("a server listens on port {port}"), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 }
 
 /// A `redis-server` of this test's own, without persistence.
@@ -44,7 +41,7 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server runs (make test installs Debian's redis-server)");
-        wait_for_port(port, Duration::from_secs(10));
+        wait_for_port(port);
         Self { port, child }
     }
 
@@ -67,11 +64,9 @@ impl RedisServer {
         let _ = self.child.wait();
         let port = self.port;
         // The replacement takes this one's place; the old process is gone already.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            assert!(Instant::now() < deadline, "the old redis-server is gone");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        super::eventually_blocking("the old redis-server is gone", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        });
         *self = Self::start_on(port);
     }
 }

@@ -18,7 +18,7 @@ async fn guessed_scenes_are_unknown() {
         let guess = app.scan(&id(), &code).await;
         assert_eq!(guess.status, 404);
     }
-    // Sequential, time-based or short ids (the seed's `scend-<time><rand>`) are not ids.
+    // Sequential, time-based or short ids (the original design's `scend-<time><rand>`) are not ids.
     for guess in [
         "scend-1732500000000123",
         "1",

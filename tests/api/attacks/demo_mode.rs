@@ -5,12 +5,11 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
 };
 
 use serde_json::json;
 
-use crate::common::{config_with, spawn_app_with, spawn_app_with_config};
+use crate::common::{config_with, eventually_blocking, spawn_app_with, spawn_app_with_config};
 
 /// The server binary with exactly `vars` as its environment.
 fn scanlogin(vars: &[(&str, &str)]) -> Command {
@@ -32,14 +31,9 @@ fn kill(mut child: Child) {
 /// Runs the binary, which must refuse to start: it exits by itself, non-zero.
 fn refused(vars: &[(&str, &str)]) -> String {
     let mut child = scanlogin(vars).spawn().expect("the binary runs");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            kill(child);
-            panic!("{vars:?}: the server started instead of refusing");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually_blocking(&format!("{vars:?}: the server refuses to start"), || {
+        child.try_wait().unwrap().is_some()
+    });
     let Output { status, stderr, .. } = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     assert_eq!(status.code(), Some(2), "{vars:?}: {stderr}");

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{flow::id, spawn_app, spawn_app_with};
+use crate::common::{eventually, flow::id, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
@@ -33,7 +33,7 @@ async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
         .unwrap();
     assert!((1..=60).contains(&retry_after));
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["code"], 400, "the seed's envelope");
+    assert_eq!(body["code"], 400, "the original design's envelope");
     // Another client is served as usual.
     assert_eq!(app.code_from("198.51.100.9", &id()).await.status(), 200);
 }
@@ -118,7 +118,7 @@ async fn oversize_bodies_are_refused_with_413() {
         };
         assert_eq!(
             a.body["code"], code,
-            "{path}: the envelope, the seed's 400 at its endpoint"
+            "{path}: the envelope, the original design's 400 at its endpoint"
         );
     }
 }
@@ -196,20 +196,17 @@ async fn when_the_database_falls_behind_new_logins_are_refused_and_those_under_w
             .map(|(scene, _, _, token)| app.confirm(scene, token, "queued")),
     );
     let refused_while_behind = async {
-        tokio::time::timeout(std::time::Duration::from_secs(4), async {
-            while app.store.operations_under_way() < 3 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
+        eventually("the confirms wait for the database", || {
+            std::future::ready(app.store.operations_under_way() >= 3)
         })
-        .await
-        .expect("the confirms wait for the database");
+        .await;
         let refused = app.code(&id(), &id()).await;
         sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
         refused
     };
     let (confirmed, refused): (Vec<Answer>, Answer) = tokio::join!(confirms, refused_while_behind);
     assert_eq!(refused.status, 503, "{}", refused.body["msg"]);
-    assert_eq!(refused.body["code"], 400, "the seed's envelope");
+    assert_eq!(refused.body["code"], 400, "the original design's envelope");
     // The logins under way were not refused: each completes.
     for (answer, (scene, key, socket, _)) in confirmed.iter().zip(&mut logins) {
         assert_eq!(answer.status, 200, "{}", answer.body);

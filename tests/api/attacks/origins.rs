@@ -34,7 +34,7 @@ async fn cross_origin_posts_are_refused() {
     assert_eq!(status, 403);
     assert_eq!(
         body["code"], 400,
-        "the seed's envelope says 400 for every failure"
+        "the original design's envelope says 400 for every failure"
     );
     for path in ["/api/session", "/api/logout"] {
         assert_eq!(

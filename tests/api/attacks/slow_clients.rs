@@ -14,6 +14,7 @@ use tokio::{
 };
 
 use crate::common::{
+    eventually,
     flow::{confirmed_ticket, id, next, Heard, Socket},
     spawn_app_with, TestApp,
 };
@@ -58,14 +59,14 @@ async fn silent_socket(app: &TestApp, from: Ipv4Addr) -> Socket {
 /// Whether the server closed `stream` within `within` (reads nothing more, then EOF).
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
+    let until_closed = async {
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
         }
-    }
+    };
+    tokio::time::timeout(within, until_closed).await.is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +138,13 @@ async fn half_sent_requests_and_idle_connections_are_closed_at_their_deadlines()
         "{}",
         String::from_utf8_lossy(&buf[..n])
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A head that starts now is closed at the header deadline: by then `kept`, idle
+    // since before it, has been idle longer than that deadline.
+    let mut witness = half_open(&app, Ipv4Addr::LOCALHOST).await;
+    assert!(
+        closed_within(&mut witness, Duration::from_secs(5)).await,
+        "the header deadline passes"
+    );
     kept.write_all(request).await.unwrap();
     let n = kept.read(&mut buf).await.unwrap();
     assert!(
@@ -189,11 +196,10 @@ async fn connection_caps_refuse_new_connections_at_once_and_logins_go_on() {
 
     // Room again: a login works beside the others.
     held.truncate(55);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while app.open_connections.count() > 55 {
-        assert!(Instant::now() < deadline, "slots are given back");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("slots are given back", || {
+        std::future::ready(app.open_connections.count() <= 55)
+    })
+    .await;
     let (scene, key, ticket) = confirmed_ticket(&app, "o-bob", "Bob").await;
     assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
 }
