@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Prints each figure of a `make bench` run beside the one recorded in BENCHMARKS.md.
+"""Prints each figure of a `make bench` run beside the one recorded in docs/benchmarks.md.
 
 usage: report.py RESULTS.jsonl [--smoke] [--record]
 
 The recorded figures are the table between `<!-- bench:figures -->` and
-`<!-- /bench:figures -->` in BENCHMARKS.md; `--record` replaces it with this run's and
+`<!-- /bench:figures -->` in docs/benchmarks.md; `--record` replaces it with this run's and
 draws tests/bench/pending-logins.png (RSS per pending login and p99 against N, for ours
 and the two baselines). `--smoke` (the test command) only prints.
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ROOT / "BENCHMARKS.md"
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "tests" / "bench" / "pending-logins.png"
 BLOCK = re.compile(r"(<!-- bench:figures -->\n)(.*?)(<!-- /bench:figures -->)", re.S)
 
@@ -23,7 +23,7 @@ def figures(steps):
     """(name, value, unit) for every figure in a run, in the order they were measured."""
     out = []
     for step, r in steps:
-        if step.startswith(("scanlogin pending=", "seed-go", "node-ws", "scanlogin jpeg", "two instances")):
+        if step.startswith(("scanlogin pending=", "gorilla-go", "node-ws", "scanlogin jpeg", "two instances")):
             out.append((f"{step}: RSS per pending login", r["rss_kib_per_pending_login"], "KiB"))
             out.append((f"{step}: push p99", r["push_latency_ms"]["p99"], "ms"))
             out.append((f"{step}: server CPU per login", r["server_cpu_ms_per_login"], "ms"))
@@ -35,8 +35,8 @@ def figures(steps):
             out.append((f"{step}: pages per second", r["pages_per_second"], "/s"))
         elif step == "wasm":
             out.append(("release WASM, gzipped", r["gzip_bytes"] / 1000, "KB"))
-        elif step == "code visible":
-            out.append(("code visible after navigation, median", r["median_ms"], "ms"))
+        elif step == "QR image visible":
+            out.append(("QR image visible after navigation, median", r["median_ms"], "ms"))
     return out
 
 
@@ -64,12 +64,12 @@ def plot(steps):
 
     series = {}
     for step, r in steps:
-        m = re.fullmatch(r"(scanlogin|seed-go|node-ws) pending=(\d+)", step)
+        m = re.fullmatch(r"(scanlogin|gorilla-go|node-ws) pending=(\d+)", step)
         if m:
             series.setdefault(m.group(1), []).append(
                 (int(m.group(2)), r["rss_kib_per_pending_login"], r["push_latency_ms"]["p99"])
             )
-    labels = {"scanlogin": "scanlogin (whole login)", "seed-go": "seed's design, Go + gorilla (bare socket)",
+    labels = {"scanlogin": "scanlogin (whole login)", "gorilla-go": "the original design, Go + gorilla (bare socket)",
               "node-ws": "Node ws (bare socket)"}
     fig, (rss, p99) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, points in series.items():
@@ -93,7 +93,7 @@ def main():
     rows = figures(steps)
     last = recorded()
     width = max(len(r[0]) for r in rows)
-    print(f"\n{'figure':<{width}}  {'now':>14}  last recorded (BENCHMARKS.md)")
+    print(f"\n{'figure':<{width}}  {'now':>14}  last recorded (docs/benchmarks.md)")
     for name, value, unit in rows:
         print(f"{name:<{width}}  {value:>10.2f} {unit:<5} {last.get(name, '-')}")
     if "--smoke" in args:
@@ -102,7 +102,7 @@ def main():
         text = BENCHMARKS.read_text()
         BENCHMARKS.write_text(BLOCK.sub(lambda m: m.group(1) + table(rows) + m.group(3), text))
         plot(steps)
-        print(f"\nrecorded in {BENCHMARKS.name}; plot in {PLOT.relative_to(ROOT)}")
+        print(f"\nrecorded in {BENCHMARKS.relative_to(ROOT)}; plot in {PLOT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# make bench: the figures of BENCHMARKS.md, measured on this machine; `BENCH_SMOKE=1` (the
-# test command) runs the same steps small and only checks that each completes without an
-# error, never how fast. Release builds of ours; baselines built here; every server on
+# make bench: the figures of docs/benchmarks.md, measured on this machine; `BENCH_SMOKE=1`
+# (the test command) runs the same steps small and only checks that each completes without
+# an error, never how fast. Release builds of ours; baselines built here; every server on
 # loopback, started and stopped here. Run under tests/with-postgres.sh (the Makefile does).
 #
 # Results go to target/bench/results.jsonl, one JSON line per step; report.py prints each
-# figure beside the one recorded in BENCHMARKS.md and draws the plot.
+# figure beside the one recorded in docs/benchmarks.md and draws the plot.
 #
 # The configuration is the default one except WeChat's real limits, which a load test must
-# raise: the app-wide code budget and the simulator's codes per minute. Logging too is the
-# default (`info`: a line per login); each server writes to target/bench/logs/.
+# raise: the app-wide QR image budget and the simulator's QR images per minute. Logging too
+# is the default (`info`: a line per login); each server writes to target/bench/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,7 +22,7 @@ else
   sizes=${BENCH_SIZES-"1000 5000 10000 19000"}; rate=200; seconds=10; settle=20; burst=1000; runs=15
   two_pending=${BENCH_TWO_PENDING:-19000}; loadgen=${LOADGEN:-target/release/loadgen}
 fi
-# Pages arrive a few at a time, not thousands in the same millisecond (see BENCHMARKS.md).
+# Pages arrive a few at a time, not thousands in the same millisecond (see docs/benchmarks.md).
 concurrency=${BENCH_CONCURRENCY:-16}
 server=target/release/scanlogin
 out=target/bench; logs=$out/logs; mkdir -p "$logs"; results=$out/results.jsonl; : > "$results"
@@ -74,10 +74,11 @@ start_ours() {
     "$server" 2>>"$logs/scanlogin-$p.log" & pid=$!; pids+=("$pid"); wait_port "$p"
 }
 
-# Baselines: the seed's design in Go, and a minimal Node `ws` server (full runs only).
+# Baselines: the original design in Go with gorilla/websocket, and a minimal Node `ws`
+# server (full runs only).
 if [ -z "$smoke" ]; then
   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$PWD/target/bench/go-cache \
-    go build -o "$out/seed-go" ./tests/bench/seed-go
+    go build -o "$out/gorilla-go" ./tests/bench/gorilla-go
   (cd tests/bench/node-ws && npm ci --no-audit --no-fund --silent)
 fi
 
@@ -87,8 +88,8 @@ for n in $sizes; do
     --pending "$n" --rate "$rate" --seconds "$seconds" --settle-secs "$settle"
   kill "$pid"
   if [ -z "$smoke" ]; then
-    p=$(port); "$out/seed-go" 127.0.0.1:$p & pid=$!; pids+=("$pid"); wait_port "$p"
-    measure "seed-go pending=$n" --protocol bare --target 127.0.0.1:$p --server-pid "$pid" \
+    p=$(port); "$out/gorilla-go" 127.0.0.1:$p & pid=$!; pids+=("$pid"); wait_port "$p"
+    measure "gorilla-go pending=$n" --protocol bare --target 127.0.0.1:$p --server-pid "$pid" \
       --concurrency "$concurrency" --pending "$n" --rate "$rate" --seconds "$seconds" --settle-secs "$settle"
     kill "$pid"
     p=$(port); node tests/bench/node-ws/server.js 127.0.0.1:$p & pid=$!; pids+=("$pid"); wait_port "$p"
@@ -98,7 +99,7 @@ for n in $sizes; do
   fi
 done
 
-# WeChat-sized images (25 KiB JPEGs): what a pending login costs when codes are real-sized.
+# WeChat-sized images (25 KiB JPEGs): what a pending login costs with real-sized QR images.
 if [ -n "$sizes" ]; then
   n=${sizes##* }
   p=$(port); start_ours "$p" SCANLOGIN_SIM_IMAGE=jpeg
@@ -107,12 +108,12 @@ if [ -n "$sizes" ]; then
   kill "$pid"
 fi
 
-# The code on the screen after navigation (Playwright, Debian's Chromium), then
+# The QR image on the screen after navigation (Playwright, Debian's Chromium), then
 # throughput: logins at a target rate with nothing else pending, and /login pages.
 p=$(port); start_ours "$p"
 (cd end2end && BENCH_BASE_URL=http://127.0.0.1:$p BENCH_OUT=$work/visible.json BENCH_RUNS=$runs \
   npx playwright test --config playwright.bench.config.ts >&2)
-record "code visible" "$(cat "$work/visible.json")"
+record "QR image visible" "$(cat "$work/visible.json")"
 overload "scanlogin throughput target=$burst/s" --target 127.0.0.1:$p --server-pid "$pid" --concurrency "$concurrency" \
   --pending 0 --rate "$burst" --seconds "$seconds" --settle-secs 0
 measure "scanlogin /login pages" pages --target 127.0.0.1:$p --concurrency 8 --seconds "$seconds"

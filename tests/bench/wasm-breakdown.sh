@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the release WASM is made of, by crate (twiggy): the release build's wasm-bindgen
 # input made again with the same wasm-opt -Oz, keeping the names section that the shipped
-# file drops (the sizes are the same; see BENCHMARKS.md). Part of `make bench`.
+# file drops (the sizes are the same; see docs/benchmarks.md). Part of `make bench`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d -t scanlogin-wasm.XXXXXX)

@@ -1,6 +1,5 @@
-// The seed's push server as its design describes it (the original design's Go code):
-// gorilla/websocket with an Upgrader that accepts every origin and the
-// default buffers, `clientid -> conn` in a sync.Map, one goroutine per socket reading until
+// The push server of the original design, as that design describes it in Go:
+// gorilla/websocket with an Upgrader that accepts every origin and the default buffers, `clientid -> conn` in a sync.Map, one goroutine per socket reading until
 // it fails. The design's push (the mini program's request writing the user's data down the
 // socket) is `POST /push?clientid=ID`, whose body is written as one text frame.
 //
