@@ -1,15 +1,17 @@
 import { defineConfig, devices } from "@playwright/test";
 
 // The suite runs against the release build (`cargo leptos build --release`, see the
-// Makefile) and starts and stops its own servers: one as shipped, in demo mode, and
-// one whose codes expire after 4 s and are replaced by themselves once in a row, for the
-// expiry tests.
+// Makefile) and starts and stops its own servers, each configured here and only here:
+// one in demo mode for most tests, one whose codes expire after 4 s and are replaced by
+// themselves once in a row, for the expiry tests, and the others below. None is reused:
+// `cargo leptos end-to-end --release` also serves the app on its site-addr (3000), with
+// the default limits, which the suite leaves alone, so it runs the same under
+// `make e2e` and under cargo-leptos.
 const server = (port: number, env: Record<string, string> = {}) => ({
   command: "./target/release/scanlogin",
   cwd: "..",
   url: `http://127.0.0.1:${port}/login`,
-  // `cargo leptos end-to-end` starts the app on the main port itself: use that one.
-  reuseExistingServer: port === MAIN_PORT,
+  reuseExistingServer: false,
   timeout: 30_000,
   stdout: "ignore" as const,
   stderr: "pipe" as const,
@@ -23,7 +25,7 @@ const server = (port: number, env: Record<string, string> = {}) => ({
   },
 });
 
-export const MAIN_PORT = 3000;
+export const MAIN_PORT = 3020;
 export const SHORT_TTL_PORT = 3002;
 // An OpenID provider (end2end/oidc-clients.toml) for the relying party that
 // tests/oidc.spec.ts starts on 3013.

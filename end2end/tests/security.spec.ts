@@ -58,7 +58,7 @@ test("API errors are JSON, never HTML", async ({ request }) => {
     expect(res.status(), `${method} ${path}`).toBeLessThan(500);
     expect(res.headers()["content-type"]).toContain("application/json");
     const body = await res.json();
-    // The envelope's code is the status, except at the seed's code endpoint: 400 always.
+    // The envelope's code is the status, except at the QR image endpoint (the original design's contract): 400 always.
     expect(body.code).toBe(path === "/miniapp/getwxacodeunlimit" ? 400 : res.status());
   }
 });
