@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+pub use crate::server::store::oidc::Grant;
 use crate::server::{
     error::AppError,
     secret,
@@ -18,19 +19,6 @@ use crate::server::{
 
 /// An access token's life.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
-
-/// What an authorization code grants, stored with it.
-#[derive(Debug, Clone)]
-pub struct Grant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub user_id: i64,
-    pub scope: String,
-    pub nonce: Option<String>,
-    /// `BASE64URL(SHA256(code_verifier))`, when the client used PKCE.
-    pub code_challenge: Option<String>,
-    pub auth_time: i64,
-}
 
 /// Why a code was refused (`invalid_grant` either way, but a reuse also revokes).
 #[derive(Debug, PartialEq, Eq)]
@@ -43,22 +31,10 @@ pub enum CodeRefused {
 
 pub async fn issue_code(store: &Store, grant: &Grant, ttl: Duration) -> Result<String, AppError> {
     let code = secret::token();
-    sqlx::query(
-        "INSERT INTO oidc_codes (code_hash, client_id, redirect_uri, user_id, scope, nonce,
-             code_challenge, auth_time, expires_at, used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
-    )
-    .bind(secret::hash(&code).to_vec())
-    .bind(&grant.client_id)
-    .bind(&grant.redirect_uri)
-    .bind(grant.user_id)
-    .bind(&grant.scope)
-    .bind(&grant.nonce)
-    .bind(&grant.code_challenge)
-    .bind(grant.auth_time)
-    .bind(unix_now() + ttl.as_secs() as i64)
-    .execute(&store.pool)
-    .await?;
+    let expires_at = unix_now() + ttl.as_secs() as i64;
+    store
+        .insert_authorization_code(&secret::hash(&code), grant, expires_at)
+        .await?;
     Ok(code)
 }
 
@@ -69,55 +45,20 @@ pub async fn redeem_code(
     code: &str,
     client_id: &str,
 ) -> Result<Result<Grant, CodeRefused>, AppError> {
-    let hash = secret::hash(code).to_vec();
-    let now = unix_now();
-    // One statement marks it used, so two redemptions at once cannot both win.
-    let taken = sqlx::query(
-        "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3",
-    )
-    .bind(&hash)
-    .bind(now)
-    .bind(client_id)
-    .execute(&store.pool)
-    .await?
-    .rows_affected();
-    type Row = (
-        String,
-        String,
-        i64,
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<i64>,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT client_id, redirect_uri, user_id, scope, nonce, code_challenge, auth_time, used_at
-         FROM oidc_codes WHERE code_hash = $1",
-    )
-    .bind(&hash)
-    .fetch_optional(&store.pool)
-    .await?;
-    let Some((
-        code_client,
-        redirect_uri,
-        user_id,
-        scope,
-        nonce,
-        code_challenge,
-        auth_time,
-        used_at,
-    )) = row
+    let hash = secret::hash(code);
+    let Some(found) = store
+        .take_authorization_code(&hash, client_id, unix_now())
+        .await?
     else {
         return Ok(Err(CodeRefused::Invalid));
     };
-    if code_client != client_id {
+    if found.grant.client_id != client_id {
         // Another client's code: refused, and left as it was for its own client.
         return Ok(Err(CodeRefused::Invalid));
     }
-    if taken == 0 {
-        if used_at.is_some() {
-            revoke_tokens_of(store, &hash).await?;
+    if !found.taken {
+        if found.used_at.is_some() {
+            store.revoke_access_tokens_of(&hash).await?;
             tracing::warn!(
                 client_id,
                 "an authorization code was used twice; its tokens are revoked"
@@ -126,23 +67,7 @@ pub async fn redeem_code(
         }
         return Ok(Err(CodeRefused::Invalid));
     }
-    Ok(Ok(Grant {
-        client_id: code_client,
-        redirect_uri,
-        user_id,
-        scope,
-        nonce,
-        code_challenge,
-        auth_time,
-    }))
-}
-
-async fn revoke_tokens_of(store: &Store, code_hash: &[u8]) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM oidc_tokens WHERE code_hash = $1")
-        .bind(code_hash)
-        .execute(&store.pool)
-        .await?;
-    Ok(())
+    Ok(Ok(found.grant))
 }
 
 /// An access token for what `code` granted.
@@ -152,43 +77,28 @@ pub async fn issue_access_token(
     grant: &Grant,
 ) -> Result<String, AppError> {
     let token = secret::token();
-    sqlx::query(
-        "INSERT INTO oidc_tokens (token_hash, code_hash, client_id, user_id, scope, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(secret::hash(&token).to_vec())
-    .bind(secret::hash(code).to_vec())
-    .bind(&grant.client_id)
-    .bind(grant.user_id)
-    .bind(&grant.scope)
-    .bind(unix_now() + ACCESS_TOKEN_TTL.as_secs() as i64)
-    .execute(&store.pool)
-    .await?;
+    let expires_at = unix_now() + ACCESS_TOKEN_TTL.as_secs() as i64;
+    store
+        .insert_access_token(
+            &secret::hash(&token),
+            &secret::hash(code),
+            grant,
+            expires_at,
+        )
+        .await?;
     Ok(token)
 }
 
 /// The user and scope of a live access token.
 pub async fn access_token(store: &Store, token: &str) -> Result<Option<(i64, String)>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT user_id, scope FROM oidc_tokens WHERE token_hash = $1 AND expires_at > $2",
-    )
-    .bind(secret::hash(token).to_vec())
-    .bind(unix_now())
-    .fetch_optional(&store.pool)
-    .await?)
+    store.access_token(&secret::hash(token), unix_now()).await
 }
 
-/// Drops expired codes and tokens (the sweeper, with sessions). A code is kept a while
-/// after it expires, so that a late reuse is still recognised and revokes.
+/// Drops expired codes and tokens (the housekeeping, with sessions). A code is kept a
+/// while after it expires, so that a late reuse is still recognised and revokes.
 pub async fn purge_expired(store: &Store) -> Result<(), AppError> {
     let now = unix_now();
-    sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
-        .bind(now - ACCESS_TOKEN_TTL.as_secs() as i64)
-        .execute(&store.pool)
-        .await?;
-    sqlx::query("DELETE FROM oidc_tokens WHERE expires_at < $1")
-        .bind(now)
-        .execute(&store.pool)
-        .await?;
-    Ok(())
+    store
+        .purge_expired_grants(now - ACCESS_TOKEN_TTL.as_secs() as i64, now)
+        .await
 }

@@ -67,25 +67,18 @@ pub async fn ensure_active(store: &Store) -> Result<(), AppError> {
         return Ok(());
     }
     let (kid, pkcs8) = new_key()?;
-    sqlx::query(
-        "INSERT INTO oidc_keys (kid, pkcs8, created_at, retired_at) VALUES ($1, $2, $3, NULL)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&kid)
-    .bind(pkcs8)
-    .bind(unix_now())
-    .execute(&store.pool)
-    .await?;
+    store
+        .insert_first_signing_key(&kid, &pkcs8, unix_now())
+        .await?;
     active(store).await.map(|_| ())
 }
 
 /// The key to sign with.
 pub async fn active(store: &Store) -> Result<SigningKey, AppError> {
-    let row: Option<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT kid, pkcs8 FROM oidc_keys WHERE retired_at IS NULL")
-            .fetch_optional(&store.pool)
-            .await?;
-    let (kid, pkcs8) = row.ok_or_else(|| AppError::Internal("no active OIDC key".into()))?;
+    let (kid, pkcs8) = store
+        .active_signing_key()
+        .await?
+        .ok_or_else(|| AppError::Internal("no active OIDC key".into()))?;
     Ok(SigningKey {
         kid,
         key: encoding_key(&pkcs8)?,
@@ -96,21 +89,11 @@ pub async fn active(store: &Store) -> Result<SigningKey, AppError> {
 /// (tokens they signed may still be presented). Older ones are deleted.
 pub async fn published(store: &Store, id_token_ttl: Duration) -> Result<JwkSet, AppError> {
     let oldest = unix_now() - id_token_ttl.as_secs() as i64;
-    sqlx::query("DELETE FROM oidc_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
-        .bind(oldest)
-        .execute(&store.pool)
-        .await?;
-    let rows: Vec<(Vec<u8>,)> =
-        // The active key first, then the newest retired ones.
-        sqlx::query_as(
-            "SELECT pkcs8 FROM oidc_keys
-             ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, created_at DESC, kid",
-        )
-            .fetch_all(&store.pool)
-            .await?;
-    let keys = rows
+    let keys = store
+        .published_signing_keys(oldest)
+        .await?
         .iter()
-        .map(|(pkcs8,)| encoding_key(pkcs8).and_then(|k| public_jwk(&k)))
+        .map(|pkcs8| encoding_key(pkcs8).and_then(|k| public_jwk(&k)))
         .collect::<Result<_, _>>()?;
     Ok(JwkSet { keys })
 }
@@ -119,20 +102,6 @@ pub async fn published(store: &Store, id_token_ttl: Duration) -> Result<JwkSet, 
 /// published while its tokens live. Returns the new key's id.
 pub async fn rotate(store: &Store) -> Result<String, AppError> {
     let (kid, pkcs8) = new_key()?;
-    let now = unix_now();
-    let mut tx = store.pool.begin().await?;
-    sqlx::query("UPDATE oidc_keys SET retired_at = $1 WHERE retired_at IS NULL")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO oidc_keys (kid, pkcs8, created_at, retired_at) VALUES ($1, $2, $3, NULL)",
-    )
-    .bind(&kid)
-    .bind(pkcs8)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    store.rotate_signing_key(&kid, &pkcs8, unix_now()).await?;
     Ok(kid)
 }

@@ -1,0 +1,188 @@
+//! Browser sessions: a row per session, its token kept only as a hash.
+
+use std::time::Duration;
+
+use super::{unix_now, Store};
+use crate::{
+    protocol::User,
+    server::{error::AppError, secret},
+};
+
+/// A session's last-seen time is kept to this precision: one write a minute at most.
+pub const LAST_SEEN_RESOLUTION: Duration = Duration::from_secs(60);
+
+/// The rules a session lives by.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Absolute lifetime from login.
+    pub ttl: Duration,
+    /// Ends after this long without a request.
+    pub idle: Duration,
+}
+
+impl Store {
+    /// Starts a session for `user_id`; returns the token for the cookie.
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        policy: SessionPolicy,
+    ) -> Result<String, AppError> {
+        let _counted = self.start();
+        let token = secret::token();
+        let now = unix_now();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $3)",
+        )
+        .bind(secret::hash(&token).to_vec())
+        .bind(user_id)
+        .bind(now)
+        .bind(now + policy.ttl.as_secs() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// The user of a live session, which counts as activity. Reading is a plain
+    /// `SELECT`: a made-up cookie writes nothing, and a live session's `last_seen_at` is
+    /// written at most once a [`LAST_SEEN_RESOLUTION`], not on every request.
+    pub async fn session_user(
+        &self,
+        token: &str,
+        policy: SessionPolicy,
+    ) -> Result<Option<User>, AppError> {
+        Ok(self.session(token, policy).await?.map(|(user, _)| user))
+    }
+
+    /// A live session's user and when they logged in (seconds since the epoch), as
+    /// [`Self::session_user`].
+    pub async fn session(
+        &self,
+        token: &str,
+        policy: SessionPolicy,
+    ) -> Result<Option<(User, i64)>, AppError> {
+        let _counted = self.start();
+        let now = unix_now();
+        let hash = secret::hash(token);
+        let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT users.id, users.nickname, users.avatar_url, sessions.last_seen_at,
+                    sessions.created_at
+             FROM sessions JOIN users ON users.id = sessions.user_id
+             WHERE sessions.token_hash = $1 AND sessions.expires_at > $2
+                 AND sessions.last_seen_at > $3",
+        )
+        .bind(hash.to_vec())
+        .bind(now)
+        .bind(now - policy.idle.as_secs() as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, nickname, avatar_url, last_seen_at, created_at)) = row else {
+            return Ok(None);
+        };
+        if now - last_seen_at >= LAST_SEEN_RESOLUTION.as_secs() as i64 {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                .bind(hash.to_vec())
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        let user = User {
+            id,
+            nickname,
+            avatar_url,
+        };
+        Ok(Some((user, created_at)))
+    }
+
+    /// When the session was last seen, for tests.
+    pub async fn session_last_seen(&self, token: &str) -> Result<Option<i64>, AppError> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE token_hash = $1")
+                .bind(secret::hash(token).to_vec())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
+        let _counted = self.start();
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(secret::hash(token).to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes sessions past their lifetime.
+    pub async fn purge_expired_sessions(&self) -> Result<u64, AppError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(unix_now())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: SessionPolicy = SessionPolicy {
+        ttl: Duration::from_secs(3600),
+        idle: Duration::from_secs(600),
+    };
+
+    #[tokio::test]
+    async fn sessions_live_until_deleted() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
+        let token = store.create_session(user.id, POLICY).await.unwrap();
+        assert_eq!(
+            store.session_user(&token, POLICY).await.unwrap(),
+            Some(user)
+        );
+        assert_eq!(store.session_user("forged", POLICY).await.unwrap(), None);
+        store.delete_session(&token).await.unwrap();
+        assert_eq!(store.session_user(&token, POLICY).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_refused() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
+        let gone = SessionPolicy {
+            ttl: Duration::ZERO,
+            idle: Duration::from_secs(600),
+        };
+        let token = store.create_session(user.id, gone).await.unwrap();
+        assert_eq!(store.session_user(&token, POLICY).await.unwrap(), None);
+        assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn last_seen_is_written_at_most_once_a_minute() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
+        let token = store.create_session(user.id, POLICY).await.unwrap();
+        let set_last_seen = |at: i64| {
+            let store = store.clone();
+            let hash = secret::hash(&token);
+            async move {
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                    .bind(hash.to_vec())
+                    .bind(at)
+                    .execute(&store.pool)
+                    .await
+                    .unwrap();
+            }
+        };
+        let recent = unix_now() - 30;
+        set_last_seen(recent).await;
+        assert!(store.session_user(&token, POLICY).await.unwrap().is_some());
+        assert_eq!(store.session_last_seen(&token).await.unwrap(), Some(recent));
+        let old = unix_now() - 61;
+        set_last_seen(old).await;
+        assert!(store.session_user(&token, POLICY).await.unwrap().is_some());
+        assert!(store.session_last_seen(&token).await.unwrap().unwrap() > old);
+    }
+}
