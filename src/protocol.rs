@@ -250,7 +250,7 @@ pub struct OpenLinkAnswer {
 
 /// Answer of `POST /miniapp/getwxacodeunlimit` (the original design's envelope).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeAnswer {
+pub struct QrImageAnswer {
     pub code: u16,
     /// `data:image/...;base64,...`
     pub data: String,

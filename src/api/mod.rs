@@ -5,18 +5,18 @@
 //! envelope `{"code","msg","data":null}` and whose HTTP status the server sets through
 //! Leptos's `ResponseOptions`, malformed input (400) included.
 
-pub mod code;
 pub mod demo;
 pub mod mp;
+pub mod qr_image;
 pub mod scene;
 pub mod session;
 
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
 use serde::{Deserialize, Serialize};
 
-pub use code::get_wxacode;
 pub use demo::demo_login_code;
 pub use mp::{mp_cancel, mp_confirm, mp_scan};
+pub use qr_image::get_wxacode;
 pub use scene::{open_link, scene_status};
 pub use session::{create_session, get_me, logout};
 

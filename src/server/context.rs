@@ -15,9 +15,9 @@ use leptos::prelude::*;
 
 use super::{
     client::ClientKey,
-    code_images::CodeImages,
     error::AppError,
     limits::Limits,
+    qr_images::QrImages,
     registry::Registry,
     socket::PendingSockets,
     store::Store,
@@ -46,7 +46,7 @@ pub struct AppStateInner {
     pub wechat: Arc<WeChatClient>,
     /// Every scene's state, events and expiry.
     pub registry: Arc<Registry>,
-    pub code_images: CodeImages,
+    pub qr_images: QrImages,
     /// Open-in-WeChat links made, and WeChat's refusals (see `open_link.rs`).
     pub open_links: Arc<super::open_link::OpenLinks>,
     /// Demo mode's own WeChat simulator.

@@ -71,7 +71,7 @@ pub enum AppError {
     /// race: overloaded or failing, logged.
     #[error("the server is busy: try again shortly")]
     Busy,
-    /// A new login refused at the code while the database is behind (load shedding):
+    /// A new login refused at its QR image while the database is behind (load shedding):
     /// expected past capacity, counted, not logged one by one.
     #[error("the server is busy: try again shortly")]
     Shed,

@@ -20,7 +20,7 @@ pub async fn sweep(state: AppState) {
                 .open_sockets
                 .load(std::sync::atomic::Ordering::Relaxed),
         );
-        state.code_images.drop_expired().await;
+        state.qr_images.drop_expired().await;
         release_free_memory();
         ticks += 1;
         if ticks.is_multiple_of(12) {

@@ -1,10 +1,10 @@
 //! Everything that runs only on the server (`ssr` feature).
 //!
-//! Following the data: `code.rs` (the QR image endpoint) registers a scene in the scene
-//! registry (`registry/`: a scene's state, events and expiry, in memory or in Redis) and
-//! gets its image from WeChat (`wechat/`) through `code_images.rs`; the browser's socket
+//! Following the data: `qr_image.rs` (the QR image endpoint) registers a scene in the
+//! scene registry (`registry/`: a scene's state, events and expiry, in memory or in
+//! Redis) and gets its image from WeChat (`wechat/`) through `qr_images.rs`; the browser's socket
 //! (`socket.rs`) subscribes to the scene; the phone calls `mp_api.rs`; the ticket becomes
-//! a session (`session.rs`) stored with the user in `store.rs` (SQLite or PostgreSQL).
+//! a session (`session.rs`) stored with the user in `store/` (SQLite or PostgreSQL).
 //! `error.rs` is the error table and maps every failure to the envelope the client sees,
 //! once (the OpenID provider, `oidc/`, answers OAuth's error format from the same table).
 //! Around it all: `startup.rs` builds and runs, `router.rs` routes and layers,
@@ -15,8 +15,6 @@
 
 pub mod avatar;
 pub mod client;
-pub mod code;
-pub mod code_images;
 pub mod config;
 pub mod connections;
 pub mod context;
@@ -32,6 +30,8 @@ pub mod mp_api;
 pub mod oidc;
 pub mod open_link;
 pub mod profile;
+pub mod qr_image;
+pub mod qr_images;
 pub mod random;
 pub mod registry;
 pub mod request_id;

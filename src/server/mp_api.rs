@@ -63,7 +63,7 @@ pub async fn confirm(
     // (and a confirm that raced this one leaves it as it was).
     if state.registry.confirm(scene, scan_token, &user).await? {
         super::metrics::login_step(super::metrics::Step::Confirmed);
-        state.code_images.forget(scene).await;
+        state.qr_images.forget(scene).await;
     }
     Ok(Envelope::ok(()))
 }
@@ -76,7 +76,7 @@ pub async fn cancel(
 ) -> Result<Envelope<()>, AppError> {
     if state.registry.cancel(scene, scan_token).await? {
         super::metrics::login_step(super::metrics::Step::Cancelled);
-        state.code_images.forget(scene).await;
+        state.qr_images.forget(scene).await;
     }
     Ok(Envelope::ok(()))
 }

@@ -121,7 +121,7 @@ macro_rules! server_functions {
 }
 
 server_functions!(
-    crate::api::code::GetWxacode,
+    crate::api::qr_image::GetWxacode,
     crate::api::mp::MpScan,
     crate::api::mp::MpConfirm,
     crate::api::mp::MpCancel,

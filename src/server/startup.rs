@@ -10,12 +10,12 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use super::{
-    code_images::CodeImages,
     config::Mode,
     connections::{self, OpenConnections, Server},
     context::{AppState, AppStateInner},
     housekeeping,
     limits::Limits,
+    qr_images::QrImages,
     registry::{Clock, Registry},
     router::router,
     socket::PendingSockets,
@@ -180,7 +180,7 @@ impl Application {
             leptos_options: config.leptos.clone(),
             wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
             registry: Arc::new(registry),
-            code_images: CodeImages::new(config.login_page.code_cache_bytes, config.registry.ttl),
+            qr_images: QrImages::new(config.login_page.code_cache_bytes, config.registry.ttl),
             open_links: Arc::new(super::open_link::OpenLinks::new(config.registry.ttl)),
             simulator: simulator.clone(),
             limits: Arc::new(limits),

@@ -3,7 +3,7 @@
 //!
 //! A code is single-use, lives 60 s (`SCANLOGIN_OIDC_CODE_TTL_SECS`), and is bound to its client, its redirect URI and
 //! its PKCE challenge; a second use of a code revokes the access tokens the first use
-//! issued (RFC 6749 §4.1.2: the code may have been stolen). Access tokens are opaque
+//! issued (RFC 6749 §4.1.2: the authorization code may have been stolen). Access tokens are opaque
 //! random strings rather than JWTs: the only API they open is `/oauth/userinfo`, on
 //! this same server, and an opaque token is revoked by deleting its row, which a JWT
 //! can't be until it expires.
@@ -29,7 +29,11 @@ pub enum CodeRefused {
     Reused,
 }
 
-pub async fn issue_code(store: &Store, grant: &Grant, ttl: Duration) -> Result<String, AppError> {
+pub async fn issue_authorization_code(
+    store: &Store,
+    grant: &Grant,
+    ttl: Duration,
+) -> Result<String, AppError> {
     let code = secret::token();
     let expires_at = unix_now() + ttl.as_secs() as i64;
     store
@@ -39,8 +43,8 @@ pub async fn issue_code(store: &Store, grant: &Grant, ttl: Duration) -> Result<S
 }
 
 /// Takes a code for `client_id`: its grant the first time, within its life; never again.
-/// Another client's attempt leaves the code as it was.
-pub async fn redeem_code(
+/// Another client's attempt leaves the authorization code as it was.
+pub async fn redeem_authorization_code(
     store: &Store,
     code: &str,
     client_id: &str,

@@ -7,7 +7,7 @@
 //! - `GET /oauth/authorize`: checks the request; without a session sends the browser to
 //!   the scan login (`/login?next=...`), which comes back here; with one, redirects to the
 //!   client with a code;
-//! - `POST /oauth/token`: the code for an ID token (RS256, [`keys`]) and an access token
+//! - `POST /oauth/token`: the authorization code for an ID token (RS256, [`keys`]) and an access token
 //!   ([`grants`]); exempt from the browser `Origin` check, with CORS for the origins of
 //!   public clients' redirect URIs;
 //! - `GET|POST /oauth/userinfo`: the user, for an access token;
@@ -327,7 +327,7 @@ async fn authorize(
         code_challenge: challenge.cloned(),
         auth_time,
     };
-    let code = match grants::issue_code(&state.store, &grant, p.code_ttl).await {
+    let code = match grants::issue_authorization_code(&state.store, &grant, p.code_ttl).await {
         Ok(code) => code,
         Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
     };
@@ -518,8 +518,8 @@ async fn token_answer(
         return Err(bad("invalid_request", "code is missing"));
     };
     let server_error = |err: AppError| oauth_error(err.status(), "server_error", &err.to_string());
-    // Only the client the code was issued to can take (and so use up) it.
-    let grant = match grants::redeem_code(&state.store, code, &client.id)
+    // Only the client the authorization code was issued to can take (and so use up) it.
+    let grant = match grants::redeem_authorization_code(&state.store, code, &client.id)
         .await
         .map_err(server_error)?
     {

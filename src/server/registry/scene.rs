@@ -1,4 +1,4 @@
-//! A scene: one login attempt, from the code on the login page to the ticket.
+//! A scene: one login attempt, from the QR image on the login page to the ticket.
 //!
 //! The state machine is `waiting → scanned → confirmed | cancelled`, and any state but
 //! `confirmed` → `expired` once the scene's time is up. Every transition is a method of
@@ -184,7 +184,7 @@ impl Scene {
         }
     }
 
-    /// A WeChat user scanned the code. Returns the scan token (for confirm or cancel).
+    /// A WeChat user scanned the QR image. Returns the scan token (for confirm or cancel).
     /// The same user may scan again (a new token, the old one revoked).
     pub fn scan(
         &mut self,

@@ -180,7 +180,7 @@ impl Store {
 
     /// How many of the login path's operations (users and sessions) are under way now.
     /// A handful when the database keeps up; hundreds, each waiting seconds, when logins
-    /// come faster than it takes them. The code endpoint refuses new logins above
+    /// come faster than it takes them. The QR image endpoint refuses new logins above
     /// `SCANLOGIN_MAX_STORE_QUEUE`, so that those under way finish.
     pub fn operations_under_way(&self) -> usize {
         self.under_way.load(Ordering::Relaxed)

@@ -118,7 +118,7 @@ impl Store {
         ))
     }
 
-    /// Deletes the access tokens issued for the code `code_hash`.
+    /// Deletes the access tokens issued for the authorization code `code_hash`.
     pub async fn revoke_access_tokens_of(&self, code_hash: &[u8]) -> Result<(), AppError> {
         sqlx::query("DELETE FROM oidc_tokens WHERE code_hash = $1")
             .bind(code_hash)

@@ -437,11 +437,11 @@ impl WeChatClient {
     }
 
     /// `sns/jscode2session`: who is behind a `wx.login` code.
-    pub async fn code_to_session(&self, js_code: &str) -> Result<LoginSession, WeChatError> {
+    pub async fn code_to_session(&self, login_code: &str) -> Result<LoginSession, WeChatError> {
         let request = self.http.get(self.url("/sns/jscode2session")).query(&[
             ("appid", self.settings.appid.as_str()),
             ("secret", self.settings.secret.expose_secret()),
-            ("js_code", js_code),
+            ("js_code", login_code),
             ("grant_type", "authorization_code"),
         ]);
         recorded("/sns/jscode2session", self.json_call(request).await)

@@ -1,5 +1,5 @@
-//! The code endpoint: registers a scene for a browser and gets its mini-program code
-//! from WeChat, once per scene.
+//! The QR image endpoint: registers a scene for a browser and gets its QR image (the
+//! mini-program code, wxacode) from WeChat, once per scene.
 
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
@@ -14,18 +14,18 @@ use super::{
     wechat::{EnvVersion, WxaCodeRequest},
 };
 use crate::{
-    protocol::{BrowserInfo, BrowserKey, CodeAnswer, SceneId},
+    protocol::{BrowserInfo, BrowserKey, QrImageAnswer, SceneId},
     user_agent::BrowserName,
 };
 
 /// `POST /miniapp/getwxacodeunlimit`.
-pub async fn issue_code(
+pub async fn issue_qr_image(
     state: &AppState,
     headers: &HeaderMap,
     client: Client,
     scene: SceneId,
     key: BrowserKey,
-) -> Result<CodeAnswer, AppError> {
+) -> Result<QrImageAnswer, AppError> {
     state.limits.check(Bucket::Codes, client.key).await?;
     // Load is shed here, where a login starts and nothing has been spent on it yet. When
     // the database is behind, a new login would only join its queue, make every login
@@ -74,7 +74,7 @@ pub async fn issue_code(
         width: config.wechat.code_width,
     };
     let image = state
-        .code_images
+        .qr_images
         .get_or_fetch(&scene, state.wechat.get_wxacode_unlimit(&request))
         .await;
     let image = match image {
@@ -91,9 +91,9 @@ pub async fn issue_code(
         super::metrics::login_step(super::metrics::Step::CodeIssued);
     }
     let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-    // Served: a waiting login must not keep its image (see code_images.rs).
-    state.code_images.forget(&scene).await;
-    Ok(CodeAnswer {
+    // Served: a waiting login must not keep its image (see qr_images.rs).
+    state.qr_images.forget(&scene).await;
+    Ok(QrImageAnswer {
         code: 200,
         data: format!("data:{};base64,{data}", image.mime),
         msg: "ok".to_owned(),

@@ -1,8 +1,8 @@
-//! The mini-program code images, one per scene: fetched from WeChat once, kept as bytes
-//! (not base64) only as long as they are useful, in a cache bounded in bytes
-//! (`SCANLOGIN_CODE_CACHE_BYTES`). A page asks for its code once: concurrent asks for one
-//! scene make one WeChat call and share its image, which goes as soon as it has been served
-//! (the code endpoint forgets it; [`KEEP_FOR`] bounds it otherwise). Kept longer, images
+//! The QR images (mini-program codes), one per scene: fetched from WeChat once, kept as
+//! bytes (not base64) only as long as they are useful, in a cache bounded in bytes
+//! (`SCANLOGIN_CODE_CACHE_BYTES`). A page asks for its QR image once: concurrent asks for
+//! one scene make one WeChat call and share its image, which goes as soon as it has been
+//! served (the QR image endpoint forgets it; [`KEEP_FOR`] bounds it otherwise). Kept longer, images
 //! would cost every waiting login 10 to 30 KiB (WeChat's JPEGs), and even once freed they
 //! pin the allocator's pages among the scenes' long-lived memory (docs/benchmarks.md measured
 //! 7.8 KiB per waiting login with images kept 15 s, 4.9 KiB with images dropped once
@@ -21,19 +21,19 @@ use crate::protocol::SceneId;
 pub const KEEP_FOR: Duration = Duration::from_secs(15);
 
 #[derive(Clone)]
-pub struct CodeImages {
+pub struct QrImages {
     cache: Cache<SceneId, WxaCode>,
 }
 
-impl std::fmt::Debug for CodeImages {
+impl std::fmt::Debug for QrImages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CodeImages")
+        f.debug_struct("QrImages")
             .field("entries", &self.cache.entry_count())
             .finish()
     }
 }
 
-impl CodeImages {
+impl QrImages {
     pub fn new(max_bytes: u64, scene_ttl: Duration) -> Self {
         let keep_for = KEEP_FOR.min(scene_ttl);
         Self {

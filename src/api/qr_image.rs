@@ -3,15 +3,15 @@
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::protocol::{BrowserKey, CodeAnswer, SceneId};
+use crate::protocol::{BrowserKey, QrImageAnswer, SceneId};
 
 /// `POST /miniapp/getwxacodeunlimit {"scene","key"}` → `{"code":200,"data":"data:image/...",
 /// "msg":"ok","expires_in":N}`. The first request for a scene registers it to `key`.
 #[server(prefix = "/miniapp", endpoint = "getwxacodeunlimit", input = server_fn::codec::Json)]
-pub async fn get_wxacode(scene: SceneId, key: BrowserKey) -> Result<CodeAnswer, ApiError> {
+pub async fn get_wxacode(scene: SceneId, key: BrowserKey) -> Result<QrImageAnswer, ApiError> {
     super::run(|state| async move {
         let (headers, client) = crate::server::context::request(&state).await?;
-        crate::server::code::issue_code(&state, &headers, client, scene, key).await
+        crate::server::qr_image::issue_qr_image(&state, &headers, client, scene, key).await
     })
     .await
 }
