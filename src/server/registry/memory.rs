@@ -165,8 +165,14 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    /// Counted and subscribed under the entry's write lock: concurrent sockets cannot all
+    /// slip under the cap.
     async fn attach(&self, id: &SceneId, _scene: &Scene) -> Result<Subscription, AppError> {
-        let entry = self.shared.scenes.get(id).ok_or(AppError::SceneNotFound)?;
+        let entry = self
+            .shared
+            .scenes
+            .get_mut(id)
+            .ok_or(AppError::SceneNotFound)?;
         if entry.events.receiver_count() >= self.shared.config.max_sockets_per_scene {
             return Err(AppError::TooManySockets);
         }
