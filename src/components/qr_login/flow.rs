@@ -69,7 +69,7 @@ fn is_hidden() -> bool {
 /// A failed call in the page's words.
 fn words_for(flow: Flow, err: &ApiError) -> &'static str {
     let t = flow.t;
-    match err.code {
+    match err.status {
         0 => t.unreachable,
         429 => t.error_limited,
         503 => t.error_busy,
@@ -176,7 +176,7 @@ pub fn new_scene(flow: Flow) {
             Ok(code) => {
                 flow.detail.set("");
                 flow.reach(|r| r.answered());
-                flow.new_code_backoff.update_value(|b| b.reset());
+                flow.qr_image_backoff.update_value(|b| b.reset());
                 let now = now_ms();
                 flow.image.set(code.data);
                 flow.allowance
@@ -194,14 +194,14 @@ pub fn new_scene(flow: Flow) {
                 flow.phase.set(Phase::Error);
                 // No answer, or the server (or its store) is away: ask again by itself,
                 // backing off, rather than leave a dead page.
-                if err.code == 0 || err.code == 502 || err.code == 503 {
-                    if err.code == 0 {
+                if err.status == 0 || err.status == 502 || err.status == 503 {
+                    if err.status == 0 {
                         flow.reach(|r| r.failed_for_good());
                     } else {
                         flow.reach(|r| r.answered());
                     }
                     let wait = flow
-                        .new_code_backoff
+                        .qr_image_backoff
                         .try_update_value(|b| b.next_wait())
                         .unwrap_or(0);
                     spawn_local(async move {

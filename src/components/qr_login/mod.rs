@@ -1,16 +1,16 @@
-//! The QR login component: makes a scene and a browser key, gets the scene's code, opens
-//! the scene's socket, and turns the pushed events into a session.
+//! The QR login component: makes a scene and a browser key, gets the scene's QR image,
+//! opens the scene's socket, and turns the pushed events into a session.
 //!
 //! Its state is on `[data-testid="qr-login"]`: `data-state` (`loading`, `waiting`,
 //! `scanned`, `confirmed`, `cancelled`, `expired`, `error`), `data-scene`, and
-//! `data-auto-refresh`: whether an ended code is replaced by itself (`on`), waits for the
+//! `data-auto-refresh`: whether an ended QR image is replaced by itself (`on`), waits for the
 //! tab to be visible again (`hidden`), or waits for the person (`exhausted`);
 //! `data-connection` (`ok`, `unreachable`) and `data-transport` (`socket`, or `poll` where
 //! sockets fail but plain HTTP works: long polling `/api/scene/status`).
 //!
 //! Each state has its words and next step in an `aria-live` region; on a phone the
 //! component offers "Open in WeChat" (a link WeChat made for the scene), and in WeChat's
-//! own browser it shows the code larger with the long-press hint.
+//! own browser it shows the QR image larger with the long-press hint.
 //!
 //! Every new QR image costs one of WeChat's (a quota for the whole site), so the
 //! component gets one by itself only while the page is visible, and at most
@@ -101,7 +101,7 @@ pub enum OpenLinkState {
     None,
     Ready(String),
     /// WeChat would not make one (its quota, or a mini program not allowed links): the
-    /// page says so and keeps the code.
+    /// page says so and keeps the QR image.
     Refused,
 }
 
@@ -148,7 +148,7 @@ pub struct Flow {
     next: StoredValue<String>,
     /// The wait before asking for a QR image again after the server did not answer.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    new_code_backoff: StoredValue<Backoff>,
+    qr_image_backoff: StoredValue<Backoff>,
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     allowance: StoredValue<Allowance>,
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -174,7 +174,7 @@ impl Flow {
             device,
             t,
             next: StoredValue::new(next),
-            new_code_backoff: StoredValue::new(Backoff::new_code()),
+            qr_image_backoff: StoredValue::new(Backoff::new_qr_image()),
             allowance: StoredValue::new(Allowance::new(crate::protocol::DEFAULT_AUTO_REFRESHES)),
             reachability: StoredValue::new(Reachability::default()),
             generation: StoredValue::new(0),

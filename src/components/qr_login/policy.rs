@@ -39,7 +39,7 @@ impl Backoff {
 
     /// Asking for a QR image again when the server did not answer: 1 s, doubling, to
     /// 30 s (each image may cost one of WeChat's).
-    pub const fn new_code() -> Self {
+    pub const fn new_qr_image() -> Self {
         Self::new(1_000, 30_000)
     }
 
@@ -86,6 +86,11 @@ impl Reachability {
     /// says so at once rather than after a few more tries.
     pub fn failed_for_good(&mut self) {
         self.failures = self.failures.max(Self::FAILURES_BEFORE_UNREACHABLE);
+    }
+
+    /// A new scene's sockets: whether sockets work is judged again, scene by scene.
+    pub fn new_scene(&mut self) {
+        self.socket_failures = 0;
     }
 
     /// A socket stayed open (or was heard on): sockets work here.
@@ -178,7 +183,7 @@ mod tests {
         assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
         b.reset();
         assert_eq!(b.next_wait(), 500);
-        let mut b = Backoff::new_code();
+        let mut b = Backoff::new_qr_image();
         let waits: Vec<u32> = (0..7).map(|_| b.next_wait()).collect();
         assert_eq!(waits, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
     }
@@ -207,6 +212,8 @@ mod tests {
         assert!(!r.socket_failed());
         r.connected();
         assert!(!r.socket_failed(), "a connection starts the count over");
+        r.new_scene();
+        assert!(!r.socket_failed(), "so does a new scene");
         assert!(r.socket_failed());
     }
 

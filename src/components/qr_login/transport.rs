@@ -64,7 +64,7 @@ pub(super) async fn catch_up(
             Ok(())
         }
         // The server does not know the scene (any more): as a socket's 4401.
-        Err(err) if err.code == 404 => {
+        Err(err) if err.status == 404 => {
             flow.reach(|r| r.answered());
             on_expired(flow, generation);
             Ok(())
@@ -151,6 +151,7 @@ pub(super) async fn watch(flow: Flow, generation: u64, current: Current) {
     })
     .expect("hello serializes");
     let mut backoff = Backoff::reconnect();
+    flow.reach(|r| r.new_scene());
     while flow.is_live(generation) {
         let opened_at = now_ms();
         let session = one_socket(flow, generation, &current, &hello).await;
