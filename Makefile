@@ -81,7 +81,7 @@ miniprogram: miniprogram/node_modules/.package-lock.json
 
 # Measurements for docs/benchmarks.md (not a test): release builds, loopback only, stops by
 # itself; prints each figure beside the one recorded. `make bench BENCH_RECORD=1` records
-# this run's figures in docs/benchmarks.md and redraws the plot.
+# this run's figures in tests/bench/recorded.md and redraws the plot.
 bench: tools bench-tools end2end/node_modules/.package-lock.json
 	cargo leptos build --release
 	cargo build --release --features loadgen --bin loadgen

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{
-    eventually,
+    eventually_within,
     flow::{confirmed_ticket, expect_event, id},
     services::free_port,
     spawn_app_with,
@@ -75,9 +75,11 @@ async fn the_funnel_counts_a_login_a_cancel_and_an_expiry() {
     app.code(&scene, &key).await;
     let mut socket = app.hello(&scene, &key).await;
     expect_event(&mut socket, "expired").await;
-    eventually("the expiry is counted", || async {
-        delta(&scrape(port).await) == [3.0, 2.0, 1.0, 1.0, 1.0, 1.0]
-    })
+    eventually_within(
+        "the expiry is counted",
+        std::time::Duration::from_secs(5),
+        || async { delta(&scrape(port).await) == [3.0, 2.0, 1.0, 1.0, 1.0, 1.0] },
+    )
     .await;
 
     // WeChat calls by path and errcode, latency by route, refusals by reason.

@@ -25,8 +25,9 @@ pub use session::{create_session, get_me, logout};
 #[error("{msg}")]
 pub struct ApiError {
     /// The HTTP status (the QR image endpoint says 400 for every failure: see
-    /// `server::error::envelope_code`).
-    pub code: u16,
+    /// `server::error::envelope_code`); `code` on the wire. 0: no answer came.
+    #[serde(rename = "code")]
+    pub status: u16,
     pub msg: String,
     /// `null`, or for a 409 on a finished login how it ended.
     #[serde(default)]
@@ -34,9 +35,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: u16, msg: impl Into<String>) -> Self {
+    pub fn new(status: u16, msg: impl Into<String>) -> Self {
         Self {
-            code,
+            status,
             msg: msg.into(),
             data: None,
         }
@@ -50,11 +51,11 @@ impl ApiError {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(status);
         }
-        let code = match use_context::<axum::http::request::Parts>() {
+        let envelope_status = match use_context::<axum::http::request::Parts>() {
             Some(request) => crate::server::error::envelope_code(request.uri.path(), status),
             None => status.as_u16(),
         };
-        Self::new(code, msg)
+        Self::new(envelope_status, msg)
     }
 }
 

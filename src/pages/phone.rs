@@ -44,7 +44,7 @@ impl Step {
 
 /// A failed call in the page's words, by its status.
 fn failed(t: &Strings, err: &ApiError) -> String {
-    match err.code {
+    match err.status {
         404 => t.phone_error_expired,
         409 => t.phone_error_decided,
         401 => t.phone_error_again,

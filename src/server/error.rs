@@ -5,10 +5,11 @@
 //! metric label and log level. A failure becomes an [`ApiError`] (the envelope) in one
 //! conversion here, its status set through Leptos's `ResponseOptions`; the errors axum
 //! answers as text on the API's paths (an unknown path, a wrong method, a body too large)
-//! get the same envelope from [`envelopes`]. The one exception to "the envelope's `code`
+//! get the same envelope from [`envelopes`]. The one exception to "the envelope's status
 //! is the HTTP status": the QR image endpoint answers `"code":400` for every failure
 //! ([`envelope_code`]), the original design's contract. The OpenID provider answers
-//! OAuth's own error format (`oidc/`), from the same table.
+//! OAuth's own error format (`oidc/`), counted and logged by the same table
+//! ([`AppError::record`]).
 
 use axum::{
     body::Body,
@@ -215,25 +216,33 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// Counts and logs the failure as its row says; its treatment, for the answer.
+    pub fn record(&self) -> Treatment {
+        let treatment = self.treatment();
+        if let Some(reason) = treatment.rejection {
+            super::metrics::rejected(reason);
+        }
+        match treatment.log {
+            Log::No => {}
+            Log::Debug => tracing::debug!(error = ?self, "request refused"),
+            Log::Error => tracing::error!(error = ?self, "request failed"),
+        }
+        treatment
+    }
+}
+
 /// The one conversion of a failure into what the client sees: it is counted, logged as
 /// its row says, and becomes the envelope (`Retry-After` and the status set through
 /// Leptos's `ResponseOptions` inside a server function).
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
-        let treatment = err.treatment();
-        if let Some(reason) = treatment.rejection {
-            super::metrics::rejected(reason);
-        }
+        let treatment = err.record();
         if let (Some(secs), Some(response)) = (
             treatment.retry_after_secs,
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
         ) {
             response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
-        }
-        match treatment.log {
-            Log::No => {}
-            Log::Debug => tracing::debug!(error = ?err, "request refused"),
-            Log::Error => tracing::error!(error = ?err, "request failed"),
         }
         let outcome = match err {
             AppError::AlreadyConfirmed => Some(SceneOutcome::Confirmed),
@@ -267,7 +276,7 @@ impl IntoResponse for AppError {
 
 /// The QR image endpoint, whose envelope's `code` is 400 for every failure: the
 /// original design's contract, whatever the HTTP status says.
-pub const CODE_ENDPOINT: &str = "/miniapp/getwxacodeunlimit";
+pub const QR_IMAGE_ENDPOINT: &str = "/miniapp/getwxacodeunlimit";
 
 /// Paths whose answers are JSON, errors included.
 pub fn is_api_path(path: &str) -> bool {
@@ -276,7 +285,7 @@ pub fn is_api_path(path: &str) -> bool {
 
 /// The envelope's `code` for a failure with `status` at `path`.
 pub fn envelope_code(path: &str, status: StatusCode) -> u16 {
-    if path == CODE_ENDPOINT {
+    if path == QR_IMAGE_ENDPOINT {
         400
     } else {
         status.as_u16()

@@ -10,7 +10,7 @@ use crate::common::{
 use serde_json::json;
 
 #[tokio::test]
-async fn the_code_endpoint_answers_the_seed_envelope_and_fetches_once_per_request_burst() {
+async fn the_qr_image_endpoint_answers_the_original_envelope_and_fetches_once_per_request_burst() {
     let app = spawn_app().await;
     let (scene, key) = (id(), id());
     let a = app.code(&scene, &key).await;

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use crate::common::{
-    eventually,
+    eventually, eventually_within,
     flow::{confirmed_ticket, cookie_pair},
     services::free_port,
     spawn_app_with_config, TestApp,
@@ -681,9 +681,11 @@ async fn keys_rotate_and_the_old_key_stays_published_while_its_tokens_live() {
     assert_eq!(header["kid"], new_kid.as_str());
     assert_eq!(header["alg"], "RS256");
     // Once the old key's tokens have expired, it is no longer published.
-    eventually("the old key is dropped", || async {
-        kids(&jwks(&app).await) == vec![new_kid.clone()]
-    })
+    eventually_within(
+        "the old key is dropped",
+        std::time::Duration::from_secs(10),
+        || async { kids(&jwks(&app).await) == vec![new_kid.clone()] },
+    )
     .await;
 }
 

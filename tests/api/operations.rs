@@ -8,7 +8,7 @@ use std::{
 };
 
 use crate::common::{
-    config_with, eventually,
+    config_with, eventually, eventually_within,
     flow::{id, say_hello},
     services::{free_port, PostgresServer, RedisServer},
     spawn_app, spawn_app_with, spawn_app_with_config,
@@ -54,9 +54,11 @@ async fn readiness_turns_red_without_redis_and_green_again() {
     assert_eq!(body["checks"]["database"], "ok");
     redis.resume();
     redis.restart_empty();
-    eventually("ready again once Redis is back", || async {
-        readiness(&app).await.0 == 200
-    })
+    eventually_within(
+        "ready again once Redis is back",
+        Duration::from_secs(20),
+        || async { readiness(&app).await.0 == 200 },
+    )
     .await;
 }
 
@@ -72,9 +74,11 @@ async fn readiness_turns_red_without_the_database_and_green_again() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["database"], "failing");
     postgres.start_again();
-    eventually("ready again once the database is back", || async {
-        readiness(&app).await.0 == 200
-    })
+    eventually_within(
+        "ready again once the database is back",
+        Duration::from_secs(20),
+        || async { readiness(&app).await.0 == 200 },
+    )
     .await;
 }
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    config_with, eventually,
+    config_with, eventually, eventually_within,
     flow::{cookie_pair, expect_event, id, next, pushed_ticket, say_hello, Heard, Socket},
     services::{PostgresServer, RedisServer},
     spawn_app_with_config, TestApp,
@@ -255,11 +255,15 @@ async fn redis_paused_mid_flow_costs_no_login() {
     redis.resume();
 
     // The confirm after the pause goes through (retried while the connection returns).
-    eventually("the confirm goes through once Redis is back", || async {
-        let confirmed = b.confirm(&scene, &token, "Carol").await;
-        assert!([200, 503].contains(&confirmed.status), "{}", confirmed.body);
-        confirmed.status == 200
-    })
+    eventually_within(
+        "the confirm goes through once Redis is back",
+        Duration::from_secs(20),
+        || async {
+            let confirmed = b.confirm(&scene, &token, "Carol").await;
+            assert!([200, 503].contains(&confirmed.status), "{}", confirmed.body);
+            confirmed.status == 200
+        },
+    )
     .await;
     let ticket = pushed_ticket(&mut socket).await;
     assert_eq!(a.session(&scene, &ticket, &key).await.status, 200);
@@ -301,7 +305,7 @@ async fn redis_restarted_empty_loses_scenes_in_flight_but_never_a_session() {
 
     // New logins work again within seconds, on both instances; the session survived.
     for app in [&a, &b] {
-        eventually("logins work again", || async {
+        eventually_within("logins work again", Duration::from_secs(20), || async {
             app.code(&id(), &id()).await.status == 200
         })
         .await;

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Prints each figure of a `make bench` run beside the one recorded in docs/benchmarks.md.
+"""Prints each figure of a `make bench` run beside the one recorded in tests/bench/recorded.md.
 
 usage: report.py RESULTS.jsonl [--smoke] [--record]
 
 The recorded figures are the table between `<!-- bench:figures -->` and
-`<!-- /bench:figures -->` in docs/benchmarks.md; `--record` replaces it with this run's and
+`<!-- /bench:figures -->` in tests/bench/recorded.md; `--record` replaces it with this run's and
 draws tests/bench/pending-logins.png (RSS per pending login and p99 against N, for ours
 and the two baselines). `--smoke` (the test command) only prints.
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+BENCHMARKS = ROOT / "tests" / "bench" / "recorded.md"
 PLOT = ROOT / "tests" / "bench" / "pending-logins.png"
 BLOCK = re.compile(r"(<!-- bench:figures -->\n)(.*?)(<!-- /bench:figures -->)", re.S)
 
@@ -93,7 +93,7 @@ def main():
     rows = figures(steps)
     last = recorded()
     width = max(len(r[0]) for r in rows)
-    print(f"\n{'figure':<{width}}  {'now':>14}  last recorded (docs/benchmarks.md)")
+    print(f"\n{'figure':<{width}}  {'now':>14}  last recorded (tests/bench/recorded.md)")
     for name, value, unit in rows:
         print(f"{name:<{width}}  {value:>10.2f} {unit:<5} {last.get(name, '-')}")
     if "--smoke" in args:

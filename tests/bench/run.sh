@@ -5,7 +5,7 @@
 # loopback, started and stopped here. Run under tests/with-postgres.sh (the Makefile does).
 #
 # Results go to target/bench/results.jsonl, one JSON line per step; report.py prints each
-# figure beside the one recorded in docs/benchmarks.md and draws the plot.
+# figure beside the one recorded in tests/bench/recorded.md and draws the plot.
 #
 # The configuration is the default one except WeChat's real limits, which a load test must
 # raise: the app-wide QR image budget and the simulator's QR images per minute. Logging too

@@ -5,7 +5,8 @@
 pub mod flow;
 pub mod services;
 
-pub use wait::{eventually, eventually_blocking};
+#[allow(unused_imports)] // each test binary uses its own part of this module
+pub use wait::{eventually, eventually_blocking, eventually_within};
 
 mod wait;
 

@@ -269,9 +269,13 @@ impl Config {
             }
         }
         let wechat = read_wechat(vars);
+        // Its QR images lead to this server's phone page: the public origin, or the
+        // address it listens on (start-up puts the bound address there for port 0).
         let simulator = read_simulator(
             vars,
-            public_origin.clone().unwrap_or_default(),
+            public_origin
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", leptos.site_addr)),
             wechat.mp_page.clone(),
         );
         Self {

@@ -86,6 +86,13 @@ pub fn router(provider: &Provider) -> Router<AppState> {
         .merge(for_browsers)
 }
 
+/// A failure of ours (the database, mostly) in OAuth's error format, counted and logged
+/// as the error table says; its details stay in the log.
+fn server_error(err: AppError) -> Response {
+    let treatment = err.record();
+    oauth_error(treatment.status, "server_error", &err.to_string())
+}
+
 /// The provider, as the configuration holds it: these routes exist only when it does.
 struct ProviderOf(Arc<Provider>);
 
@@ -129,11 +136,7 @@ async fn discovery(ProviderOf(p): ProviderOf) -> Json<serde_json::Value> {
 async fn jwks(State(state): State<AppState>, ProviderOf(p): ProviderOf) -> Response {
     match keys::published(&state.store, p.id_token_ttl).await {
         Ok(set) => Json(set).into_response(),
-        Err(err) => oauth_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            &err.to_string(),
-        ),
+        Err(err) => server_error(err),
     }
 }
 
@@ -294,7 +297,7 @@ async fn authorize(
     let session = match session::token_from(&state, &headers) {
         Some(token) => match state.store.session(&token, state.config.sessions).await {
             Ok(found) => found,
-            Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
+            Err(err) => return server_error(err),
         },
         None => None,
     };
@@ -329,7 +332,7 @@ async fn authorize(
     };
     let code = match grants::issue_authorization_code(&state.store, &grant, p.code_ttl).await {
         Ok(code) => code,
-        Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
+        Err(err) => return server_error(err),
     };
     tracing::info!(client_id = %client.id, user_id = user.id, "authorization code issued");
     answer_client(redirect_uri, &[("code", &code)], client_state, &p.issuer)
@@ -431,7 +434,7 @@ async fn token(
         .check(super::limits::Bucket::Sessions, caller.key)
         .await
     {
-        let treatment = err.treatment();
+        let treatment = err.record();
         let mut response = oauth_error(treatment.status, "invalid_request", &err.to_string());
         if let Some(secs) = treatment.retry_after_secs {
             if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
@@ -517,7 +520,6 @@ async fn token_answer(
     else {
         return Err(bad("invalid_request", "code is missing"));
     };
-    let server_error = |err: AppError| oauth_error(err.status(), "server_error", &err.to_string());
     // Only the client the authorization code was issued to can take (and so use up) it.
     let grant = match grants::redeem_authorization_code(&state.store, code, &client.id)
         .await
@@ -641,7 +643,7 @@ async fn userinfo(
     };
     let found = match grants::access_token(&state.store, token).await {
         Ok(found) => found,
-        Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
+        Err(err) => return server_error(err),
     };
     let Some((user_id, scope)) = found else {
         return invalid();
@@ -649,7 +651,7 @@ async fn userinfo(
     let user = match state.store.user(user_id).await {
         Ok(Some(user)) => user,
         Ok(None) => return invalid(),
-        Err(err) => return oauth_error(err.status(), "server_error", &err.to_string()),
+        Err(err) => return server_error(err),
     };
     let mut answer = serde_json::json!({"sub": user.id.to_string()});
     if scope.split(' ').any(|s| s == "profile") {

@@ -12,8 +12,10 @@
 //!   event, one pub/sub subscription per instance fanning out to its local sockets.
 //!
 //! A backend only stores, compares-and-sets and fans out; it decides nothing. The
-//! contract both keep (one winner for every race, one event per change) is tested against
-//! each of them by the same suite, `tests/api/registry.rs`.
+//! contract both keep (every rule; one winner for every race) is tested against each of
+//! them by the same suite, `tests/api/registry.rs`; in Redis, where events are published
+//! to the other instances, it also counts one published event per race (in memory the
+//! event is sent under the scene's lock, by the winner alone).
 
 pub mod memory;
 pub mod redis;

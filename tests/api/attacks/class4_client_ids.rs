@@ -27,7 +27,7 @@ async fn registering_a_scene_another_browser_registered_is_refused() {
 #[tokio::test]
 async fn an_attacker_who_registers_first_only_logs_in_whoever_scans_their_code() {
     // QRLJacking: the attacker makes a scene and shows its code to a victim. The victim's
-    // phone shows which browser asks (see class 5 and SECURITY.md); if the victim still
+    // phone shows which browser asks (see class 5 and docs/security.md); if the victim still
     // confirms, the attacker's browser is logged in as the victim: the remaining risk.
     // What the design guarantees: the victim's own browser is never affected, and the
     // attacker cannot take over the victim's scene.

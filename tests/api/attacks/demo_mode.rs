@@ -31,9 +31,16 @@ fn kill(mut child: Child) {
 /// Runs the binary, which must refuse to start: it exits by itself, non-zero.
 fn refused(vars: &[(&str, &str)]) -> String {
     let mut child = scanlogin(vars).spawn().expect("the binary runs");
-    eventually_blocking(&format!("{vars:?}: the server refuses to start"), || {
-        child.try_wait().unwrap().is_some()
-    });
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually_blocking(&format!("{vars:?}: the server refuses to start"), || {
+            child.try_wait().unwrap().is_some()
+        })
+    }));
+    if waited.is_err() {
+        // It started instead: stop it, then fail.
+        kill(child);
+        panic!("{vars:?}: the server started instead of refusing");
+    }
     let Output { status, stderr, .. } = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     assert_eq!(status.code(), Some(2), "{vars:?}: {stderr}");

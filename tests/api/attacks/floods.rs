@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{eventually, flow::id, spawn_app, spawn_app_with};
+use crate::common::{eventually_within, flow::id, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
@@ -196,9 +196,11 @@ async fn when_the_database_falls_behind_new_logins_are_refused_and_those_under_w
             .map(|(scene, _, _, token)| app.confirm(scene, token, "queued")),
     );
     let refused_while_behind = async {
-        eventually("the confirms wait for the database", || {
-            std::future::ready(app.store.operations_under_way() >= 3)
-        })
+        eventually_within(
+            "the confirms wait for the database",
+            std::time::Duration::from_secs(4),
+            || std::future::ready(app.store.operations_under_way() >= 3),
+        )
         .await;
         let refused = app.code(&id(), &id()).await;
         sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();

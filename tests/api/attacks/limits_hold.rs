@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::{
-    eventually,
+    eventually_within,
     flow::{id, next, say_hello, Heard},
     spawn_app_with,
 };
@@ -95,11 +95,15 @@ async fn a_scene_no_socket_came_for_is_dropped_early() {
     .await;
     let (abandoned, key) = (id(), id());
     assert_eq!(app.code(&abandoned, &key).await.status, 200);
-    eventually("the abandoned scene is dropped after the grace", || async {
-        let status = app.code(&id(), &id()).await.status;
-        assert!(status == 200 || status == 429, "{status}");
-        status == 200
-    })
+    eventually_within(
+        "the abandoned scene is dropped after the grace",
+        Duration::from_secs(10),
+        || async {
+            let status = app.code(&id(), &id()).await.status;
+            assert!(status == 200 || status == 429, "{status}");
+            status == 200
+        },
+    )
     .await;
     // The abandoned scene is gone: its page, if it ever comes, gets a fresh code.
     let mut late = app.socket_for(&abandoned).await;

@@ -14,7 +14,7 @@ use tokio::{
 };
 
 use crate::common::{
-    eventually,
+    eventually_within,
     flow::{confirmed_ticket, id, next, Heard, Socket},
     spawn_app_with, TestApp,
 };
@@ -196,7 +196,7 @@ async fn connection_caps_refuse_new_connections_at_once_and_logins_go_on() {
 
     // Room again: a login works beside the others.
     held.truncate(55);
-    eventually("slots are given back", || {
+    eventually_within("slots are given back", Duration::from_secs(5), || {
         std::future::ready(app.open_connections.count() <= 55)
     })
     .await;

@@ -63,13 +63,13 @@ pub struct SimulatorConfig {
     /// Pages of the mini program that exist (for `check_path`).
     pub pages: Vec<String>,
     /// How codes are drawn (`SCANLOGIN_SIM_IMAGE`).
-    pub image: CodeImageFormat,
+    pub image: QrImageFormat,
 }
 
 /// How the simulator draws a code. WeChat's own codes are JPEGs of 10 to 30 KiB (PNG only
 /// with `is_hyaline`); a plain QR PNG is about 1 KiB, which hides what images cost a server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CodeImageFormat {
+pub enum QrImageFormat {
     /// A black-and-white PNG (small and quick: tests and demo mode).
     #[default]
     Png,
@@ -77,7 +77,7 @@ pub enum CodeImageFormat {
     Jpeg,
 }
 
-impl std::str::FromStr for CodeImageFormat {
+impl std::str::FromStr for QrImageFormat {
     type Err = &'static str;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
@@ -97,7 +97,7 @@ impl SimulatorConfig {
             token_ttl: Duration::from_secs(7200),
             codes_per_minute: 5000,
             pages,
-            image: CodeImageFormat::Png,
+            image: QrImageFormat::Png,
         }
     }
 }
@@ -466,7 +466,7 @@ mod tests {
             (width, grids[0].decode().unwrap().1)
         };
         let long = "http://127.0.0.1:3000/phone?scene=0123456789abcdefghijABCDEFGHIJ";
-        let (kind, png) = render_qr(long, 430, CodeImageFormat::Png).unwrap();
+        let (kind, png) = render_qr(long, 430, QrImageFormat::Png).unwrap();
         assert_eq!(kind, "image/png");
         assert!(png.starts_with(b"\x89PNG"));
         assert_eq!(png[24], 1, "one bit per pixel (the IHDR's bit depth)");
@@ -474,7 +474,7 @@ mod tests {
         let (width, text) = scanned(&png);
         assert!((430..480).contains(&width), "{width} px");
         assert_eq!(text, long);
-        let (kind, jpeg) = render_qr(long, 430, CodeImageFormat::Jpeg).unwrap();
+        let (kind, jpeg) = render_qr(long, 430, QrImageFormat::Jpeg).unwrap();
         assert_eq!(kind, "image/jpeg");
         assert!(jpeg.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG");
         assert!(

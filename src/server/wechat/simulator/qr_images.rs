@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{check_token, lock, CodeImageFormat, Simulator, WeChatJson};
+use super::{check_token, lock, QrImageFormat, Simulator, WeChatJson};
 use crate::server::wechat::errcode::*;
 
 /// The characters WeChat allows in a `scene`, besides ASCII letters and digits.
@@ -41,7 +41,7 @@ pub(super) async fn wxacode_unlimit(
     let drawn = match format {
         // Tens of microseconds at the usual widths: drawn here, as a thread hand-over
         // would cost as much.
-        CodeImageFormat::Png if target.1 <= DRAWN_ON_THE_WORKER_UP_TO => {
+        QrImageFormat::Png if target.1 <= DRAWN_ON_THE_WORKER_UP_TO => {
             Ok(render_qr(&target.0, target.1, format))
         }
         // A JPEG, or a wide PNG (up to 1280 px, nine times the pixels): off the workers.
@@ -135,7 +135,7 @@ const DRAWN_ON_THE_WORKER_UP_TO: u32 = 640;
 pub(super) fn render_qr(
     text: &str,
     width: u32,
-    format: CodeImageFormat,
+    format: QrImageFormat,
 ) -> Result<(&'static str, Vec<u8>), String> {
     use qrcodegen::{Mask, QrCode, QrCodeEcc, QrSegment, Version};
     const QUIET: usize = 4;
@@ -173,7 +173,7 @@ pub(super) fn render_qr(
     let side_u32 = u32::try_from(side).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let content_type = match format {
-        CodeImageFormat::Png => {
+        QrImageFormat::Png => {
             // Grey at one bit per pixel: 1 is white, the first pixel the highest bit.
             let bits = draw(side.div_ceil(8), &|grey, row| {
                 for (byte, eight) in row.iter_mut().zip(grey.chunks(8)) {
@@ -196,7 +196,7 @@ pub(super) fn render_qr(
             writer.finish().map_err(|e| e.to_string())?;
             "image/png"
         }
-        CodeImageFormat::Jpeg => {
+        QrImageFormat::Jpeg => {
             let grey = draw(side, &|grey, row| row.copy_from_slice(grey));
             let image = image::GrayImage::from_raw(side_u32, side_u32, grey)
                 .ok_or("a QR image's pixels")?;
