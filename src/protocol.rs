@@ -137,7 +137,11 @@ checked_string!(
 
 /// Only the OpenID provider's authorization endpoint, with its query.
 fn is_login_next(s: &str) -> bool {
-    s.starts_with("/oauth/authorize?") && !s.contains(['\\', '\r', '\n', '#']) && s.len() <= 4096
+    // No control character: one would make the redirect's `Location` an invalid header.
+    s.starts_with("/oauth/authorize?")
+        && !s.contains(['\\', '#'])
+        && !s.chars().any(|c| c.is_ascii_control())
+        && s.len() <= 4096
 }
 
 checked_string!(
@@ -365,6 +369,9 @@ mod tests {
             "https://evil.example/",
             "/oauth/authorizex",
             "/oauth/authorize?\\n",
+            "/oauth/authorize?\0",
+            "/oauth/authorize?a\tb",
+            "/oauth/authorize?a\u{7f}",
         ] {
             assert!(bad.parse::<LoginNext>().is_err(), "{bad}");
         }

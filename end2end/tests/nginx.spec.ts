@@ -30,3 +30,18 @@ test("a login through nginx in front of the server", async ({ page, browser }) =
   const me = await page.request.get(`${BASE}/api/me`);
   expect(me.headers()["x-request-id"]).toMatch(/^[0-9a-f]{32}$/);
 });
+
+test("nginx lets a phone's avatar upload through to the server's own limit", async ({ request }) => {
+  // A real chooseAvatar photo is hundreds of KiB: nginx's default 1 MiB (or the site's
+  // 64k for the API) would answer 413 before scanlogin saw it. This one is for a scene
+  // nobody has: scanlogin's own answer proves the upload reached it.
+  const res = await request.post(`${BASE}/api/mp/avatar`, {
+    multipart: {
+      scene: "A".repeat(32),
+      scan_token: "not-a-scan-token",
+      avatar: { name: "tmp_avatar.jpg", mimeType: "image/jpeg", buffer: Buffer.alloc(1536 * 1024, 7) },
+    },
+  });
+  expect(res.status()).toBe(404);
+  expect((await res.json()).code).toBe(404);
+});

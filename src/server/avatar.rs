@@ -2,7 +2,10 @@
 //!
 //! `chooseAvatar` hands the mini program a temporary file on the phone (`http://tmp/...`,
 //! `wxfile://...`): a path that means nothing anywhere else. The mini program uploads it
-//! here with `wx.uploadFile` (multipart), authorised by its scan token; the image is
+//! here with `wx.uploadFile` (multipart), authorised by its scan token, once per scan. The
+//! form's fields `scene` and `scan_token` come before the file (as `wx.uploadFile` sends
+//! its `formData`) and are checked before a byte of the file is read, so a stranger cannot
+//! make the server read 2 MiB. The image is
 //! checked from its bytes (JPEG, PNG or WebP, whatever the name or type says), decoded
 //! within limits, scaled to fit 256×256 and re-encoded as a JPEG, which strips whatever
 //! else the file carried (EXIF, location). It is stored under the hash of what we made and
@@ -40,9 +43,38 @@ pub const SIDE: u32 = 256;
 /// image) and allocations beyond the budget.
 const MAX_DECODED_SIDE: u32 = 8192;
 const MAX_DECODE_ALLOC: u64 = 128 * 1024 * 1024;
-/// Images decoded at once, in all: each may take `MAX_DECODE_ALLOC`, so many uploads at
-/// once wait for each other instead of adding up.
-static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Decodes uploaded images, a few at a time (`SCANLOGIN_IMAGE_DECODES`; by default half
+/// the cores, one on a 2-core machine): each may take `MAX_DECODE_ALLOC` and a core for a
+/// while, so uploads at once wait for each other instead of pinning every core.
+#[derive(Debug)]
+pub struct Decoder {
+    permits: tokio::sync::Semaphore,
+}
+
+impl Decoder {
+    pub fn new(at_once: usize) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(at_once.max(1)),
+        }
+    }
+
+    /// `file` as the avatar we store (see [`reencode`]).
+    async fn reencode(&self, file: Bytes) -> Result<Vec<u8>, AppError> {
+        self.run(move || reencode(&file)).await
+    }
+
+    /// Runs `decode` on the blocking pool when its turn comes.
+    async fn run<T: Send + 'static>(
+        &self,
+        decode: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self.permits.acquire().await.map_err(|_| AppError::Busy)?;
+        tokio::task::spawn_blocking(decode)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+    }
+}
 /// An avatar no user shows (its scan was cancelled, or it was replaced) is deleted after
 /// this.
 pub const UNUSED_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -56,16 +88,14 @@ pub async fn upload(
 ) -> Result<Json<Envelope<AvatarData>>, AppError> {
     let client = Client::resolve(&state, &headers, peer.ip());
     state.limits.check(Bucket::Scans, client.key).await?;
-    let form = Form::read(multipart).await?;
-    // Only the person who scanned, while the login awaits their decision.
+    let form = Form::read(&state, multipart).await?;
+    let image = state.avatar_decoder.reencode(form.file).await?;
+    // One avatar per scan: claimed once the image is good, so a file that is not an
+    // image costs the person nothing, and two uploads at once store one avatar.
     state
         .registry
-        .scanner(&form.scene, &form.scan_token)
+        .claim_avatar(&form.scene, &form.scan_token)
         .await?;
-    let _decoding = DECODING.acquire().await.map_err(|_| AppError::Busy)?;
-    let image = tokio::task::spawn_blocking(move || reencode(&form.file))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
     let id = id_of(&image);
     state.store.save_avatar(&id, &image).await?;
     Ok(Json(Envelope::ok(AvatarData {
@@ -97,7 +127,7 @@ pub async fn serve(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-/// The upload's fields.
+/// The upload's fields, its scan token checked before its file is read.
 struct Form {
     scene: SceneId,
     scan_token: ScanToken,
@@ -105,40 +135,65 @@ struct Form {
 }
 
 impl Form {
-    async fn read(mut multipart: Multipart) -> Result<Self, AppError> {
+    async fn read(state: &AppState, mut multipart: Multipart) -> Result<Self, AppError> {
         let malformed = |what: &str| AppError::Malformed(format!("avatar upload: {what}"));
-        let (mut scene, mut scan_token, mut file) = (None, None, None);
-        while let Some(field) = multipart.next_field().await.map_err(|e| {
+        let too_large_or = |e: axum::extract::multipart::MultipartError, what: &str| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::TooLarge
             } else {
-                malformed("not a multipart form")
+                malformed(what)
             }
-        })? {
+        };
+        let (mut scene, mut scan_token) = (None::<SceneId>, None::<ScanToken>);
+        let mut checked = false;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| too_large_or(e, "not a multipart form"))?
+        {
             let name = field.name().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::TooLarge
-                } else {
-                    malformed("a field could not be read")
-                }
-            })?;
+            let first_fields = "the fields scene and scan_token come first";
+            if !checked && name != "scene" && name != "scan_token" {
+                // Nothing else is read before the scan token is checked.
+                return Err(malformed(first_fields));
+            }
+            if name == "avatar" {
+                let (Some(scene), Some(scan_token)) = (scene, scan_token) else {
+                    return Err(malformed(first_fields));
+                };
+                let file = field
+                    .bytes()
+                    .await
+                    .map_err(|e| too_large_or(e, "the file could not be read"))?;
+                return Ok(Self {
+                    scene,
+                    scan_token,
+                    file,
+                });
+            }
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| too_large_or(e, "a field could not be read"))?;
             let text =
                 || String::from_utf8(bytes.to_vec()).map_err(|_| malformed("a field is not UTF-8"));
             match name.as_str() {
-                "scene" => scene = Some(text()?.parse().map_err(|_| malformed("scene"))?),
-                "scan_token" => {
+                "scene" if scene.is_none() => {
+                    scene = Some(text()?.parse().map_err(|_| malformed("scene"))?)
+                }
+                "scan_token" if scan_token.is_none() => {
                     scan_token = Some(text()?.parse().map_err(|_| malformed("scan_token"))?)
                 }
-                "avatar" => file = Some(bytes),
+                "scene" | "scan_token" => return Err(malformed("a field repeats")),
                 _ => {}
             }
+            if let (false, Some(scene), Some(scan_token)) = (checked, &scene, &scan_token) {
+                // Only the person who scanned, while the login awaits their decision.
+                state.registry.scanner(scene, scan_token).await?;
+                checked = true;
+            }
         }
-        Ok(Self {
-            scene: scene.ok_or_else(|| malformed("the field scene is missing"))?,
-            scan_token: scan_token.ok_or_else(|| malformed("the field scan_token is missing"))?,
-            file: file.ok_or_else(|| malformed("the file avatar is missing"))?,
-        })
+        Err(malformed("the file avatar is missing"))
     }
 }
 
@@ -247,6 +302,36 @@ mod tests {
         let mut truncated = png(100, 100);
         truncated.truncate(60);
         assert!(reencode(&truncated).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn images_are_decoded_as_many_at_a_time_as_allowed() {
+        use std::sync::{
+            atomic::{AtomicUsize, Ordering},
+            Arc,
+        };
+        for allowed in [1, 2] {
+            let decoder = Arc::new(Decoder::new(allowed));
+            let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let jobs = (0..6).map(|_| {
+                let (decoder, now, most) = (decoder.clone(), now.clone(), most.clone());
+                tokio::spawn(async move {
+                    decoder
+                        .run(move || {
+                            let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(at_once, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(30));
+                            now.fetch_sub(1, Ordering::SeqCst);
+                            Ok(())
+                        })
+                        .await
+                })
+            });
+            for job in futures::future::join_all(jobs).await {
+                job.unwrap().unwrap();
+            }
+            assert_eq!(most.load(Ordering::SeqCst), allowed);
+        }
     }
 
     #[test]

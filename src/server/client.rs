@@ -97,7 +97,9 @@ impl fmt::Display for TrustedProxies {
 
 /// What per-client limits count by: an IPv4 address, or an IPv6 address cut to its
 /// network prefix (`SCANLOGIN_IPV6_PREFIX`, default 64), since one subscriber commonly
-/// holds a whole /64 and could otherwise be 2^64 clients.
+/// holds a whole /64 and could otherwise be 2^64 clients. One subscriber may also hold
+/// a /56 or a /48 (tunnel brokers hand them out free): the wider networks a client sits in
+/// have limits of their own ([`Ipv6Networks`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientKey(IpAddr);
 
@@ -112,6 +114,89 @@ impl ClientKey {
                 Self(IpAddr::V6(Ipv6Addr::from(bits & mask)))
             }
         }
+    }
+}
+
+impl ClientKey {
+    /// The IPv6 network of `prefix` bits this client is in (`None` for IPv4). A network's
+    /// key can equal a client's (`2001:db8:1:200::` is a /64 and a /56), so what counts
+    /// by both keeps them apart by prefix.
+    pub fn network(self, prefix: u8) -> Option<ClientKey> {
+        match self.0 {
+            IpAddr::V4(_) => None,
+            v6 @ IpAddr::V6(_) => Some(ClientKey::new(v6, prefix)),
+        }
+    }
+}
+
+/// The wider IPv6 networks every limit also counts, each allowed a multiple of what one
+/// client is (`SCANLOGIN_IPV6_NETWORK_LIMITS`, default `56:4,48:16`: a /56 gets four
+/// clients' allowance, a /48 sixteen). Without them one /48 would be 65,536 clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6Networks(Vec<(u8, u32)>);
+
+impl Ipv6Networks {
+    /// `(prefix, multiple)`, widest last.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, u32)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Every network must be wider than a client's own prefix.
+    pub fn check_against(&self, client_prefix: u8) -> Result<(), String> {
+        match self.0.iter().find(|(prefix, _)| *prefix >= client_prefix) {
+            Some((prefix, _)) => Err(format!(
+                "/{prefix} is not wider than a client's /{client_prefix} (SCANLOGIN_IPV6_PREFIX)"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Default for Ipv6Networks {
+    fn default() -> Self {
+        Self(vec![(56, 4), (48, 16)])
+    }
+}
+
+impl FromStr for Ipv6Networks {
+    type Err = String;
+
+    /// `prefix:multiple` pairs, comma-separated (`56:4,48:16`); `none` for no networks.
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        if list.trim() == "none" {
+            return Ok(Self(Vec::new()));
+        }
+        let mut networks = Vec::new();
+        for item in list.split(',').map(str::trim) {
+            let parsed = item.split_once(':').and_then(|(prefix, multiple)| {
+                Some((prefix.trim().parse::<u8>().ok()?, multiple.trim().parse::<u32>().ok()?))
+            });
+            match parsed {
+                Some((prefix, multiple)) if (1..128).contains(&prefix) && multiple >= 1 => {
+                    networks.push((prefix, multiple))
+                }
+                _ => {
+                    return Err(format!(
+                        "{item:?} is not prefix:multiple (56:4 lets a /56 do what 4 clients may)"
+                    ))
+                }
+            }
+        }
+        networks.sort_by_key(|(prefix, _)| std::cmp::Reverse(*prefix));
+        if networks.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err("a prefix is named twice".into());
+        }
+        Ok(Self(networks))
+    }
+}
+
+impl fmt::Display for Ipv6Networks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let list: Vec<String> = self.0.iter().map(|(p, m)| format!("{p}:{m}")).collect();
+        f.write_str(&list.join(","))
     }
 }
 
@@ -266,6 +351,27 @@ mod tests {
             "IPv4 is not grouped"
         );
         assert_eq!(ClientKey::new(ip("2001:db8::1"), 0).to_string(), "::");
+    }
+
+    #[test]
+    fn a_client_is_in_the_wider_networks_of_its_address() {
+        let client = ClientKey::new(ip("2001:db8:1:2ff::1"), 64);
+        assert_eq!(client.network(56).unwrap().to_string(), "2001:db8:1:200::");
+        assert_eq!(client.network(48).unwrap().to_string(), "2001:db8:1::");
+        assert_eq!(ClientKey::new(ip("10.0.0.1"), 64).network(48), None);
+    }
+
+    #[test]
+    fn network_limits_are_prefix_multiple_pairs() {
+        let parsed: Ipv6Networks = "48:16, 56:4".parse().unwrap();
+        assert_eq!(parsed, Ipv6Networks::default());
+        assert_eq!(parsed.to_string(), "56:4,48:16");
+        assert_eq!("none".parse::<Ipv6Networks>().unwrap().iter().count(), 0);
+        for bad in ["56", "56:0", "0:4", "128:2", "56:4,56:8", "x:4", ""] {
+            assert!(bad.parse::<Ipv6Networks>().is_err(), "{bad}");
+        }
+        assert!(parsed.check_against(64).is_ok());
+        assert!(parsed.check_against(56).is_err());
     }
 
     #[test]

@@ -15,7 +15,17 @@
 //!   first request head within it, and every later head must be complete within it of its
 //!   first byte;
 //! - an **idle timeout** (`SCANLOGIN_IDLE_TIMEOUT_SECS`) for keep-alive connections with no
-//!   request in flight.
+//!   request in flight;
+//! - a **body deadline** (`SCANLOGIN_BODY_TIMEOUT_SECS`): while a handler waits for the
+//!   next bytes of a request's body, they must come within it, and once it has passed the
+//!   body must keep coming at [`MIN_BODY_RATE`] on average (so a byte every few seconds
+//!   cannot hold a connection for hours); while the server waits for the client to take
+//!   the next bytes of an answer, they must be taken within it. A handler busy on its own
+//!   (a long poll, a database call) is never cut: only waiting on the client counts.
+//!
+//! Only HTTP/1.1 is served. Browsers speak HTTP/2 only over TLS, which the proxy in front
+//! terminates (nginx speaks HTTP/1.1 to its upstreams), so cleartext HTTP/2 would serve no
+//! one but a client opening hundreds of streams on one connection.
 //!
 //! hyper's own `header_read_timeout` starts whenever a connection waits for a head, which
 //! would cut idle keep-alive connections at the header deadline; hence the watchdog here,
@@ -47,27 +57,36 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
+    sync::Notify,
     time::Instant,
 };
 use tower::ServiceExt as _;
 
 use super::{
-    client::{ClientKey, TrustedProxies},
+    client::{ClientKey, Ipv6Networks, TrustedProxies},
     config::ConnectionLimits,
 };
 
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Bytes a second a request body must average once the body deadline has passed: a 16 KiB
+/// API body has the deadline plus 2 s, a 2 MiB avatar the deadline plus 256 s (a phone on
+/// a slow 2G link uploads faster than this).
+pub const MIN_BODY_RATE: u64 = 8 * 1024;
+
 /// The rules, resolved at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    pub body_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_peer: usize,
     pub trusted_proxies: TrustedProxies,
     pub ipv6_prefix: u8,
+    /// A peer's wider IPv6 networks, each capped at a multiple of a peer's connections.
+    pub ipv6_networks: Ipv6Networks,
     /// Peers the per-address cap does not apply to, besides trusted proxies: in demo mode,
     /// the server's own WeChat client, which calls the built-in simulator from 127.0.0.1.
     pub uncapped: Vec<IpAddr>,
@@ -79,16 +98,19 @@ impl Settings {
         descriptor_limit: u64,
         trusted_proxies: TrustedProxies,
         ipv6_prefix: u8,
+        ipv6_networks: Ipv6Networks,
     ) -> Self {
         let default_max =
             usize::try_from(default_max_connections(descriptor_limit)).unwrap_or(usize::MAX);
         Self {
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,
+            body_timeout: limits.body_timeout,
             max_connections: limits.max_connections.unwrap_or(default_max),
             max_connections_per_peer: limits.max_connections_per_peer,
             trusted_proxies,
             ipv6_prefix,
+            ipv6_networks,
             uncapped: Vec::new(),
         }
     }
@@ -119,12 +141,13 @@ pub fn raise_descriptor_limit() -> (u64, u64) {
     }
 }
 
-/// Counts open connections, in all and per peer.
+/// Counts open connections, in all and per peer (and per wider IPv6 network of peers:
+/// the key's prefix tells a network from a peer with the same address).
 #[derive(Debug)]
 struct Gate {
     settings: Settings,
     open: AtomicUsize,
-    per_peer: DashMap<ClientKey, usize>,
+    per_peer: DashMap<(ClientKey, u8), usize>,
 }
 
 /// A connection's place under the caps, given back when the connection closes (for a
@@ -132,9 +155,23 @@ struct Gate {
 struct Slot {
     gate: Arc<Gate>,
     peer: Option<ClientKey>,
+    /// How many of the peer's counters this connection has a place in.
+    counted: u8,
 }
 
 impl Gate {
+    /// The counters a peer's connection takes a place in, each with its cap: the peer's
+    /// own, then its wider IPv6 networks'.
+    fn counters(&self, key: ClientKey) -> impl Iterator<Item = ((ClientKey, u8), usize)> + '_ {
+        let cap = self.settings.max_connections_per_peer;
+        std::iter::once(((key, 128), cap)).chain(self.settings.ipv6_networks.iter().filter_map(
+            move |(prefix, multiple)| {
+                let network = key.network(prefix)?;
+                Some(((network, prefix), cap.saturating_mul(multiple as usize)))
+            },
+        ))
+    }
+
     fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Slot> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.settings.max_connections {
             self.open.fetch_sub(1, Ordering::AcqRel);
@@ -145,20 +182,24 @@ impl Gate {
         let mut slot = Slot {
             gate: self.clone(),
             peer: None,
+            counted: 0,
         };
         let uncapped = self.settings.trusted_proxies.contains(peer)
             || self.settings.uncapped.contains(&peer.to_canonical());
         if !uncapped {
             let key = ClientKey::new(peer, self.settings.ipv6_prefix);
-            let mut count = self.per_peer.entry(key).or_default();
-            if *count >= self.settings.max_connections_per_peer {
-                drop(count);
-                tracing::debug!(%peer, "connection refused: too many from this address");
-                super::metrics::rejected("connection_cap_per_peer");
-                return None; // `slot` gives the total back
-            }
-            *count += 1;
             slot.peer = Some(key);
+            for (counter, cap) in self.counters(key) {
+                let mut count = self.per_peer.entry(counter).or_default();
+                if *count >= cap {
+                    drop(count);
+                    tracing::debug!(%peer, "connection refused: too many from this address");
+                    super::metrics::rejected("connection_cap_per_peer");
+                    return None; // `slot` gives back the total and the places taken
+                }
+                *count += 1;
+                slot.counted += 1;
+            }
         }
         Some(slot)
     }
@@ -168,10 +209,12 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.gate.open.fetch_sub(1, Ordering::AcqRel);
         if let Some(key) = self.peer {
-            self.gate.per_peer.remove_if_mut(&key, |_, count| {
-                *count -= 1;
-                *count == 0
-            });
+            for (counter, _) in self.gate.counters(key).take(usize::from(self.counted)) {
+                self.gate.per_peer.remove_if_mut(&counter, |_, count| {
+                    *count -= 1;
+                    *count == 0
+                });
+            }
         }
     }
 }
@@ -197,6 +240,16 @@ struct Activity {
     idle_since: AtomicU64,
     /// When the first byte of a request head arrived while nothing was in flight.
     head_started: AtomicU64,
+    /// When the request in flight started, and the bytes of its body read since.
+    body_started: AtomicU64,
+    body_bytes: AtomicU64,
+    /// Since when a handler waits for the next bytes of the body.
+    body_waiting_since: AtomicU64,
+    /// Since when the server waits for the client to take the next bytes of an answer.
+    write_blocked_since: AtomicU64,
+    /// Wakes the watchdog when a wait on the client begins (its deadline is sooner than
+    /// the watchdog's next look).
+    waiting: Notify,
 }
 
 impl Activity {
@@ -207,6 +260,11 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             idle_since: AtomicU64::new(0),
             head_started: AtomicU64::new(NONE),
+            body_started: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
+            body_waiting_since: AtomicU64::new(NONE),
+            write_blocked_since: AtomicU64::new(NONE),
+            waiting: Notify::new(),
         }
     }
 
@@ -231,6 +289,8 @@ impl Activity {
         self.served_any.store(true, Ordering::Release);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.head_started.store(NONE, Ordering::Release);
+        self.body_started.store(self.now(), Ordering::Release);
+        self.body_bytes.store(0, Ordering::Release);
     }
 
     fn request_finished(&self) {
@@ -240,19 +300,111 @@ impl Activity {
         }
     }
 
+    /// Marks the start of a wait on the client (if none was under way) and wakes the
+    /// watchdog.
+    fn wait_begins(&self, since: &AtomicU64) {
+        let now = self.now();
+        if since
+            .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.waiting.notify_one();
+        }
+    }
+
+    fn body_read(&self, bytes: usize) {
+        self.body_bytes.fetch_add(bytes as u64, Ordering::AcqRel);
+        self.body_waiting_since.store(NONE, Ordering::Release);
+    }
+
     /// When the connection is to be closed if nothing changes; `None` while a request is
-    /// in flight.
+    /// in flight and nothing waits on the client.
     fn deadline(&self, settings: &Settings) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
+        let waits = self.wait_deadline(settings);
+        let between_requests = if self.in_flight.load(Ordering::Acquire) > 0 {
+            None
+        } else if !self.served_any.load(Ordering::Acquire) {
+            Some(self.opened + settings.header_timeout)
+        } else {
+            match self.head_started.load(Ordering::Acquire) {
+                NONE => Some(
+                    self.at(self.idle_since.load(Ordering::Acquire)) + settings.idle_timeout,
+                ),
+                started => Some(self.at(started) + settings.header_timeout),
+            }
+        };
+        match (waits, between_requests) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        if !self.served_any.load(Ordering::Acquire) {
-            return Some(self.opened + settings.header_timeout);
+    }
+
+    /// The body deadline: of a wait for the body's next bytes (and of its average rate),
+    /// or of a wait for the client to take the answer's.
+    fn wait_deadline(&self, settings: &Settings) -> Option<Instant> {
+        let timeout = settings.body_timeout;
+        let writing = match self.write_blocked_since.load(Ordering::Acquire) {
+            NONE => None,
+            since => Some(self.at(since) + timeout),
+        };
+        let reading = match self.body_waiting_since.load(Ordering::Acquire) {
+            NONE => None,
+            since => {
+                let bytes = self.body_bytes.load(Ordering::Acquire);
+                let at_rate = self.at(self.body_started.load(Ordering::Acquire))
+                    + timeout
+                    + Duration::from_millis(bytes.saturating_mul(1000) / MIN_BODY_RATE);
+                Some((self.at(since) + timeout).min(at_rate))
+            }
+        };
+        match (writing, reading) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        match self.head_started.load(Ordering::Acquire) {
-            NONE => Some(self.at(self.idle_since.load(Ordering::Acquire)) + settings.idle_timeout),
-            started => Some(self.at(started) + settings.header_timeout),
+    }
+}
+
+/// A request's body, telling the watchdog when its handler waits for the client's next
+/// bytes and how many have come.
+struct WatchedBody {
+    body: Incoming,
+    activity: Arc<Activity>,
+}
+
+impl hyper::body::Body for WatchedBody {
+    type Data = axum::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let poll = Pin::new(&mut self.body).poll_frame(cx);
+        match &poll {
+            Poll::Pending => self.activity.wait_begins(&self.activity.body_waiting_since),
+            Poll::Ready(Some(Ok(frame))) => self
+                .activity
+                .body_read(frame.data_ref().map_or(0, |data| data.len())),
+            Poll::Ready(_) => self.activity.body_read(0),
         }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        // A handler that stopped reading no longer waits on the client.
+        self.activity
+            .body_waiting_since
+            .store(NONE, Ordering::Release);
     }
 }
 
@@ -278,13 +430,30 @@ impl AsyncRead for Tracked {
     }
 }
 
+impl Tracked {
+    /// Reports a write's progress: a write the client is not taking starts a wait.
+    fn wrote(&self, poll: &Poll<io::Result<usize>>) {
+        match poll {
+            Poll::Pending => self
+                .activity
+                .wait_begins(&self.activity.write_blocked_since),
+            Poll::Ready(_) => self
+                .activity
+                .write_blocked_since
+                .store(NONE, Ordering::Release),
+        }
+    }
+}
+
 impl AsyncWrite for Tracked {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.wrote(&poll);
+        poll
     }
 
     fn poll_write_vectored(
@@ -292,7 +461,9 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.wrote(&poll);
+        poll
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -370,7 +541,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let graceful = GracefulShutdown::new();
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // HTTP/1.1 only (see the module's documentation).
+        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
         // The watchdog below keeps the deadlines; see the module's documentation.
         builder.http1().header_read_timeout(None);
         let builder = Arc::new(builder);
@@ -408,8 +580,14 @@ impl Server {
                     activity.request_started();
                     let activity = activity.clone();
                     let router = router.clone();
+                    let req = req.map(|body| {
+                        Body::new(WatchedBody {
+                            body,
+                            activity: activity.clone(),
+                        })
+                    });
                     async move {
-                        let response = match router.oneshot(req.map(Body::new)).await {
+                        let response = match router.oneshot(req).await {
                             Ok(response) => response,
                             Err(never) => match never {},
                         };
@@ -463,9 +641,11 @@ async fn watch_connection<C, E>(
                 }
                 return;
             }
+            // A wait on the client began: its deadline may be sooner than `wake`.
+            () = activity.waiting.notified() => {}
             () = tokio::time::sleep_until(wake) => {
                 if activity.deadline(&settings).is_some_and(|d| d <= Instant::now()) {
-                    tracing::debug!(%peer, "connection closed: header or idle deadline");
+                    tracing::debug!(%peer, "connection closed: header, body or idle deadline");
                     return; // dropping the connection closes it
                 }
             }
@@ -475,7 +655,46 @@ async fn watch_connection<C, E>(
 
 #[cfg(test)]
 mod tests {
-    use super::default_max_connections;
+    use super::*;
+
+    #[test]
+    fn a_peer_s_wider_ipv6_networks_are_capped_too() {
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(10),
+            max_connections: Some(1000),
+            max_connections_per_peer: 2,
+            max_pending_sockets_per_client: 16,
+        };
+        let settings = Settings::new(
+            &limits,
+            20_000,
+            TrustedProxies::default(),
+            64,
+            Ipv6Networks::default(),
+        );
+        let gate = Arc::new(Gate {
+            settings,
+            open: AtomicUsize::new(0),
+            per_peer: DashMap::new(),
+        });
+        let peer = |s: String| s.parse::<IpAddr>().unwrap();
+        // Eight /64s of one /56, two connections each: the /56 holds 4 peers' worth.
+        let mut slots: Vec<Slot> = (0..8)
+            .flat_map(|i| [0, 1].map(move |_| i))
+            .filter_map(|i| gate.admit(peer(format!("2001:db8:1:{i:x}::1"))))
+            .collect();
+        assert_eq!(slots.len(), 8);
+        // Other /56s of the same /48: 16 peers' worth in all.
+        slots.extend((1..=40).filter_map(|i| gate.admit(peer(format!("2001:db8:1:{:x}::1", i * 0x100)))));
+        assert_eq!(slots.len(), 32);
+        assert!(gate.admit(peer("2001:db8:2::1".into())).is_some(), "another /48");
+        assert!(gate.admit(peer("10.0.0.1".into())).is_some(), "IPv4 is one peer");
+        drop(slots);
+        assert!(gate.per_peer.is_empty(), "every place is given back");
+        assert_eq!(gate.open.load(Ordering::Acquire), 0);
+    }
 
     #[test]
     fn the_default_cap_keeps_descriptors_back_for_the_rest_of_the_server() {

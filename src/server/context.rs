@@ -47,6 +47,8 @@ pub struct AppStateInner {
     /// Every scene's state, events and expiry.
     pub registry: Arc<Registry>,
     pub qr_images: QrImages,
+    /// Decodes uploaded avatars, a few at a time.
+    pub avatar_decoder: Arc<super::avatar::Decoder>,
     /// Open-in-WeChat links made, and WeChat's refusals (see `open_link.rs`).
     pub open_links: Arc<super::open_link::OpenLinks>,
     /// Demo mode's own WeChat simulator.

@@ -44,6 +44,8 @@ pub enum AppError {
     AlreadyConfirmed,
     #[error("this login was cancelled")]
     AlreadyCancelled,
+    #[error("an avatar was already uploaded with this scan")]
+    AvatarAlreadyUploaded,
     #[error("request body too large")]
     TooLarge,
     #[error("invalid, used or expired ticket")]
@@ -56,6 +58,8 @@ pub enum AppError {
         "this site is handing out too many codes right now: try again in {retry_after_secs} s"
     )]
     CodeBudgetSpent { retry_after_secs: u64 },
+    #[error("this site has made all its links to the mini program for today: scan the code")]
+    LinkBudgetSpent { retry_after_secs: u64 },
     #[error("too many codes from this address at once: finish or wait for the others")]
     TooManyScenes,
     #[error("too many login sockets from this address are still waiting to say hello")]
@@ -140,6 +144,7 @@ impl AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, None, None, No),
             AppError::AlreadyConfirmed => (StatusCode::CONFLICT, None, None, No),
             AppError::AlreadyCancelled => (StatusCode::CONFLICT, None, None, No),
+            AppError::AvatarAlreadyUploaded => (StatusCode::CONFLICT, None, None, No),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None, None, No),
             AppError::RateLimited { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -151,6 +156,12 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(*retry_after_secs),
                 Some("code_budget"),
+                No,
+            ),
+            AppError::LinkBudgetSpent { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(*retry_after_secs),
+                Some("link_budget"),
                 No,
             ),
             AppError::TooManyScenes => (

@@ -1,6 +1,7 @@
-//! What every request passes through: the `Origin` check on state-changing requests,
-//! the simulator's control surface kept to this machine, `Cache-Control: no-store` on
-//! everything that may carry user data, and security headers.
+//! What every request passes through: automatic demo mode kept to requests made on this
+//! machine (the simulator's control surface with it: it mints `wx.login` codes for any
+//! openid, a login as anyone), the `Origin` check on state-changing requests,
+//! `Cache-Control: no-store` on everything that may carry user data, and security headers.
 
 use std::net::SocketAddr;
 
@@ -26,10 +27,6 @@ use super::{
 fn is_origin_exempt(path: &str) -> bool {
     path.starts_with("/api/mp/") || path == "/oauth/token" || path == "/oauth/userinfo"
 }
-
-/// The simulator's control surface: it mints `wx.login` codes for any openid (a login as
-/// anyone) and breaks WeChat on demand.
-const SIMULATOR_CONTROL: &str = "/__wechat/__sim/";
 
 /// An `Origin` header, if sent, must be one of ours. Browsers send it on every
 /// cross-origin request, on POSTs and on WebSocket upgrades, so a page elsewhere cannot
@@ -59,33 +56,56 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
     next.run(req).await
 }
 
-/// The simulator's control surface answers only this machine (the client's address as
-/// resolved behind trusted proxies), unless demo mode was asked for with
-/// `SCANLOGIN_DEMO=1`, when a phone on the network plays the mini program.
-pub async fn keep_simulator_control_local(
+/// Automatic demo mode (nothing configured, a loopback address) lets anyone who reaches
+/// the server log in as anyone, on the grounds that only this machine can. A forwarder on
+/// this machine breaks that ground while every peer still looks local: `ssh -R`, a tunnel
+/// client, socat, a sidecar, nginx. So in automatic demo mode a request is answered only
+/// if it is plainly made here: a loopback peer, no `X-Forwarded-For`, `Forwarded` or
+/// `X-Real-IP` (which forwarders add), and a `Host` that names this machine (which a
+/// forwarder passes on from the outside: `login.example.com`, a tunnel's name). A
+/// deployment behind a proxy is not demo mode by accident: it sets `SCANLOGIN_DEMO=1`.
+pub async fn keep_automatic_demo_local(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path().starts_with(SIMULATOR_CONTROL)
-        && !matches!(state.config.mode, Mode::Demo { forced: true })
-    {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip());
-        let local = peer.is_some_and(|peer| {
-            is_loopback(state.config.trusted_proxies.resolve(peer, req.headers()))
-        });
-        if !local {
-            return error_response(
-                req.uri().path(),
-                StatusCode::FORBIDDEN,
-                "the simulator's control surface answers this machine only (SCANLOGIN_DEMO=1 opens it)",
-            );
-        }
+    if matches!(state.config.mode, Mode::Demo { forced: false }) && !is_plainly_local(&req) {
+        return error_response(
+            req.uri().path(),
+            StatusCode::FORBIDDEN,
+            "demo mode answers requests made on this machine only, not through a proxy or a \
+             tunnel (SCANLOGIN_DEMO=1 opens it on purpose)",
+        );
     }
     next.run(req).await
+}
+
+fn is_plainly_local(req: &Request) -> bool {
+    let peer_local = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| is_loopback(peer.ip()));
+    let headers = req.headers();
+    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|name| headers.contains_key(*name));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().host());
+    peer_local && !forwarded && host.is_some_and(is_loopback_host)
+}
+
+/// `localhost`, a name under `.localhost`, or a loopback address, with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host().to_ascii_lowercase();
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(is_loopback)
 }
 
 /// Pages and API answers may carry who is logged in, a code or a ticket: no cache, no
@@ -109,13 +129,15 @@ pub async fn no_store(req: Request, next: Next) -> Response {
 }
 
 /// The Content-Security-Policy of an HTML page, with the nonce of its inline scripts.
-/// WebAssembly needs `'wasm-unsafe-eval'`; the code is a `data:` image; avatars are
-/// `https:` or our own (see `profile.rs`); the socket is same-origin.
+/// WebAssembly needs `'wasm-unsafe-eval'`; the code is a `data:` image; avatars are our
+/// own or on WeChat's avatar hosts (see `profile.rs`); the socket is same-origin.
 pub fn page_csp(nonce: &str) -> String {
+    let [host_a, host_b] = super::profile::WECHAT_AVATAR_HOSTS;
     format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' https: data:; connect-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         style-src 'self'; img-src 'self' https://{host_a} https://{host_b} data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
     )
 }
 
@@ -136,4 +158,35 @@ pub fn security_headers() -> [(header::HeaderName, HeaderValue); 4] {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts_are_names_of_this_machine() {
+        for host in [
+            "localhost",
+            "localhost:3000",
+            "LOCALHOST",
+            "app.localhost:3000",
+            "127.0.0.1:3000",
+            "127.1.2.3",
+            "[::1]:3000",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "login.example.com",
+            "localhost.example.com",
+            "abc.trycloudflare.com",
+            "10.0.0.5:3000",
+            "[2001:db8::1]",
+            "",
+            "127.0.0.1:3000/x",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

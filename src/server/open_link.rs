@@ -7,7 +7,8 @@
 //!
 //! Links are WeChat's to ration: 500,000 a day with schemes, and only verified mini
 //! programs of a company may make them. So a scene gets one link, kept while the scene
-//! lives; a new link counts against the codes' rate limit; and a refusal that holds for
+//! lives; a new link counts against the codes' rate limit and the app's daily budget
+//! (`SCANLOGIN_LINK_BUDGET_PER_DAY`, below WeChat's quota); and a refusal that holds for
 //! every link (no permission, the day's quota) is remembered, so that each page after
 //! it costs WeChat nothing: until Beijing's next midnight for the quota, an hour for a
 //! permission. When WeChat refuses, the page says so and keeps its code.
@@ -59,7 +60,9 @@ impl OpenLinks {
             Some(errcode::LINK_NOT_PERMITTED | errcode::NO_SCHEME_PERMISSION) => {
                 now + PERMISSION_RETRY.as_secs()
             }
-            Some(errcode::LINK_DAILY_QUOTA | errcode::QUOTA_LIMIT) => next_beijing_midnight(now),
+            Some(errcode::LINK_DAILY_QUOTA | errcode::QUOTA_LIMIT) => {
+                super::limits::next_beijing_midnight(now)
+            }
             // A hundred a second, for links and schemes together.
             Some(errcode::LINK_RATE_LIMIT) => now + 1,
             _ => return false,
@@ -68,13 +71,6 @@ impl OpenLinks {
         tracing::warn!(%err, refused_for_secs = until - now, "WeChat makes no links for now");
         true
     }
-}
-
-/// WeChat's quotas are per day of China Standard Time (UTC+8).
-fn next_beijing_midnight(now: u64) -> u64 {
-    const DAY: u64 = 86_400;
-    const OFFSET: u64 = 8 * 3600;
-    ((now + OFFSET) / DAY + 1) * DAY - OFFSET
 }
 
 pub async fn open_link(
@@ -93,6 +89,8 @@ pub async fn open_link(
         return Err(AppError::LinksRefused);
     }
     state.limits.check(Bucket::Codes, client.key).await?;
+    // A link, or a scheme when WeChat makes no link: one of the day's budget either way.
+    state.limits.spend_link().await?;
     let page = MiniProgramPage {
         path: state.config.wechat.mp_page.clone(),
         query: format!("scene={scene}"),
@@ -115,17 +113,4 @@ pub async fn open_link(
     };
     links.made.insert(scene.clone(), url.clone()).await;
     Ok(OpenLinkAnswer { url })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_quota_day_ends_at_beijing_midnight() {
-        // 2025-12-01 16:00:00 UTC is midnight in Beijing.
-        let midnight = 1_764_604_800;
-        assert_eq!(next_beijing_midnight(midnight - 1), midnight);
-        assert_eq!(next_beijing_midnight(midnight), midnight + 86_400);
-    }
 }

@@ -4,8 +4,12 @@
 //! control characters, of bidirectional overrides and isolates (which can make text read
 //! backwards, `U+202E`), and of invisible zero-width characters (which make two names look
 //! the same), then limited to 64 user-perceived characters (grapheme clusters), so an emoji
-//! is never cut in half. An avatar is an `https://` URL, or a path on our own origin: what
-//! the pages' Content-Security-Policy (`img-src 'self' https: data:`) lets them show.
+//! is never cut in half. An avatar is one uploaded here (`/avatars/<id>`) or an `https://`
+//! URL on WeChat's avatar hosts ([`WECHAT_AVATAR_HOSTS`]), and nothing else: it is shown to
+//! others and goes out as the OpenID `picture` claim, so any other URL would let a person
+//! make every page and relying party that shows them fetch from a server of their choice
+//! (tracking them, or probing from the relying party's network). The pages'
+//! Content-Security-Policy lets them show images from the same places only.
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -14,6 +18,9 @@ use crate::protocol::Profile;
 
 pub const MAX_NICKNAME_GRAPHEMES: usize = 64;
 const MAX_AVATAR_URL_BYTES: usize = 1024;
+/// Where WeChat serves the avatars it hands a mini program (`getUserProfile` and older
+/// `userInfo`: `https://thirdwx.qlogo.cn/mmopen/...`).
+pub const WECHAT_AVATAR_HOSTS: [&str; 2] = ["thirdwx.qlogo.cn", "wx.qlogo.cn"];
 
 /// Bidirectional formatting characters: marks, embeddings, overrides and isolates.
 fn is_bidi_control(c: char) -> bool {
@@ -61,7 +68,7 @@ pub fn check_avatar_url(raw: &str) -> Result<String, AppError> {
     let url = raw.trim();
     let refused = || {
         AppError::Malformed(
-            "profile.avatar_url: an https:// URL, or an avatar uploaded here (/avatars/…)".into(),
+            "profile.avatar_url: an avatar uploaded here (/avatars/…) or on WeChat's avatar hosts (https://thirdwx.qlogo.cn/…)".into(),
         )
     };
     if url.is_empty() {
@@ -74,7 +81,13 @@ pub fn check_avatar_url(raw: &str) -> Result<String, AppError> {
         // One uploaded here (`POST /api/mp/avatar`); no other path on our origin.
         super::avatar::is_id(id)
     } else {
-        url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
+        url::Url::parse(url).is_ok_and(|u| {
+            u.scheme() == "https"
+                && u.port().is_none()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.host_str().is_some_and(|host| WECHAT_AVATAR_HOSTS.contains(&host))
+        })
     };
     if acceptable {
         Ok(url.to_owned())
@@ -124,11 +137,18 @@ mod tests {
     }
 
     #[test]
-    fn avatars_are_https_or_our_own_paths() {
-        assert!(check_avatar_url("https://cdn.example/a.png").is_ok());
+    fn avatars_are_our_own_or_on_wechats_avatar_hosts() {
+        assert!(check_avatar_url("https://thirdwx.qlogo.cn/mmopen/vi_32/abc/132").is_ok());
+        assert!(check_avatar_url("https://wx.qlogo.cn/mmhead/abc/0").is_ok());
         assert!(check_avatar_url("/avatars/zjw6mRDlJrla1b8ulN5b7nwQ8aICMLWtuYYrHP-aRcY").is_ok());
         assert_eq!(check_avatar_url("").unwrap(), "");
         for bad in [
+            "https://cdn.example/a.png",
+            "https://tracker.example/thirdwx.qlogo.cn/a.png",
+            "https://thirdwx.qlogo.cn.evil.example/a.png",
+            "https://thirdwx.qlogo.cn:8443/a.png",
+            "https://user@thirdwx.qlogo.cn/a.png",
+            "http://thirdwx.qlogo.cn/a.png",
             "http://cdn.example/a.png",
             "http://tmp/wxfile.jpg",
             "wxfile://tmp_abc.jpg",

@@ -1,5 +1,8 @@
 //! The QR image endpoint: registers a scene for a browser and gets its QR image (the
-//! mini-program code, wxacode) from WeChat, once per scene.
+//! mini-program code, wxacode) from WeChat, once per scene as long as the image is kept
+//! (`qr_images.rs`). Every call to WeChat is charged to the app-wide budget, a new
+//! scene's and a repeat's alike, so no client can spend WeChat's quota for everyone by
+//! asking again.
 
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
@@ -56,27 +59,32 @@ pub async fn issue_qr_image(
             client: client.key,
         })
         .await?;
-    if registration.is_new {
-        // A new scene costs a WeChat call: the app-wide budget pays for it, or the
-        // scene is dropped again.
-        if let Err(err) = state.limits.spend_code().await {
-            state.registry.forget(&scene).await?;
-            return Err(err);
+    let image = match state.qr_images.kept(&scene).await {
+        Some(image) => Ok(image),
+        None => {
+            // A WeChat call: the app-wide budget pays for it first. A new scene it cannot
+            // pay for is dropped again.
+            if let Err(err) = state.limits.spend_code().await {
+                if registration.is_new {
+                    state.registry.forget(&scene).await?;
+                }
+                return Err(err);
+            }
+            let config = &state.config;
+            let request = WxaCodeRequest {
+                scene: scene.as_str().to_owned(),
+                page: config.wechat.mp_page.clone(),
+                // WeChat checks the page only against the published version.
+                check_path: config.wechat.env_version == EnvVersion::Release,
+                env_version: config.wechat.env_version,
+                width: config.wechat.code_width,
+            };
+            state
+                .qr_images
+                .get_or_fetch(&scene, state.wechat.get_wxacode_unlimit(&request))
+                .await
         }
-    }
-    let config = &state.config;
-    let request = WxaCodeRequest {
-        scene: scene.as_str().to_owned(),
-        page: config.wechat.mp_page.clone(),
-        // WeChat checks the page only against the published version.
-        check_path: config.wechat.env_version == EnvVersion::Release,
-        env_version: config.wechat.env_version,
-        width: config.wechat.code_width,
     };
-    let image = state
-        .qr_images
-        .get_or_fetch(&scene, state.wechat.get_wxacode_unlimit(&request))
-        .await;
     let image = match image {
         Ok(image) => image,
         Err(err) => {
@@ -91,14 +99,12 @@ pub async fn issue_qr_image(
         super::metrics::login_step(super::metrics::Step::CodeIssued);
     }
     let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-    // Served: a waiting login must not keep its image (see qr_images.rs).
-    state.qr_images.forget(&scene).await;
     Ok(QrImageAnswer {
         code: 200,
         data: format!("data:{};base64,{data}", image.mime),
         msg: "ok".to_owned(),
         expires_in: registration.expires_in_secs,
-        auto_refreshes: config.login_page.auto_refreshes,
+        auto_refreshes: state.config.login_page.auto_refreshes,
     })
 }
 

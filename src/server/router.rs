@@ -49,10 +49,6 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             state.clone(),
             session::login_redirect,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard::keep_simulator_control_local,
-        ))
         .layer(RequestBodyLimitLayer::new(
             state.config.limits.max_body_bytes,
         ))
@@ -68,6 +64,10 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::check_origin,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::keep_automatic_demo_local,
         ))
         .layer(middleware::from_fn(error::envelopes))
         .layer(middleware::from_fn(super::metrics::request_latency))

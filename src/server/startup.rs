@@ -132,6 +132,7 @@ impl Application {
             descriptors,
             config.trusted_proxies.clone(),
             config.ipv6_prefix,
+            config.ipv6_networks.clone(),
         );
         if simulator.is_some() {
             // The WeChat client reaches the built-in simulator over loopback from
@@ -149,7 +150,7 @@ impl Application {
         let (registry, limits, shared_tokens) = match &config.redis {
             None => (
                 Registry::in_memory(registry_config, Clock::new()),
-                Limits::in_memory(&config.limits),
+                Limits::in_memory(&config.limits, config.ipv6_networks.clone()),
                 None,
             ),
             Some(redis) => {
@@ -159,7 +160,12 @@ impl Application {
                 let prefix = &redis.prefix;
                 (
                     Registry::in_redis(client, conn.clone(), prefix, registry_config, Clock::new()),
-                    Limits::in_redis(&config.limits, conn.clone(), prefix),
+                    Limits::in_redis(
+                        &config.limits,
+                        config.ipv6_networks.clone(),
+                        conn.clone(),
+                        prefix,
+                    ),
                     Some(SharedTokens::new(conn, prefix, &settings.appid)),
                 )
             }
@@ -181,6 +187,7 @@ impl Application {
             wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
             registry: Arc::new(registry),
             qr_images: QrImages::new(config.login_page.code_cache_bytes, config.registry.ttl),
+            avatar_decoder: Arc::new(super::avatar::Decoder::new(config.limits.image_decodes)),
             open_links: Arc::new(super::open_link::OpenLinks::new(config.registry.ttl)),
             simulator: simulator.clone(),
             limits: Arc::new(limits),
@@ -273,12 +280,15 @@ fn log_startup(
         metrics = %super::metrics::describe(config.metrics_addr),
         trusted_proxies = %config.trusted_proxies,
         ipv6_prefix = config.ipv6_prefix,
+        ipv6_network_limits = %config.ipv6_networks,
         scene_ttl_secs = config.registry.ttl.as_secs(),
         auto_refreshes = config.login_page.auto_refreshes,
         codes_per_min = l.codes_per_min,
         scans_per_min = l.scans_per_min,
         sessions_per_min = l.sessions_per_min,
         code_budget_per_min = l.code_budget_per_min,
+        link_budget_per_day = l.link_budget_per_day,
+        image_decodes = l.image_decodes,
         max_scenes = config.registry.max_scenes,
         max_scenes_per_ip = config.registry.max_scenes_per_client,
         socket_grace_secs = config.registry.socket_grace.as_secs(),
@@ -288,6 +298,7 @@ fn log_startup(
         ws_max_message_bytes = l.ws_max_message_bytes,
         header_timeout_secs = connections.header_timeout.as_secs(),
         idle_timeout_secs = connections.idle_timeout.as_secs(),
+        body_timeout_secs = connections.body_timeout.as_secs(),
         max_connections = connections.max_connections,
         max_connections_per_peer = connections.max_connections_per_peer,
         max_pending_sockets_per_client = config.connections.max_pending_sockets_per_client,

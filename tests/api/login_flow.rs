@@ -10,8 +10,8 @@ use crate::common::{
 use serde_json::json;
 
 #[tokio::test]
-async fn the_qr_image_endpoint_answers_the_original_envelope_and_fetches_once_per_request_burst() {
-    let app = spawn_app().await;
+async fn the_qr_image_endpoint_answers_the_original_envelope_and_fetches_once_per_scene() {
+    let app = spawn_app_with(&[("SCANLOGIN_RATE_CODES_PER_MIN", "100")]).await;
     let (scene, key) = (id(), id());
     let a = app.code(&scene, &key).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -37,9 +37,18 @@ async fn the_qr_image_endpoint_answers_the_original_envelope_and_fetches_once_pe
         counters["calls"]["/wxa/getwxacodeunlimit"], 2,
         "one per scene"
     );
-    // Later, the same scene still answers (its image is fetched again: it is not kept).
-    let again = app.code(&scene, &key).await;
-    assert_eq!(again.status, 200);
+    // The same scene asked 30 times more, one after the other: its kept image, and no
+    // WeChat call (asking again must not spend WeChat's quota for everyone).
+    for _ in 0..30 {
+        let again = app.code(&scene, &key).await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        assert_eq!(again.body["data"], a.body["data"]);
+    }
+    let counters = app
+        .get_with_cookie("/__wechat/__sim/counters", None)
+        .await
+        .body;
+    assert_eq!(counters["calls"]["/wxa/getwxacodeunlimit"], 2, "still one per scene");
 
     // Another browser cannot take the scene.
     let taken = app.code(&scene, &id()).await;
@@ -553,6 +562,11 @@ async fn avatar_uploads_need_the_scan_token_an_image_and_at_most_2_mib() {
         status(upload_avatar(&app, &scene, &token, big).await),
         200,
         "just under the limit is read (a 1-pixel PNG with padding, which re-encoding drops)"
+    );
+    // One avatar per scan: every upload is kept a day, so a second is refused.
+    assert_eq!(
+        status(upload_avatar(&app, &scene, &token, png(10, 10)).await),
+        409
     );
     // After the decision, no more uploads for this scan.
     assert_eq!(app.cancel(&scene, &token).await.status, 200);

@@ -565,6 +565,10 @@ async fn untrusted_redirects_stay_on_our_page_and_other_errors_go_back_with_the_
         "https%3A%2F%2Fevil.example%2F",
         "%2F%2Fevil.example%2F",
         "%2Fapi%2Fme",
+        // A control character would make an invalid `Location` (once a 500).
+        "%2Foauth%2Fauthorize%3F%00",
+        "/oauth/authorize?%00",
+        "/oauth/authorize?%0d%0aSet-Cookie:%20x=1",
     ] {
         let res = get(
             &app,

@@ -23,7 +23,7 @@ use mode::{decide_mode, parse_origin};
 use vars::{Vars, PUBLIC_ORIGIN, TRUSTED_PROXIES};
 
 use super::{
-    client::TrustedProxies,
+    client::{Ipv6Networks, TrustedProxies},
     registry::RegistryConfig,
     store::SessionPolicy,
     wechat::{simulator::SimulatorConfig, EnvVersion, TokenApi},
@@ -44,6 +44,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// IPv6 clients are grouped by this prefix for every limit (`SCANLOGIN_IPV6_PREFIX`).
     pub ipv6_prefix: u8,
+    /// The wider IPv6 networks every limit also counts (`SCANLOGIN_IPV6_NETWORK_LIMITS`).
+    pub ipv6_networks: Ipv6Networks,
     pub wechat: WeChatConfig,
     /// Demo mode's WeChat simulator (the same settings as `scanlogin simulator`'s).
     pub simulator: SimulatorConfig,
@@ -89,7 +91,7 @@ pub struct LoginPageConfig {
     pub auto_refreshes: u32,
     /// How long `POST /api/scene/status` holds a long poll (`SCANLOGIN_POLL_WAIT_SECS`).
     pub poll_wait: Duration,
-    /// Bytes of QR images kept until served (`SCANLOGIN_CODE_CACHE_BYTES`).
+    /// Bytes of QR images kept while their scenes live (`SCANLOGIN_CODE_CACHE_BYTES`).
     pub code_cache_bytes: u64,
 }
 
@@ -112,9 +114,14 @@ pub struct LimitsConfig {
     pub scans_per_min: u32,
     /// Ticket exchanges per minute (`SCANLOGIN_RATE_SESSIONS_PER_MIN`).
     pub sessions_per_min: u32,
-    /// New QR images per minute for the whole app (`SCANLOGIN_CODE_BUDGET_PER_MIN`),
-    /// below WeChat's quota of 5,000.
+    /// QR images fetched from WeChat per minute for the whole app
+    /// (`SCANLOGIN_CODE_BUDGET_PER_MIN`), below WeChat's quota of 5,000.
     pub code_budget_per_min: u32,
+    /// Open-in-WeChat links made per day (China's) for the whole app
+    /// (`SCANLOGIN_LINK_BUDGET_PER_DAY`), below WeChat's quota of 500,000.
+    pub link_budget_per_day: u32,
+    /// Uploaded images decoded at once (`SCANLOGIN_IMAGE_DECODES`).
+    pub image_decodes: usize,
     /// Request bodies (`SCANLOGIN_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
     /// Time a socket has to prove its key (`SCANLOGIN_WS_HELLO_TIMEOUT_SECS`).
@@ -134,6 +141,9 @@ pub struct ConnectionLimits {
     /// A keep-alive connection with no request in flight is closed after this
     /// (`SCANLOGIN_IDLE_TIMEOUT_SECS`).
     pub idle_timeout: Duration,
+    /// The longest wait between two reads of a request's body, and between two writes
+    /// of an answer (`SCANLOGIN_BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
     /// Open connections in all (`SCANLOGIN_MAX_CONNECTIONS`); unset: the
     /// descriptor limit less a reserve, decided at start-up.
     pub max_connections: Option<usize>,
@@ -268,6 +278,12 @@ impl Config {
                 vars.invalid("SCANLOGIN_LOG_FORMAT", format, "use text or json");
             }
         }
+        let ipv6_prefix = vars.in_range("SCANLOGIN_IPV6_PREFIX", 64u8, 0..=128);
+        let ipv6_networks: Ipv6Networks =
+            vars.parse("SCANLOGIN_IPV6_NETWORK_LIMITS", Ipv6Networks::default());
+        if let Err(why) = ipv6_networks.check_against(ipv6_prefix) {
+            vars.invalid("SCANLOGIN_IPV6_NETWORK_LIMITS", ipv6_networks.to_string(), why);
+        }
         let wechat = read_wechat(vars);
         // Its QR images lead to this server's phone page: the public origin, or the
         // address it listens on (start-up puts the bound address there for port 0).
@@ -284,7 +300,8 @@ impl Config {
             other_origins: read_other_origins(vars),
             public_origin,
             trusted_proxies,
-            ipv6_prefix: vars.in_range("SCANLOGIN_IPV6_PREFIX", 64u8, 0..=128),
+            ipv6_prefix,
+            ipv6_networks,
             wechat,
             simulator,
             registry: RegistryConfig {
@@ -300,7 +317,7 @@ impl Config {
                     crate::protocol::DEFAULT_AUTO_REFRESHES,
                 ),
                 poll_wait: vars.seconds("SCANLOGIN_POLL_WAIT_SECS", 25),
-                code_cache_bytes: vars.positive("SCANLOGIN_CODE_CACHE_BYTES", 64 * 1024 * 1024),
+                code_cache_bytes: vars.positive("SCANLOGIN_CODE_CACHE_BYTES", 4 * 1024 * 1024),
             },
             database_url: read_database_url(vars),
             sessions: SessionPolicy {
@@ -325,6 +342,8 @@ impl Config {
                 scans_per_min: vars.positive("SCANLOGIN_RATE_SCANS_PER_MIN", 30),
                 sessions_per_min: vars.positive("SCANLOGIN_RATE_SESSIONS_PER_MIN", 30),
                 code_budget_per_min: vars.positive("SCANLOGIN_CODE_BUDGET_PER_MIN", 4000u32),
+                link_budget_per_day: vars.positive("SCANLOGIN_LINK_BUDGET_PER_DAY", 400_000u32),
+                image_decodes: vars.positive("SCANLOGIN_IMAGE_DECODES", default_image_decodes()),
                 max_body_bytes: vars.positive("SCANLOGIN_MAX_BODY_BYTES", 16 * 1024),
                 ws_hello_timeout: vars.seconds(
                     "SCANLOGIN_WS_HELLO_TIMEOUT_SECS",
@@ -336,6 +355,7 @@ impl Config {
             connections: ConnectionLimits {
                 header_timeout: vars.seconds("SCANLOGIN_HEADER_TIMEOUT_SECS", 10),
                 idle_timeout: vars.seconds("SCANLOGIN_IDLE_TIMEOUT_SECS", 60),
+                body_timeout: vars.seconds("SCANLOGIN_BODY_TIMEOUT_SECS", 10),
                 max_connections: vars
                     .get("SCANLOGIN_MAX_CONNECTIONS")
                     .map(|_| vars.positive("SCANLOGIN_MAX_CONNECTIONS", 1usize)),
@@ -483,6 +503,12 @@ fn read_redis(vars: &Vars) -> Option<RedisConfig> {
         url: url.into(),
         prefix,
     })
+}
+
+/// Half the cores, at least one: decoding a large image takes a core for a while, and
+/// uploads must never take them all.
+fn default_image_decodes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 #[cfg(test)]

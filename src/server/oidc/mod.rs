@@ -590,8 +590,8 @@ async fn token_answer(
             .then(|| user.nickname.clone())
             .filter(|n| !n.is_empty()),
         picture: profile
-            .then(|| absolute(&p.issuer, &user.avatar_url))
-            .filter(|u| !u.is_empty()),
+            .then(|| picture(&p.issuer, &user.avatar_url))
+            .flatten(),
     };
     let key = keys::active(&state.store).await.map_err(server_error)?;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -609,11 +609,16 @@ async fn token_answer(
 }
 
 /// Avatars we serve are paths on our origin: clients get an absolute URL.
-fn absolute(issuer: &str, url: &str) -> String {
-    if url.starts_with('/') {
-        format!("{issuer}{url}")
+/// The `picture` claim of an avatar: absolute, and only an avatar of ours or WeChat's
+/// (one stored before that rule is left out rather than sent).
+fn picture(issuer: &str, avatar_url: &str) -> Option<String> {
+    let url = crate::server::profile::check_avatar_url(avatar_url).ok()?;
+    if url.is_empty() {
+        None
+    } else if url.starts_with('/') {
+        Some(format!("{issuer}{url}"))
     } else {
-        url.to_owned()
+        Some(url)
     }
 }
 
@@ -656,7 +661,9 @@ async fn userinfo(
     let mut answer = serde_json::json!({"sub": user.id.to_string()});
     if scope.split(' ').any(|s| s == "profile") {
         answer["name"] = user.nickname.into();
-        answer["picture"] = absolute(&p.issuer, &user.avatar_url).into();
+        if let Some(picture) = picture(&p.issuer, &user.avatar_url) {
+            answer["picture"] = picture.into();
+        }
     }
     Json(answer).into_response()
 }

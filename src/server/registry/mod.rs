@@ -266,6 +266,13 @@ impl Registry {
             .await
     }
 
+    /// The scanner of `scan_token` may store one avatar with this scan: the first call
+    /// wins, every later one is `AvatarAlreadyUploaded`.
+    pub async fn claim_avatar(&self, id: &SceneId, scan_token: &ScanToken) -> Result<(), AppError> {
+        self.transition(id, |scene, now| scene.claim_avatar(scan_token, now))
+            .await
+    }
+
     /// Cancels for the scanner of `scan_token`: `true` if this call decided, `false` if
     /// it repeats a cancel by the same scanner.
     pub async fn cancel(&self, id: &SceneId, scan_token: &ScanToken) -> Result<bool, AppError> {

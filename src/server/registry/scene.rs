@@ -27,6 +27,9 @@ pub struct Scanner {
     pub openid: String,
     pub unionid: Option<String>,
     scan_token: secret::Hash,
+    /// An avatar was uploaded with this scan (one per scan).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    avatar_uploaded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +214,7 @@ impl Scene {
             openid: openid.to_owned(),
             unionid,
             scan_token: secret::hash(&token),
+            avatar_uploaded: false,
         }));
         Ok(Scanned {
             scan_token: token
@@ -277,6 +281,18 @@ impl Scene {
         self.status = Status::Cancelled;
         self.event = Some(PushEvent::Cancelled);
         Ok(true)
+    }
+
+    /// The scanner of `scan_token` uploads their avatar: once per scan
+    /// (`AvatarAlreadyUploaded` after that).
+    pub fn claim_avatar(&mut self, scan_token: &ScanToken, now: u64) -> Result<(), AppError> {
+        self.scanner(scan_token, now)?;
+        let scanner = self.scanner.as_mut().ok_or(AppError::BadScanToken)?;
+        if scanner.avatar_uploaded {
+            return Err(AppError::AvatarAlreadyUploaded);
+        }
+        scanner.avatar_uploaded = true;
+        Ok(())
     }
 
     /// The browser exchanges its ticket: once, within 60 s, with the scene's key.

@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::json;
 
-use crate::common::{config_with, eventually_blocking, spawn_app_with, spawn_app_with_config};
+use crate::common::{eventually_blocking, spawn_app, spawn_app_with};
 
 /// The server binary with exactly `vars` as its environment.
 fn scanlogin(vars: &[(&str, &str)]) -> Command {
@@ -147,31 +147,9 @@ fn the_server_says_what_it_is_and_warns_in_demo_mode() {
 }
 
 #[tokio::test]
-async fn the_simulator_control_surface_answers_this_machine_only() {
-    // A configuration that demo mode never gets by itself (it refuses trusted proxies
-    // without SCANLOGIN_DEMO=1): the check must hold on its own all the same.
-    let mut config = config_with(&[]);
-    config.trusted_proxies = "127.0.0.1".parse().unwrap();
-    let app = spawn_app_with_config(config).await;
-    let mint = |from: Option<&'static str>| {
-        let mut req = app
-            .http
-            .post(app.url("/__wechat/__sim/login_code"))
-            .json(&json!({"openid": "o-victim"}));
-        if let Some(from) = from {
-            req = req.header("x-forwarded-for", from);
-        }
-        async move { req.send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(mint(Some("203.0.113.9")).await, 403, "a remote client");
-    assert_eq!(
-        mint(Some("127.0.0.1")).await,
-        200,
-        "this machine through the proxy"
-    );
-    assert_eq!(mint(None).await, 200, "this machine");
-
-    // Asked for on purpose, it is open (a phone on the network plays the mini program).
+async fn the_simulator_control_surface_opens_only_when_asked_for() {
+    // Asked for on purpose, it is open (a phone on the network plays the mini program);
+    // in automatic demo mode the next test shows it closed to anything forwarded.
     let open = spawn_app_with(&[
         ("SCANLOGIN_DEMO", "1"),
         ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
@@ -187,6 +165,50 @@ async fn the_simulator_control_surface_answers_this_machine_only() {
         .unwrap()
         .status();
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn automatic_demo_mode_refuses_what_a_forwarder_brings() {
+    // A forwarder on this machine (ssh -R, a tunnel client, socat, nginx without
+    // SCANLOGIN_TRUSTED_PROXIES) connects from loopback; what gives it away is what it
+    // adds or passes on. Through it, minting a login code would be a login as anyone.
+    let app = spawn_app().await;
+    let mint = |path: &'static str, header: Option<(&'static str, &'static str)>| {
+        let mut req = app.http.post(app.url(path)).json(&json!({"openid": "o-victim"}));
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    // The demo phone's minting, and the simulator's control surface.
+    for path in ["/api/demo/login_code", "/__wechat/__sim/login_code"] {
+        for forwarded in [
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-for", "127.0.0.1"),
+            ("forwarded", "for=203.0.113.9"),
+            ("x-real-ip", "203.0.113.9"),
+            ("host", "abc.trycloudflare.com"),
+            ("host", "login.example.com:443"),
+        ] {
+            let (status, body) = mint(path, Some(forwarded)).await;
+            assert_eq!(status, 403, "{path} {forwarded:?}: {body}");
+            assert!(body.contains("SCANLOGIN_DEMO=1"), "says what opens it: {body}");
+        }
+        assert_eq!(mint(path, Some(("host", "localhost:3000"))).await.0, 200);
+        assert_eq!(mint(path, None).await.0, 200, "{path}: made on this machine");
+    }
+    // The page itself, too: nothing of demo mode is served through a forwarder.
+    let page = app
+        .http
+        .get(app.url("/login"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
 }
 
 #[tokio::test]

@@ -46,19 +46,23 @@ async fn nicknames_cannot_spoof_and_avatars_are_what_the_page_can_show() {
     let (scene, key) = (id(), id());
     app.code(&scene, &key).await;
     let token = app.scan_as(&scene, "o-spoof").await;
-    let refused = app
-        .post_json(
-            "/api/mp/confirm",
-            json!({"scene": scene, "scan_token": token,
-                   "profile": {"nickname": "x", "avatar_url": "http://tmp/wxfile.jpg"}}),
-        )
-        .await;
-    assert_eq!(refused.status, 400, "{}", refused.body);
+    // A phone's temporary file, and a URL of the person's choice, which every page and
+    // relying party that shows them would fetch (tracking them, or probing from inside).
+    for avatar_url in ["http://tmp/wxfile.jpg", "https://tracker.example/a.png"] {
+        let refused = app
+            .post_json(
+                "/api/mp/confirm",
+                json!({"scene": scene, "scan_token": token,
+                       "profile": {"nickname": "x", "avatar_url": avatar_url}}),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{avatar_url}: {}", refused.body);
+    }
     let confirmed = app
         .post_json(
             "/api/mp/confirm",
             json!({"scene": scene, "scan_token": token,
-                   "profile": {"nickname": "\u{202E}nimda\u{200B}", "avatar_url": "https://cdn.example/a.png"}}),
+                   "profile": {"nickname": "\u{202E}nimda\u{200B}", "avatar_url": "https://thirdwx.qlogo.cn/mmopen/vi_32/a/132"}}),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);
@@ -76,6 +80,6 @@ async fn nicknames_cannot_spoof_and_avatars_are_what_the_page_can_show() {
     assert_eq!(session.body["user"]["nickname"], "nimda");
     assert_eq!(
         session.body["user"]["avatar_url"],
-        "https://cdn.example/a.png"
+        "https://thirdwx.qlogo.cn/mmopen/vi_32/a/132"
     );
 }

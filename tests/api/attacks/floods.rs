@@ -40,7 +40,8 @@ async fn flooding_code_issuance_is_limited_and_others_are_still_served() {
 
 #[tokio::test]
 async fn forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
-    let app = spawn_app().await;
+    // (Automatic demo mode refuses forwarded requests outright: see demo_mode.rs.)
+    let app = spawn_app_with(&[("SCANLOGIN_DEMO", "1")]).await;
     let mut statuses = Vec::new();
     for i in 0..35 {
         // A different forged address each time: it must not buy a fresh allowance.

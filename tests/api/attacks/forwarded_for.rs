@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{flow::id, spawn_app, spawn_app_with, TestApp};
+use crate::common::{flow::id, spawn_app_with, TestApp};
 
 /// The network the phone is shown for a browser whose request carried `forwarded`.
 async fn shown_to_phone(app: &TestApp, forwarded: Option<&str>) -> String {
@@ -57,7 +57,8 @@ async fn behind_a_trusted_proxy_only_what_it_appended_counts() {
 
 #[tokio::test]
 async fn a_direct_connection_cannot_choose_its_address() {
-    let app = spawn_app().await;
+    // (Automatic demo mode refuses forwarded requests outright: see demo_mode.rs.)
+    let app = spawn_app_with(&[("SCANLOGIN_DEMO", "1")]).await;
     assert_eq!(
         shown_to_phone(&app, Some("198.51.100.7")).await,
         "127.0.0.x"

@@ -39,7 +39,7 @@ fn source(i: usize) -> Ipv4Addr {
 async fn half_open(app: &TestApp, from: Ipv4Addr) -> TcpStream {
     let mut stream = connect_from(app, from).await.expect("connects");
     stream
-        .write_all(b"GET /login HTTP/1.1\r\nHost: scanlogin\r\nX-Slow: ")
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         .await
         .unwrap();
     stream
@@ -129,7 +129,7 @@ async fn half_sent_requests_and_idle_connections_are_closed_at_their_deadlines()
 
     // Keep-alive: idle past the header deadline is fine; past the idle timeout it ends.
     let mut kept = connect_from(&app, Ipv4Addr::LOCALHOST).await.unwrap();
-    let request = b"GET /api/me HTTP/1.1\r\nHost: scanlogin\r\n\r\n";
+    let request = b"GET /api/me HTTP/1.1\r\nHost: localhost\r\n\r\n";
     kept.write_all(request).await.unwrap();
     let mut buf = vec![0u8; 16 * 1024];
     let n = kept.read(&mut buf).await.unwrap();
@@ -227,5 +227,135 @@ async fn sockets_that_never_say_hello_are_capped_per_client() {
     assert_eq!(
         next(&mut other, Duration::from_secs(5)).await,
         Heard::Closed(4401)
+    );
+}
+
+/// A request whose body stops after its first byte, as `from`: the server reads the
+/// body (the QR image endpoint's handler waits for all of it).
+async fn stalled_body(app: &TestApp, from: Ipv4Addr) -> TcpStream {
+    let mut stream = connect_from(app, from).await.expect("connects");
+    stream
+        .write_all(
+            b"POST /miniapp/getwxacodeunlimit HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/json\r\nContent-Length: 9000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_stalled_bodies_beside_a_login_on_a_server_capped_at_forty() {
+    let body_timeout = Duration::from_secs(2);
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_MAX_CONNECTIONS", "40"),
+        ("SCANLOGIN_BODY_TIMEOUT_SECS", "2"),
+    ])
+    .await;
+    let stalled_at = Instant::now();
+    let mut stalled = Vec::new();
+    for i in 0..40 {
+        stalled.push(stalled_body(&app, source(i)).await);
+    }
+    assert_eq!(app.open_connections.count(), 40, "every place is taken");
+    // The stalled bodies are cut at the body deadline: health answers again by then.
+    eventually_within("/healthz answers", body_timeout * 3, || async {
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .is_ok_and(|res| res.status() == 200)
+    })
+    .await;
+    let answered = stalled_at.elapsed();
+    assert!(
+        answered < body_timeout + Duration::from_millis(1500),
+        "health answered {answered:?} after the bodies stalled"
+    );
+    for (i, stream) in stalled.iter_mut().enumerate() {
+        assert!(
+            closed_within(stream, Duration::from_secs(1)).await,
+            "stalled body {i} is closed"
+        );
+    }
+    // A whole login beside them.
+    let (scene, key, ticket) = confirmed_ticket(&app, "o-carol", "Carol").await;
+    assert_eq!(app.session(&scene, &ticket, &key).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_at_the_minimum_rate() {
+    let app = spawn_app_with(&[("SCANLOGIN_BODY_TIMEOUT_SECS", "2")]).await;
+    let mut trickle = stalled_body(&app, Ipv4Addr::LOCALHOST).await;
+    // A byte every 300 ms: never a 2 s wait, but far under 8 KiB/s.
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(8) {
+        if trickle.write_all(b" ").await.is_err() {
+            closed = true;
+            break;
+        }
+        if closed_within(&mut trickle, Duration::from_millis(300)).await {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a trickling body is not held for long");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "not before the deadline: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_takes_no_answer_is_cut_at_the_body_deadline() {
+    let app = spawn_app_with(&[("SCANLOGIN_BODY_TIMEOUT_SECS", "1")]).await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.addr).await.unwrap();
+    // Pages asked for in one go and never read: the server's writes fill the buffers.
+    let page = b"GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream.write_all(&page.repeat(300)).await.unwrap();
+    eventually_within(
+        "the connection that takes no answer is closed",
+        Duration::from_secs(30),
+        || std::future::ready(app.open_connections.count() == 0),
+    )
+    .await;
+    drop(stream);
+}
+
+#[tokio::test]
+async fn an_avatar_upload_is_refused_before_its_file_is_read() {
+    let app = spawn_app_with(&[]).await;
+    let (scene, key) = (id(), id());
+    app.code(&scene, &key).await;
+    app.scan_as(&scene, "o-avatar").await;
+    // A 2 MB upload with someone else's scan token: the fields, then the file's first
+    // bytes, and no more. The server must answer from the fields alone.
+    let boundary = "scanlogin-test-boundary";
+    let fields = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"scene\"\r\n\r\n{scene}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"scan_token\"\r\n\r\nnot-theirs\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.jpg\"\r\n\
+         Content-Type: image/jpeg\r\n\r\n\u{ff}"
+    );
+    let head = format!(
+        "POST /api/mp/avatar HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 2000000\r\n\r\n"
+    );
+    let mut stream = connect_from(&app, Ipv4Addr::LOCALHOST).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(fields.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let answered = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await;
+    let n = answered
+        .expect("answered before the file came")
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
     );
 }
