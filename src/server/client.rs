@@ -169,7 +169,10 @@ impl FromStr for Ipv6Networks {
         let mut networks = Vec::new();
         for item in list.split(',').map(str::trim) {
             let parsed = item.split_once(':').and_then(|(prefix, multiple)| {
-                Some((prefix.trim().parse::<u8>().ok()?, multiple.trim().parse::<u32>().ok()?))
+                Some((
+                    prefix.trim().parse::<u8>().ok()?,
+                    multiple.trim().parse::<u32>().ok()?,
+                ))
             });
             match parsed {
                 Some((prefix, multiple)) if (1..128).contains(&prefix) && multiple >= 1 => {

@@ -327,9 +327,9 @@ impl Activity {
             Some(self.opened + settings.header_timeout)
         } else {
             match self.head_started.load(Ordering::Acquire) {
-                NONE => Some(
-                    self.at(self.idle_since.load(Ordering::Acquire)) + settings.idle_timeout,
-                ),
+                NONE => {
+                    Some(self.at(self.idle_since.load(Ordering::Acquire)) + settings.idle_timeout)
+                }
                 started => Some(self.at(started) + settings.header_timeout),
             }
         };
@@ -687,10 +687,18 @@ mod tests {
             .collect();
         assert_eq!(slots.len(), 8);
         // Other /56s of the same /48: 16 peers' worth in all.
-        slots.extend((1..=40).filter_map(|i| gate.admit(peer(format!("2001:db8:1:{:x}::1", i * 0x100)))));
+        slots.extend(
+            (1..=40).filter_map(|i| gate.admit(peer(format!("2001:db8:1:{:x}::1", i * 0x100)))),
+        );
         assert_eq!(slots.len(), 32);
-        assert!(gate.admit(peer("2001:db8:2::1".into())).is_some(), "another /48");
-        assert!(gate.admit(peer("10.0.0.1".into())).is_some(), "IPv4 is one peer");
+        assert!(
+            gate.admit(peer("2001:db8:2::1".into())).is_some(),
+            "another /48"
+        );
+        assert!(
+            gate.admit(peer("10.0.0.1".into())).is_some(),
+            "IPv4 is one peer"
+        );
         drop(slots);
         assert!(gate.per_peer.is_empty(), "every place is given back");
         assert_eq!(gate.open.load(Ordering::Acquire), 0);

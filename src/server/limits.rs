@@ -283,7 +283,12 @@ impl Limits {
                     let key = if i == 0 {
                         format!("{prefix}rate:{}:{}", bucket.name(), counted.key)
                     } else {
-                        format!("{prefix}rate:{}:{}/{}", bucket.name(), counted.key, counted.prefix)
+                        format!(
+                            "{prefix}rate:{}:{}/{}",
+                            bucket.name(),
+                            counted.key,
+                            counted.prefix
+                        )
                     };
                     Self::redis_check(conn, gcra, key, rate).await?
                 }
@@ -444,18 +449,28 @@ mod tests {
                 allowed += usize::from(limits.check(Bucket::Codes, in_56(i)).await.is_ok());
             }
         }
-        assert_eq!(allowed, 8, "the /56's four clients' worth, however many /64s ask");
+        assert_eq!(
+            allowed, 8,
+            "the /56's four clients' worth, however many /64s ask"
+        );
         let other_56_same_48 = |i: u32| key(&format!("2001:db8:1:{:x}::1", 0x100 * (i + 1)));
         let mut allowed_48 = 8;
         for i in 0..20 {
             for _ in 0..2 {
-                allowed_48 +=
-                    usize::from(limits.check(Bucket::Codes, other_56_same_48(i)).await.is_ok());
+                allowed_48 += usize::from(
+                    limits
+                        .check(Bucket::Codes, other_56_same_48(i))
+                        .await
+                        .is_ok(),
+                );
             }
         }
         assert_eq!(allowed_48, 32, "the /48's sixteen clients' worth in all");
         assert!(
-            limits.check(Bucket::Codes, key("2001:db8:2::1")).await.is_ok(),
+            limits
+                .check(Bucket::Codes, key("2001:db8:2::1"))
+                .await
+                .is_ok(),
             "another /48 is not affected"
         );
         let none = Limits::in_memory(&config(2, 4000), "none".parse().unwrap());

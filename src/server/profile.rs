@@ -86,7 +86,8 @@ pub fn check_avatar_url(raw: &str) -> Result<String, AppError> {
                 && u.port().is_none()
                 && u.username().is_empty()
                 && u.password().is_none()
-                && u.host_str().is_some_and(|host| WECHAT_AVATAR_HOSTS.contains(&host))
+                && u.host_str()
+                    .is_some_and(|host| WECHAT_AVATAR_HOSTS.contains(&host))
         })
     };
     if acceptable {

@@ -48,7 +48,10 @@ async fn the_qr_image_endpoint_answers_the_original_envelope_and_fetches_once_pe
         .get_with_cookie("/__wechat/__sim/counters", None)
         .await
         .body;
-    assert_eq!(counters["calls"]["/wxa/getwxacodeunlimit"], 2, "still one per scene");
+    assert_eq!(
+        counters["calls"]["/wxa/getwxacodeunlimit"], 2,
+        "still one per scene"
+    );
 
     // Another browser cannot take the scene.
     let taken = app.code(&scene, &id()).await;

@@ -282,7 +282,11 @@ impl Config {
         let ipv6_networks: Ipv6Networks =
             vars.parse("SCANLOGIN_IPV6_NETWORK_LIMITS", Ipv6Networks::default());
         if let Err(why) = ipv6_networks.check_against(ipv6_prefix) {
-            vars.invalid("SCANLOGIN_IPV6_NETWORK_LIMITS", ipv6_networks.to_string(), why);
+            vars.invalid(
+                "SCANLOGIN_IPV6_NETWORK_LIMITS",
+                ipv6_networks.to_string(),
+                why,
+            );
         }
         let wechat = read_wechat(vars);
         // Its QR images lead to this server's phone page: the public origin, or the

@@ -174,7 +174,10 @@ async fn automatic_demo_mode_refuses_what_a_forwarder_brings() {
     // adds or passes on. Through it, minting a login code would be a login as anyone.
     let app = spawn_app().await;
     let mint = |path: &'static str, header: Option<(&'static str, &'static str)>| {
-        let mut req = app.http.post(app.url(path)).json(&json!({"openid": "o-victim"}));
+        let mut req = app
+            .http
+            .post(app.url(path))
+            .json(&json!({"openid": "o-victim"}));
         if let Some((name, value)) = header {
             req = req.header(name, value);
         }
@@ -195,10 +198,17 @@ async fn automatic_demo_mode_refuses_what_a_forwarder_brings() {
         ] {
             let (status, body) = mint(path, Some(forwarded)).await;
             assert_eq!(status, 403, "{path} {forwarded:?}: {body}");
-            assert!(body.contains("SCANLOGIN_DEMO=1"), "says what opens it: {body}");
+            assert!(
+                body.contains("SCANLOGIN_DEMO=1"),
+                "says what opens it: {body}"
+            );
         }
         assert_eq!(mint(path, Some(("host", "localhost:3000"))).await.0, 200);
-        assert_eq!(mint(path, None).await.0, 200, "{path}: made on this machine");
+        assert_eq!(
+            mint(path, None).await.0,
+            200,
+            "{path}: made on this machine"
+        );
     }
     // The page itself, too: nothing of demo mode is served through a forwarder.
     let page = app

@@ -140,7 +140,9 @@ async fn the_wider_ipv6_networks_have_limits_of_their_own() {
     let one_56 = (0..8).map(|i| format!("2001:db8:1:{i:x}::1")).collect();
     assert_eq!(served(one_56).await, 8);
     // Forty /56s of one /48 (free from a tunnel broker): 16 clients' worth in all, not 80.
-    let one_48 = (1..=40).map(|i| format!("2001:db8:1:{:x}::1", i * 0x100)).collect();
+    let one_48 = (1..=40)
+        .map(|i| format!("2001:db8:1:{:x}::1", i * 0x100))
+        .collect();
     assert_eq!(served(one_48).await, 32 - 8);
     assert_eq!(
         app.code_from("2001:db8:2::1", &id()).await.status(),

@@ -310,16 +310,27 @@ async fn a_body_that_trickles_in_is_cut_at_the_minimum_rate() {
 
 #[tokio::test]
 async fn a_client_that_takes_no_answer_is_cut_at_the_body_deadline() {
-    let app = spawn_app_with(&[("SCANLOGIN_BODY_TIMEOUT_SECS", "1")]).await;
+    // Head and idle deadlines far off: only the body deadline may cut it.
+    let app = spawn_app_with(&[
+        ("SCANLOGIN_BODY_TIMEOUT_SECS", "1"),
+        ("SCANLOGIN_HEADER_TIMEOUT_SECS", "60"),
+        ("SCANLOGIN_IDLE_TIMEOUT_SECS", "60"),
+    ])
+    .await;
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stream = socket.connect(app.addr).await.unwrap();
     // Pages asked for in one go and never read: the server's writes fill the buffers.
     let page = b"GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    stream.write_all(&page.repeat(300)).await.unwrap();
+    // More than the largest send buffer Linux grows to (4 MiB): about 5 KiB a page.
+    stream.write_all(&page.repeat(1500)).await.unwrap();
+    eventually_within("the connection is open", Duration::from_secs(5), || {
+        std::future::ready(app.open_connections.count() == 1)
+    })
+    .await;
     eventually_within(
         "the connection that takes no answer is closed",
-        Duration::from_secs(30),
+        Duration::from_secs(40),
         || std::future::ready(app.open_connections.count() == 0),
     )
     .await;
@@ -350,9 +361,7 @@ async fn an_avatar_upload_is_refused_before_its_file_is_read() {
     stream.write_all(fields.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
     let answered = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await;
-    let n = answered
-        .expect("answered before the file came")
-        .unwrap();
+    let n = answered.expect("answered before the file came").unwrap();
     assert!(
         buf[..n].starts_with(b"HTTP/1.1 401"),
         "{}",
