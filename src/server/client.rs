@@ -13,6 +13,7 @@ use std::{
 };
 
 use axum::http::HeaderMap;
+use dashmap::DashMap;
 use ipnet::IpNet;
 
 /// The networks whose `X-Forwarded-For` is believed (`SCANLOGIN_TRUSTED_PROXIES`).
@@ -203,6 +204,74 @@ impl fmt::Display for Ipv6Networks {
     }
 }
 
+/// What clients hold at once (open connections, sockets that have not said hello), each
+/// client up to a cap, and each wider IPv6 network it sits in up to that cap times its
+/// multiple ([`Ipv6Networks`]).
+#[derive(Debug)]
+pub struct HeldPerClient {
+    cap: usize,
+    networks: Ipv6Networks,
+    /// By key and prefix: a network's key can equal a client's.
+    held: DashMap<(ClientKey, u8), usize>,
+}
+
+impl HeldPerClient {
+    pub fn new(cap: usize, networks: Ipv6Networks) -> Self {
+        Self {
+            cap,
+            networks,
+            held: DashMap::new(),
+        }
+    }
+
+    /// The counters `client` holds a place in, each with its cap: its own, then its
+    /// networks'.
+    fn counters(&self, client: ClientKey) -> impl Iterator<Item = ((ClientKey, u8), usize)> + '_ {
+        std::iter::once(((client, 128), self.cap)).chain(self.networks.iter().filter_map(
+            move |(prefix, multiple)| {
+                let network = client.network(prefix)?;
+                Some((
+                    (network, prefix),
+                    self.cap.saturating_mul(multiple as usize),
+                ))
+            },
+        ))
+    }
+
+    /// Takes a place for `client`: `false`, and nothing taken, when the client or one of
+    /// its networks is at its cap. Each place taken is given back with [`Self::give_back`].
+    pub fn take(&self, client: ClientKey) -> bool {
+        for (taken, (counter, cap)) in self.counters(client).enumerate() {
+            let mut count = self.held.entry(counter).or_default();
+            if *count >= cap {
+                drop(count);
+                self.release(client, taken);
+                return false;
+            }
+            *count += 1;
+        }
+        true
+    }
+
+    pub fn give_back(&self, client: ClientKey) {
+        self.release(client, usize::MAX);
+    }
+
+    fn release(&self, client: ClientKey, counters: usize) {
+        for (counter, _) in self.counters(client).take(counters) {
+            self.held.remove_if_mut(&counter, |_, count| {
+                *count -= 1;
+                *count == 0
+            });
+        }
+    }
+
+    /// Whether no client holds anything.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
 impl fmt::Display for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -362,6 +431,39 @@ mod tests {
         assert_eq!(client.network(56).unwrap().to_string(), "2001:db8:1:200::");
         assert_eq!(client.network(48).unwrap().to_string(), "2001:db8:1::");
         assert_eq!(ClientKey::new(ip("10.0.0.1"), 64).network(48), None);
+    }
+
+    #[test]
+    fn a_client_s_wider_ipv6_networks_are_capped_too() {
+        // Two places per client; a /56 four clients' worth, a /48 sixteen.
+        let held = HeldPerClient::new(2, Ipv6Networks::default());
+        let key = |s: String| ClientKey::new(ip(&s), 64);
+        // Eight /64s of one /56, two places each: the /56 holds 8.
+        let one_56: Vec<ClientKey> = (0..8)
+            .flat_map(|i| [0, 1].map(move |_| i))
+            .map(|i| key(format!("2001:db8:1:{i:x}::1")))
+            .filter(|&client| held.take(client))
+            .collect();
+        assert_eq!(one_56.len(), 8);
+        // Other /56s of the same /48: 32 in all.
+        let one_48: Vec<ClientKey> = (1..=40)
+            .map(|i| key(format!("2001:db8:1:{:x}::1", i * 0x100)))
+            .filter(|&client| held.take(client))
+            .collect();
+        assert_eq!(one_56.len() + one_48.len(), 32);
+        assert!(held.take(key("2001:db8:2::1".into())), "another /48");
+        held.give_back(key("2001:db8:2::1".into()));
+        let v4 = ClientKey::new(ip("10.0.0.1"), 64);
+        assert!(
+            held.take(v4) && held.take(v4) && !held.take(v4),
+            "IPv4: the cap"
+        );
+        held.give_back(v4);
+        held.give_back(v4);
+        for client in one_56.into_iter().chain(one_48) {
+            held.give_back(client);
+        }
+        assert!(held.is_empty(), "every place is given back");
     }
 
     #[test]

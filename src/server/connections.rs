@@ -25,7 +25,10 @@
 //!
 //! Only HTTP/1.1 is served. Browsers speak HTTP/2 only over TLS, which the proxy in front
 //! terminates (nginx speaks HTTP/1.1 to its upstreams), so cleartext HTTP/2 would serve no
-//! one but a client opening hundreds of streams on one connection.
+//! one but a client opening hundreds of streams on one connection. (hyper-util's automatic
+//! builder, which `axum::serve` uses, speaks HTTP/2 on connections with upgrades even when
+//! told HTTP/1 only, so the connections are hyper's HTTP/1 ones, and the shutdown drains
+//! them itself.)
 //!
 //! hyper's own `header_read_timeout` starts whenever a connection waits for a head, which
 //! would cut idle keep-alive connections at the header deadline; hence the watchdog here,
@@ -48,22 +51,19 @@ use std::{
 };
 
 use axum::{body::Body, extract::ConnectInfo, Router};
-use dashmap::DashMap;
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::{conn::auto, graceful::GracefulShutdown},
-};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::Notify,
+    sync::{watch, Notify},
     time::Instant,
 };
 use tower::ServiceExt as _;
 
 use super::{
-    client::{ClientKey, Ipv6Networks, TrustedProxies},
+    client::{ClientKey, HeldPerClient, Ipv6Networks, TrustedProxies},
     config::ConnectionLimits,
 };
 
@@ -141,13 +141,12 @@ pub fn raise_descriptor_limit() -> (u64, u64) {
     }
 }
 
-/// Counts open connections, in all and per peer (and per wider IPv6 network of peers:
-/// the key's prefix tells a network from a peer with the same address).
+/// Counts open connections, in all and per peer (and per wider IPv6 network of peers).
 #[derive(Debug)]
 struct Gate {
     settings: Settings,
     open: AtomicUsize,
-    per_peer: DashMap<(ClientKey, u8), usize>,
+    per_peer: HeldPerClient,
 }
 
 /// A connection's place under the caps, given back when the connection closes (for a
@@ -155,21 +154,18 @@ struct Gate {
 struct Slot {
     gate: Arc<Gate>,
     peer: Option<ClientKey>,
-    /// How many of the peer's counters this connection has a place in.
-    counted: u8,
 }
 
 impl Gate {
-    /// The counters a peer's connection takes a place in, each with its cap: the peer's
-    /// own, then its wider IPv6 networks'.
-    fn counters(&self, key: ClientKey) -> impl Iterator<Item = ((ClientKey, u8), usize)> + '_ {
-        let cap = self.settings.max_connections_per_peer;
-        std::iter::once(((key, 128), cap)).chain(self.settings.ipv6_networks.iter().filter_map(
-            move |(prefix, multiple)| {
-                let network = key.network(prefix)?;
-                Some(((network, prefix), cap.saturating_mul(multiple as usize)))
-            },
-        ))
+    fn new(settings: Settings) -> Self {
+        Self {
+            per_peer: HeldPerClient::new(
+                settings.max_connections_per_peer,
+                settings.ipv6_networks.clone(),
+            ),
+            settings,
+            open: AtomicUsize::new(0),
+        }
     }
 
     fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Slot> {
@@ -182,24 +178,17 @@ impl Gate {
         let mut slot = Slot {
             gate: self.clone(),
             peer: None,
-            counted: 0,
         };
         let uncapped = self.settings.trusted_proxies.contains(peer)
             || self.settings.uncapped.contains(&peer.to_canonical());
         if !uncapped {
             let key = ClientKey::new(peer, self.settings.ipv6_prefix);
-            slot.peer = Some(key);
-            for (counter, cap) in self.counters(key) {
-                let mut count = self.per_peer.entry(counter).or_default();
-                if *count >= cap {
-                    drop(count);
-                    tracing::debug!(%peer, "connection refused: too many from this address");
-                    super::metrics::rejected("connection_cap_per_peer");
-                    return None; // `slot` gives back the total and the places taken
-                }
-                *count += 1;
-                slot.counted += 1;
+            if !self.per_peer.take(key) {
+                tracing::debug!(%peer, "connection refused: too many from this address");
+                super::metrics::rejected("connection_cap_per_peer");
+                return None; // `slot` gives the total back
             }
+            slot.peer = Some(key);
         }
         Some(slot)
     }
@@ -209,12 +198,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.gate.open.fetch_sub(1, Ordering::AcqRel);
         if let Some(key) = self.peer {
-            for (counter, _) in self.gate.counters(key).take(usize::from(self.counted)) {
-                self.gate.per_peer.remove_if_mut(&counter, |_, count| {
-                    *count -= 1;
-                    *count == 0
-                });
-            }
+            self.gate.per_peer.give_back(key);
         }
     }
 }
@@ -523,11 +507,7 @@ impl Server {
     pub fn new(listener: TcpListener, settings: Settings) -> Self {
         Self {
             listener,
-            gate: Arc::new(Gate {
-                settings,
-                open: AtomicUsize::new(0),
-                per_peer: DashMap::new(),
-            }),
+            gate: Arc::new(Gate::new(settings)),
         }
     }
 
@@ -540,12 +520,13 @@ impl Server {
         router: Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let graceful = GracefulShutdown::new();
+        // Every connection's task holds a receiver: the shutdown tells them to finish what
+        // is in flight, then waits for the last to drop it.
+        let (draining, drain) = watch::channel(false);
         // HTTP/1.1 only (see the module's documentation).
-        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+        let mut builder = http1::Builder::new();
         // The watchdog below keeps the deadlines; see the module's documentation.
-        builder.http1().header_read_timeout(None);
-        let builder = Arc::new(builder);
+        builder.header_read_timeout(None);
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -595,16 +576,20 @@ impl Server {
                     }
                 })
             };
-            let connection = graceful.watch(
-                builder
-                    .serve_connection_with_upgrades(io, service)
-                    .into_owned(),
-            );
+            let connection = builder.serve_connection(io, service).with_upgrades();
             let settings = self.gate.settings.clone();
-            tokio::spawn(watch_connection(connection, activity, settings, peer));
+            tokio::spawn(watch_connection(
+                connection,
+                activity,
+                settings,
+                peer,
+                drain.clone(),
+            ));
         }
         drop(self.listener);
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        drop(drain);
+        let _ = draining.send(true);
+        if tokio::time::timeout(SHUTDOWN_GRACE, draining.closed())
             .await
             .is_err()
         {
@@ -614,17 +599,35 @@ impl Server {
     }
 }
 
-/// Runs a connection until it ends, or closes it when a deadline passes.
-async fn watch_connection<C, E>(
-    connection: C,
+/// A connection that can be asked to finish its request in flight and then close.
+trait Drain: Future<Output = Result<(), hyper::Error>> {
+    fn drain(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Drain for http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn drain(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs a connection until it ends, or closes it when a deadline passes; when the server
+/// shuts down, lets its request in flight finish and closes it.
+async fn watch_connection(
+    connection: impl Drain,
     activity: Arc<Activity>,
     settings: Settings,
     peer: SocketAddr,
-) where
-    C: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
+    mut shutdown: watch::Receiver<bool>,
+) {
     tokio::pin!(connection);
+    let mut draining = false;
     loop {
         let wake = activity
             .deadline(&settings)
@@ -643,6 +646,12 @@ async fn watch_connection<C, E>(
             }
             // A wait on the client began: its deadline may be sooner than `wake`.
             () = activity.waiting.notified() => {}
+            changed = shutdown.changed(), if !draining => {
+                draining = true;
+                if changed.is_ok() {
+                    connection.as_mut().drain();
+                }
+            }
             () = tokio::time::sleep_until(wake) => {
                 if activity.deadline(&settings).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!(%peer, "connection closed: header, body or idle deadline");
@@ -655,54 +664,7 @@ async fn watch_connection<C, E>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn a_peer_s_wider_ipv6_networks_are_capped_too() {
-        let limits = ConnectionLimits {
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(10),
-            max_connections: Some(1000),
-            max_connections_per_peer: 2,
-            max_pending_sockets_per_client: 16,
-        };
-        let settings = Settings::new(
-            &limits,
-            20_000,
-            TrustedProxies::default(),
-            64,
-            Ipv6Networks::default(),
-        );
-        let gate = Arc::new(Gate {
-            settings,
-            open: AtomicUsize::new(0),
-            per_peer: DashMap::new(),
-        });
-        let peer = |s: String| s.parse::<IpAddr>().unwrap();
-        // Eight /64s of one /56, two connections each: the /56 holds 4 peers' worth.
-        let mut slots: Vec<Slot> = (0..8)
-            .flat_map(|i| [0, 1].map(move |_| i))
-            .filter_map(|i| gate.admit(peer(format!("2001:db8:1:{i:x}::1"))))
-            .collect();
-        assert_eq!(slots.len(), 8);
-        // Other /56s of the same /48: 16 peers' worth in all.
-        slots.extend(
-            (1..=40).filter_map(|i| gate.admit(peer(format!("2001:db8:1:{:x}::1", i * 0x100)))),
-        );
-        assert_eq!(slots.len(), 32);
-        assert!(
-            gate.admit(peer("2001:db8:2::1".into())).is_some(),
-            "another /48"
-        );
-        assert!(
-            gate.admit(peer("10.0.0.1".into())).is_some(),
-            "IPv4 is one peer"
-        );
-        drop(slots);
-        assert!(gate.per_peer.is_empty(), "every place is given back");
-        assert_eq!(gate.open.load(Ordering::Acquire), 0);
-    }
+    use super::default_max_connections;
 
     #[test]
     fn the_default_cap_keeps_descriptors_back_for_the_rest_of_the_server() {

@@ -29,11 +29,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use dashmap::DashMap;
 use serde::Deserialize;
 
 use super::{
-    client::ClientKey,
+    client::{ClientKey, HeldPerClient, Ipv6Networks},
     context::AppState,
     context::Client,
     error::{error_response, AppError},
@@ -69,12 +68,9 @@ pub struct SocketQuery {
     clientid: Option<String>,
 }
 
-/// Sockets per client that have not said hello yet.
+/// Sockets per client (and per wider IPv6 network) that have not said hello yet.
 #[derive(Debug)]
-pub struct PendingSockets {
-    per_client: DashMap<ClientKey, usize>,
-    max_per_client: usize,
-}
+pub struct PendingSockets(HeldPerClient);
 
 /// One socket's place among its client's pending sockets, given back after the hello.
 pub struct Pending {
@@ -83,19 +79,14 @@ pub struct Pending {
 }
 
 impl PendingSockets {
-    pub fn new(max_per_client: usize) -> Self {
-        Self {
-            per_client: DashMap::new(),
-            max_per_client,
-        }
+    pub fn new(max_per_client: usize, networks: Ipv6Networks) -> Self {
+        Self(HeldPerClient::new(max_per_client, networks))
     }
 
     fn admit(self: &Arc<Self>, client: ClientKey) -> Result<Pending, AppError> {
-        let mut count = self.per_client.entry(client).or_default();
-        if *count >= self.max_per_client {
+        if !self.0.take(client) {
             return Err(AppError::TooManyPendingSockets);
         }
-        *count += 1;
         Ok(Pending {
             sockets: self.clone(),
             client,
@@ -105,12 +96,7 @@ impl PendingSockets {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        self.sockets
-            .per_client
-            .remove_if_mut(&self.client, |_, count| {
-                *count -= 1;
-                *count == 0
-            });
+        self.sockets.0.give_back(self.client);
     }
 }
 

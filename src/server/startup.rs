@@ -193,6 +193,7 @@ impl Application {
             limits: Arc::new(limits),
             pending_sockets: Arc::new(PendingSockets::new(
                 config.connections.max_pending_sockets_per_client,
+                config.ipv6_networks.clone(),
             )),
             allowed_origins: Arc::new(allowed_origins),
             store,

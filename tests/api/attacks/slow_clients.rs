@@ -257,7 +257,10 @@ async fn forty_stalled_bodies_beside_a_login_on_a_server_capped_at_forty() {
     for i in 0..40 {
         stalled.push(stalled_body(&app, source(i)).await);
     }
-    assert_eq!(app.open_connections.count(), 40, "every place is taken");
+    eventually_within("every place is taken", body_timeout, || {
+        std::future::ready(app.open_connections.count() == 40)
+    })
+    .await;
     // The stalled bodies are cut at the body deadline: health answers again by then.
     eventually_within("/healthz answers", body_timeout * 3, || async {
         app.http
@@ -366,5 +369,30 @@ async fn an_avatar_upload_is_refused_before_its_file_is_read() {
         buf[..n].starts_with(b"HTTP/1.1 401"),
         "{}",
         String::from_utf8_lossy(&buf[..n])
+    );
+}
+
+#[tokio::test]
+async fn cleartext_http2_is_not_spoken() {
+    // HTTP/2 with prior knowledge (h2c): one connection would carry hundreds of streams,
+    // each holding the server while the connection counts once. No browser speaks it
+    // (they use HTTP/2 over TLS, which the proxy in front ends), so it is refused.
+    let app = spawn_app_with(&[]).await;
+    let mut stream = connect_from(&app, Ipv4Addr::LOCALHOST).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    // An HTTP/2 server answers with its SETTINGS frame (type 4 in the fourth byte).
+    assert!(
+        answer.get(3) != Some(&4),
+        "an HTTP/2 SETTINGS frame: {answer:?}"
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 4") || answer.starts_with(b"HTTP/1.1 5"),
+        "{}",
+        String::from_utf8_lossy(&answer)
     );
 }
