@@ -49,6 +49,10 @@ pub struct AppStateInner {
     pub qr_images: QrImages,
     /// Decodes uploaded avatars, a few at a time.
     pub avatar_decoder: Arc<super::avatar::Decoder>,
+    /// The OpenID provider's JWKS as this instance serves it (with the provider only).
+    pub oidc_keys: Option<Arc<super::oidc::keys::PublishedKeys>>,
+    /// The OpenID clients' secret checks, a few at a time.
+    pub secret_checks: Arc<super::oidc::token::SecretChecks>,
     /// Open-in-WeChat links made, and WeChat's refusals (see `open_link.rs`).
     pub open_links: Arc<super::open_link::OpenLinks>,
     /// Demo mode's own WeChat simulator.

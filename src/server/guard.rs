@@ -23,9 +23,15 @@ use super::{
 /// authenticated by WeChat's login code and the scan token instead. The OpenID
 /// provider's token and userinfo endpoints are called by other sites (a single-page
 /// client posts from its own origin, under CORS) and authenticated by client credentials,
-/// codes and tokens, never by our cookie.
+/// codes and tokens, never by our cookie. Its authorization endpoint is where other
+/// sites send the browser, by a link or a form posted from their own origin (OpenID
+/// Connect Core §3.1.2.1); what it does with our cookie, a GET does as well, and it
+/// answers only the client's registered redirect URI.
 fn is_origin_exempt(path: &str) -> bool {
-    path.starts_with("/api/mp/") || path == "/oauth/token" || path == "/oauth/userinfo"
+    path.starts_with("/api/mp/")
+        || path == "/oauth/authorize"
+        || path == "/oauth/token"
+        || path == "/oauth/userinfo"
 }
 
 /// An `Origin` header, if sent, must be one of ours. Browsers send it on every

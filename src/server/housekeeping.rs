@@ -8,7 +8,8 @@ use super::context::AppState;
 
 /// Every 5 s: report open sockets, drop QR images whose time is up and give freed memory
 /// back to the system; every minute, forget idle rate-limit keys; hourly, delete expired
-/// OpenID authorization codes and tokens, expired sessions and unused avatars.
+/// OpenID authorization codes, tokens and retired keys, expired sessions and unused
+/// avatars.
 pub async fn sweep(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -29,6 +30,12 @@ pub async fn sweep(state: AppState) {
         if ticks.is_multiple_of(720) {
             if let Err(err) = super::oidc::grants::purge_expired(&state.store).await {
                 tracing::warn!(%err, "purging expired OpenID codes and tokens failed");
+            }
+            if let Some(provider) = &state.config.oidc {
+                let ttl = provider.id_token_ttl;
+                if let Err(err) = super::oidc::keys::purge_retired(&state.store, ttl).await {
+                    tracing::warn!(%err, "purging retired OpenID keys failed");
+                }
             }
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");

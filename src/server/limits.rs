@@ -31,6 +31,9 @@ pub enum Bucket {
     Codes,
     Scans,
     Sessions,
+    /// Failed client authentications at the OpenID provider (each may have cost an
+    /// argon2 hash), at the ticket exchanges' rate.
+    AuthFailures,
 }
 
 impl Bucket {
@@ -39,6 +42,7 @@ impl Bucket {
             Bucket::Codes => "codes",
             Bucket::Scans => "scans",
             Bucket::Sessions => "sessions",
+            Bucket::AuthFailures => "auth-failures",
         }
     }
 }
@@ -110,6 +114,7 @@ struct Rates {
     sessions: Rate,
     code_budget: Rate,
     links_per_day: u32,
+    oidc_client: Rate,
 }
 
 impl Rates {
@@ -117,7 +122,7 @@ impl Rates {
         match bucket {
             Bucket::Codes => self.codes,
             Bucket::Scans => self.scans,
-            Bucket::Sessions => self.sessions,
+            Bucket::Sessions | Bucket::AuthFailures => self.sessions,
         }
     }
 }
@@ -137,6 +142,11 @@ struct InMemory {
     codes: Layers,
     scans: Layers,
     sessions: Layers,
+    auth_failures: Layers,
+    /// Until when an address (or a network of it) is refused at the provider's client
+    /// authentication.
+    auth_blocked: dashmap::DashMap<Counted, std::time::Instant>,
+    oidc_clients: DefaultKeyedRateLimiter<String>,
     code_budget: DefaultDirectRateLimiter,
     /// Links made on the day (China's) numbered `.0`.
     links: std::sync::Mutex<(u64, u32)>,
@@ -179,6 +189,7 @@ impl Limits {
             sessions: Rate::per_minute(config.sessions_per_min),
             code_budget: Rate::budget(config.code_budget_per_min),
             links_per_day: config.link_budget_per_day,
+            oidc_client: Rate::per_minute(config.oidc_tokens_per_client_per_min),
         }
     }
 
@@ -196,6 +207,9 @@ impl Limits {
                 codes: layers(rates.codes),
                 scans: layers(rates.scans),
                 sessions: layers(rates.sessions),
+                auth_failures: layers(rates.sessions),
+                auth_blocked: dashmap::DashMap::new(),
+                oidc_clients: RateLimiter::keyed(rates.oidc_client.quota()),
                 code_budget: RateLimiter::direct(rates.code_budget.quota()),
                 links: std::sync::Mutex::new((0, 0)),
             })),
@@ -270,6 +284,7 @@ impl Limits {
                         Bucket::Codes => &memory.codes,
                         Bucket::Scans => &memory.scans,
                         Bucket::Sessions => &memory.sessions,
+                        Bucket::AuthFailures => &memory.auth_failures,
                     };
                     let limiter = layers.get(i).ok_or_else(|| {
                         AppError::Internal("a rate limit layer is missing".into())
@@ -300,6 +315,97 @@ impl Limits {
             }
         }
         Ok(())
+    }
+
+    /// Refuses an address (or a network of it) whose failed client authentications went
+    /// over their rate, until it may try again: checked before a secret is.
+    pub async fn auth_failures_allow(&self, client: ClientKey) -> Result<(), AppError> {
+        let mut wait = Duration::ZERO;
+        for (counted, _) in self.layers(Bucket::AuthFailures, client) {
+            let left = match &self.backend {
+                Backend::Memory(memory) => memory
+                    .auth_blocked
+                    .get(&counted)
+                    .map(|until| until.saturating_duration_since(std::time::Instant::now())),
+                Backend::Redis { conn, prefix, .. } => {
+                    let ms: i64 = redis::cmd("PTTL")
+                        .arg(blocked_key(prefix, counted))
+                        .query_async(&mut conn.clone())
+                        .await
+                        .map_err(|err| {
+                            tracing::warn!(error = %err, "Redis rate limit failed: refusing");
+                            AppError::StoreUnavailable
+                        })?;
+                    (ms > 0).then(|| Duration::from_millis(ms as u64))
+                }
+            };
+            wait = wait.max(left.unwrap_or_default());
+        }
+        if wait > Duration::ZERO {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait_secs(wait),
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a failed client authentication from `client`: past the rate, the address
+    /// (or the network that went over) is refused until the rate allows it again, and
+    /// this answer already says so.
+    pub async fn count_auth_failure(&self, client: ClientKey) -> Result<(), AppError> {
+        let Err(AppError::RateLimited { retry_after_secs }) =
+            self.check(Bucket::AuthFailures, client).await
+        else {
+            return Ok(());
+        };
+        let wait = Duration::from_secs(retry_after_secs);
+        for (counted, _) in self.layers(Bucket::AuthFailures, client) {
+            match &self.backend {
+                Backend::Memory(memory) => {
+                    memory
+                        .auth_blocked
+                        .insert(counted, std::time::Instant::now() + wait);
+                }
+                Backend::Redis { conn, prefix, .. } => {
+                    let () = redis::cmd("SET")
+                        .arg(blocked_key(prefix, counted))
+                        .arg(1)
+                        .arg("PX")
+                        .arg(wait.as_millis() as u64)
+                        .query_async(&mut conn.clone())
+                        .await
+                        .map_err(|err| {
+                            tracing::warn!(error = %err, "Redis rate limit failed: refusing");
+                            AppError::StoreUnavailable
+                        })?;
+                }
+            }
+        }
+        Err(AppError::RateLimited { retry_after_secs })
+    }
+
+    /// Counts one request of an authenticated OpenID client (the token endpoint's, and
+    /// the revocation and introspection endpoints'), whatever its address.
+    pub async fn check_oidc_client(&self, client_id: &str) -> Result<(), AppError> {
+        let wait = match &self.backend {
+            Backend::Memory(memory) => memory
+                .oidc_clients
+                .check_key(&client_id.to_owned())
+                .err()
+                .map(|not_until| {
+                    not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+                }),
+            Backend::Redis { conn, prefix, gcra } => {
+                let key = format!("{prefix}rate:oidc-client:{client_id}");
+                Self::redis_check(conn, gcra, key, self.rates.oidc_client).await?
+            }
+        };
+        match wait {
+            None => Ok(()),
+            Some(wait) => Err(AppError::RateLimited {
+                retry_after_secs: wait_secs(wait),
+            }),
+        }
     }
 
     /// Counts one QR image fetched from WeChat against the app-wide budget.
@@ -362,15 +468,28 @@ impl Limits {
     /// keys expire by themselves).
     pub fn shrink(&self) {
         if let Backend::Memory(memory) = &self.backend {
-            for limiter in [&memory.codes, &memory.scans, &memory.sessions]
-                .into_iter()
-                .flatten()
+            for limiter in [
+                &memory.codes,
+                &memory.scans,
+                &memory.sessions,
+                &memory.auth_failures,
+            ]
+            .into_iter()
+            .flatten()
             {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
             }
+            memory.oidc_clients.retain_recent();
+            let now = std::time::Instant::now();
+            memory.auth_blocked.retain(|_, until| *until > now);
         }
     }
+}
+
+/// The Redis key that refuses `counted` at client authentication while it lives.
+fn blocked_key(prefix: &str, counted: Counted) -> String {
+    format!("{prefix}blocked:auth:{}/{}", counted.key, counted.prefix)
 }
 
 const DAY: u64 = 86_400;
@@ -399,6 +518,7 @@ mod tests {
             code_budget_per_min,
             link_budget_per_day: 3,
             image_decodes: 1,
+            oidc_tokens_per_client_per_min: 600,
             max_body_bytes: 10,
             ws_hello_timeout: Duration::from_secs(5),
             ws_max_message_bytes: 1024,

@@ -188,6 +188,11 @@ impl Application {
             registry: Arc::new(registry),
             qr_images: QrImages::new(config.login_page.code_cache_bytes, config.registry.ttl),
             avatar_decoder: Arc::new(super::avatar::Decoder::new(config.limits.image_decodes)),
+            oidc_keys: config
+                .oidc
+                .as_ref()
+                .map(|p| Arc::new(super::oidc::keys::PublishedKeys::new(p.id_token_ttl))),
+            secret_checks: Arc::new(super::oidc::token::SecretChecks::new()),
             open_links: Arc::new(super::open_link::OpenLinks::new(config.registry.ttl)),
             simulator: simulator.clone(),
             limits: Arc::new(limits),

@@ -407,10 +407,10 @@ async fn the_token_endpoint_refuses_wrong_clients_secrets_redirects_and_pkce() {
     let (status, body) = post(code, extra, None).await;
     assert_eq!(status, 200, "{body}");
 
-    // Another redirect URI than the authorization's.
+    // Another redirect URI than the authorization's: refused, and the code is left.
     let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
     let (status, body) = post(
-        code,
+        code.clone(),
         cb("https://rp.example/other"),
         Some(("web", WEB_SECRET)),
     )
@@ -419,6 +419,8 @@ async fn the_token_endpoint_refuses_wrong_clients_secrets_redirects_and_pkce() {
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+    let (status, body) = post(code, cb(WEB_CB), Some(("web", WEB_SECRET))).await;
+    assert_eq!(status, 200, "a failed redemption leaves the code: {body}");
 
     // A code of the public client, presented by the web app.
     let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
@@ -439,24 +441,23 @@ async fn the_token_endpoint_refuses_wrong_clients_secrets_redirects_and_pkce() {
         "the code was not used up by another client: {body}"
     );
 
-    // PKCE: a wrong verifier, a missing one; then the right one works (public: no secret).
+    // PKCE: a wrong verifier, a missing one; then the right one works with the same code
+    // (a failed redemption does not use it up; public: no secret).
     let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
     let mut wrong = cb(SPA_CB);
     wrong.extend([
         ("client_id", "spa".to_owned()),
         ("code_verifier", format!("{VERIFIER}x")),
     ]);
-    let (status, body) = post(spa_code, wrong, None).await;
+    let (status, body) = post(spa_code.clone(), wrong, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
     let mut missing = cb(SPA_CB);
     missing.push(("client_id", "spa".to_owned()));
-    let (status, _) = post(spa_code, missing, None).await;
+    let (status, _) = post(spa_code.clone(), missing, None).await;
     assert_eq!(status, 400);
-    let spa_code = code_for(&app, &cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
     let mut right = cb(SPA_CB);
     right.extend([
         ("client_id", "spa".to_owned()),
@@ -649,12 +650,14 @@ async fn keys_rotate_and_the_old_key_stays_published_while_its_tokens_live() {
     let new_kid = scanlogin::server::oidc::keys::rotate(&app.store)
         .await
         .unwrap();
-    let during = kids(&jwks(&app).await);
-    assert_eq!(
-        during,
-        vec![new_kid.clone(), before[0].clone()],
-        "new first, old still published"
-    );
+    // Served from memory, read again within a second here (half the ID tokens' 2 s).
+    let expected = vec![new_kid.clone(), before[0].clone()];
+    eventually_within(
+        "the new key is published first, the old one still",
+        std::time::Duration::from_secs(5),
+        || async { kids(&jwks(&app).await) == expected },
+    )
+    .await;
     // New ID tokens carry the new key's id.
     let cookie = scan_login(&app, "o-rotate", "Rotate").await;
     let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
@@ -786,8 +789,8 @@ async fn two_instances_starting_at_once_agree_on_one_signing_key() {
     made_a.unwrap();
     made_b.unwrap();
     let ttl = std::time::Duration::from_secs(600);
-    let keys_a = keys::published(&a, ttl).await.unwrap();
-    let keys_b = keys::published(&b, ttl).await.unwrap();
+    let keys_a = keys::PublishedKeys::new(ttl).get(&a).await.unwrap();
+    let keys_b = keys::PublishedKeys::new(ttl).get(&b).await.unwrap();
     assert_eq!(keys_a.keys.len(), 1, "one key");
     assert_eq!(keys_a.keys[0].common.key_id, keys_b.keys[0].common.key_id);
     assert_eq!(
@@ -802,7 +805,42 @@ async fn two_instances_starting_at_once_agree_on_one_signing_key() {
 }
 
 #[tokio::test]
-async fn the_token_endpoint_is_rate_limited_per_client_address() {
+async fn sixty_logins_in_a_minute_through_one_confidential_client_all_succeed() {
+    // A company's Grafana on one address, at 9 a.m.: its token requests are the client's,
+    // limited per client (600 a minute), not by the address's 30.
+    let (app, _file) = provider_app(&[]).await;
+    let cookie = scan_login(&app, "o-many", "Many").await;
+    for i in 0..60 {
+        let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", WEB_CB),
+        ];
+        let (status, body) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+        assert_eq!(status, 200, "login {i}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_over_its_own_rate_is_refused_whatever_its_address() {
+    let (app, _file) = provider_app(&[("SCANLOGIN_OIDC_TOKENS_PER_CLIENT_PER_MIN", "2")]).await;
+    let cookie = scan_login(&app, "o-rate", "Rate").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", WEB_CB),
+        ];
+        statuses.push(token_post(&app, &form, Some(("web", WEB_SECRET))).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+#[tokio::test]
+async fn failed_client_authentications_are_limited_per_address_before_a_secret_is_checked() {
     let (app, _file) = provider_app(&[("SCANLOGIN_RATE_SESSIONS_PER_MIN", "2")]).await;
     let form = [
         ("grant_type", "authorization_code"),
@@ -823,6 +861,153 @@ async fn the_token_endpoint_is_rate_limited_per_client_address() {
         .unwrap();
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
+    // From now on the address is refused before any secret is checked, a right one too.
+    let (status, _) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn five_hundred_wrong_secrets_at_once_do_not_stall_a_login() {
+    // 500 connections from this one address: over the default per-peer cap of 256.
+    let (app, _file) = provider_app(&[("SCANLOGIN_MAX_CONNECTIONS_PER_PEER", "1000")]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "x"),
+        ("redirect_uri", WEB_CB),
+    ];
+    let flood = futures::future::join_all((0..500).map(|_| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/oauth/token"))
+                .form(&form)
+                .basic_auth("web", Some("guess"))
+                .send()
+                .await
+                .map(|res| res.status().as_u16())
+                .unwrap_or(0)
+        }
+    }));
+    let login = async {
+        let started = std::time::Instant::now();
+        let cookie = scan_login(&app, "o-beside", "Beside").await;
+        let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+        // The login's token request comes from the flooding address: it is refused like
+        // the flood's. A relying party elsewhere is not.
+        (started.elapsed(), code)
+    };
+    let (statuses, (took, _code)) = tokio::join!(flood, login);
+    let hashed = statuses.iter().filter(|&&s| s == 401).count();
+    assert!(
+        hashed <= 40,
+        "at most the address's allowance of secrets is checked: {hashed} of 500"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 401 || s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the login beside the flood took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_authorization_endpoint_takes_posts_and_refuses_request_objects() {
+    let (app, _file) = provider_app(&[]).await;
+    let cookie = scan_login(&app, "o-post", "Post").await;
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", WEB_CB),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "st"),
+    ];
+    // A form posted from the relying party's own page.
+    let res = app
+        .http
+        .post(app.url("/oauth/authorize"))
+        .header("cookie", &cookie)
+        .header("origin", "https://rp.example")
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let to = location(&res);
+    assert!(to.starts_with(WEB_CB), "{to}");
+    assert!(query_param(&to, "code").is_some(), "{to}");
+    assert_eq!(query_param(&to, "state").as_deref(), Some("st"));
+    // A request object, by value or by reference: refused, never ignored.
+    for (name, error) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+    ] {
+        let mut url = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+        url.query_pairs_mut()
+            .extend_pairs(params)
+            .append_pair(name, "eyJhbGciOiJub25lIn0.e30.");
+        let res = get(&app, url.as_str(), Some(&cookie)).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(
+            query_param(&location(&res), "error").as_deref(),
+            Some(error)
+        );
+    }
+    let discovery: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for flag in [
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+        "claims_parameter_supported",
+    ] {
+        assert_eq!(discovery[flag], false, "{flag}");
+    }
+}
+
+#[tokio::test]
+async fn userinfo_takes_the_token_in_a_form_body_too() {
+    let (app, _file) = provider_app(&[]).await;
+    let cookie = scan_login(&app, "o-body", "Body").await;
+    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+    ];
+    let (_, tokens) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let in_body = app
+        .http
+        .post(app.url("/oauth/userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_body.status(), 200);
+    let body: Value = in_body.json().await.unwrap();
+    assert!(body["sub"].is_string(), "{body}");
+    // Both ways at once is no way (RFC 6750 §2).
+    let both = app
+        .http
+        .post(app.url("/oauth/userinfo"))
+        .bearer_auth(access)
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 401);
+    assert_eq!(
+        both.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
 }
 
 #[tokio::test]

@@ -122,6 +122,9 @@ pub struct LimitsConfig {
     pub link_budget_per_day: u32,
     /// Uploaded images decoded at once (`SCANLOGIN_IMAGE_DECODES`).
     pub image_decodes: usize,
+    /// Requests an authenticated OpenID client may make per minute to the token endpoint
+    /// (`SCANLOGIN_OIDC_TOKENS_PER_CLIENT_PER_MIN`), whatever its address.
+    pub oidc_tokens_per_client_per_min: u32,
     /// Request bodies (`SCANLOGIN_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
     /// Time a socket has to prove its key (`SCANLOGIN_WS_HELLO_TIMEOUT_SECS`).
@@ -348,6 +351,8 @@ impl Config {
                 code_budget_per_min: vars.positive("SCANLOGIN_CODE_BUDGET_PER_MIN", 4000u32),
                 link_budget_per_day: vars.positive("SCANLOGIN_LINK_BUDGET_PER_DAY", 400_000u32),
                 image_decodes: vars.positive("SCANLOGIN_IMAGE_DECODES", default_image_decodes()),
+                oidc_tokens_per_client_per_min: vars
+                    .positive("SCANLOGIN_OIDC_TOKENS_PER_CLIENT_PER_MIN", 600u32),
                 max_body_bytes: vars.positive("SCANLOGIN_MAX_BODY_BYTES", 16 * 1024),
                 ws_hello_timeout: vars.seconds(
                     "SCANLOGIN_WS_HELLO_TIMEOUT_SECS",

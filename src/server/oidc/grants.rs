@@ -42,6 +42,18 @@ pub async fn issue_authorization_code(
     Ok(code)
 }
 
+/// The grant of a code `client_id` may still redeem (unused, unexpired, its own), read
+/// without using it up: a redemption that then fails (a wrong PKCE verifier) leaves it.
+pub async fn pending_authorization_code(
+    store: &Store,
+    code: &str,
+    client_id: &str,
+) -> Result<Option<Grant>, AppError> {
+    store
+        .pending_authorization_code(&secret::hash(code), client_id, unix_now())
+        .await
+}
+
 /// Takes a code for `client_id`: its grant the first time, within its life; never again.
 /// Another client's attempt leaves the authorization code as it was.
 pub async fn redeem_authorization_code(

@@ -6,10 +6,19 @@
 //! find it there (a unique index on the active key makes the first insert win when two
 //! start at once). `scanlogin rotate-oidc-key` makes a new active key and retires the old
 //! one, which stays published in the JWKS for as long as ID tokens it signed live, then is
-//! deleted. Every instance reads the keys from the database when it signs or publishes,
-//! so a rotation takes effect everywhere at once.
+//! deleted. Every instance reads the active key from the database when it signs, so a
+//! rotation takes effect everywhere at once; the JWKS it serves from memory
+//! ([`PublishedKeys`]), read again every few seconds, so a rotation is published
+//! everywhere within [`PublishedKeys`]'s refresh and serving the JWKS costs the database
+//! nothing.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+    Json,
+};
 
 use aws_lc_rs::{encoding::AsDer, rsa::KeySize};
 use jsonwebtoken::{
@@ -19,6 +28,7 @@ use jsonwebtoken::{
 use pkcs8::der::Decode;
 
 use crate::server::{
+    context::AppState,
     error::AppError,
     store::{unix_now, Store},
 };
@@ -86,8 +96,8 @@ pub async fn active(store: &Store) -> Result<SigningKey, AppError> {
 }
 
 /// The keys to publish: the active one and those retired less than `id_token_ttl` ago
-/// (tokens they signed may still be presented). Older ones are deleted.
-pub async fn published(store: &Store, id_token_ttl: Duration) -> Result<JwkSet, AppError> {
+/// (tokens they signed may still be presented).
+async fn published(store: &Store, id_token_ttl: Duration) -> Result<JwkSet, AppError> {
     let oldest = unix_now() - id_token_ttl.as_secs() as i64;
     let keys = store
         .published_signing_keys(oldest)
@@ -104,4 +114,55 @@ pub async fn rotate(store: &Store) -> Result<String, AppError> {
     let (kid, pkcs8) = new_key()?;
     store.rotate_signing_key(&kid, &pkcs8, unix_now()).await?;
     Ok(kid)
+}
+
+/// Deletes the keys retired longer ago than `id_token_ttl` (the hourly purge).
+pub async fn purge_retired(store: &Store, id_token_ttl: Duration) -> Result<(), AppError> {
+    store
+        .purge_retired_signing_keys(unix_now() - id_token_ttl.as_secs() as i64)
+        .await
+}
+
+/// The JWKS as this instance serves it: from memory, read again from the database when
+/// older than the refresh (5 s, or half an ID token's life when that is shorter, so that
+/// a retired key leaves the set soon after its last token).
+#[derive(Debug)]
+pub struct PublishedKeys {
+    refresh: Duration,
+    id_token_ttl: Duration,
+    cached: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<JwkSet>)>>,
+}
+
+impl PublishedKeys {
+    pub fn new(id_token_ttl: Duration) -> Self {
+        Self {
+            refresh: Duration::from_secs(5).min(id_token_ttl / 2),
+            id_token_ttl,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The set, read again (once, however many ask) when it is older than the refresh.
+    pub async fn get(&self, store: &Store) -> Result<Arc<JwkSet>, AppError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((read_at, set)) = &*cached {
+            if read_at.elapsed() < self.refresh {
+                return Ok(set.clone());
+            }
+        }
+        let set = Arc::new(published(store, self.id_token_ttl).await?);
+        *cached = Some((tokio::time::Instant::now(), set.clone()));
+        Ok(set)
+    }
+}
+
+/// `GET /oauth/jwks`: the public keys.
+pub(super) async fn jwks(State(state): State<AppState>) -> Response {
+    let Some(keys) = &state.oidc_keys else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    match keys.get(&state.store).await {
+        Ok(set) => Json(set.as_ref().clone()).into_response(),
+        Err(err) => super::error::OAuthError::from(err).into_response(),
+    }
 }

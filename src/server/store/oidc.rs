@@ -54,6 +54,37 @@ impl Store {
         Ok(())
     }
 
+    /// The grant of a code that is unused, unexpired at `now` and `client_id`'s.
+    pub async fn pending_authorization_code(
+        &self,
+        code_hash: &[u8],
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<Grant>, AppError> {
+        type Row = (String, i64, String, Option<String>, Option<String>, i64);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT redirect_uri, user_id, scope, nonce, code_challenge, auth_time
+             FROM oidc_codes
+             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(redirect_uri, user_id, scope, nonce, code_challenge, auth_time)| Grant {
+                client_id: client_id.to_owned(),
+                redirect_uri,
+                user_id,
+                scope,
+                nonce,
+                code_challenge,
+                auth_time,
+            },
+        ))
+    }
+
     /// Marks the code used if it is unused, unexpired at `now` and `client_id`'s (one
     /// statement, so two redemptions at once cannot both take it); then reads it back, as
     /// it is now. `None`: no such code.
@@ -211,20 +242,26 @@ impl Store {
         )
     }
 
-    /// Deletes the keys retired before `before`; answers the others' PKCS#8 DER, the
-    /// active key first, then the newest retired ones.
-    pub async fn published_signing_keys(&self, before: i64) -> Result<Vec<Vec<u8>>, AppError> {
+    /// The PKCS#8 DER of the active key and of those retired since `since`: the active key
+    /// first, then the newest retired ones. Reads only.
+    pub async fn published_signing_keys(&self, since: i64) -> Result<Vec<Vec<u8>>, AppError> {
+        let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT pkcs8 FROM oidc_keys WHERE retired_at IS NULL OR retired_at >= $1
+             ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, created_at DESC, kid",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(pkcs8,)| pkcs8).collect())
+    }
+
+    /// Deletes the keys retired before `before`.
+    pub async fn purge_retired_signing_keys(&self, before: i64) -> Result<(), AppError> {
         sqlx::query("DELETE FROM oidc_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
             .bind(before)
             .execute(&self.pool)
             .await?;
-        let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT pkcs8 FROM oidc_keys
-             ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, created_at DESC, kid",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(pkcs8,)| pkcs8).collect())
+        Ok(())
     }
 
     /// Retires the active key at `now` and makes `kid` the active one, together.

@@ -1,0 +1,289 @@
+//! `GET|POST /oauth/authorize`: checks the request; without a session sends the browser
+//! to the scan login (`/login?next=...`), which comes back here; with one, redirects to
+//! the client with a code.
+//!
+//! Until the client and its redirect URI are known good, every error stays on our own
+//! page; after that, errors go back to the client with its `state` (RFC 6749 §4.1.2.1).
+
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+
+use super::{grants, Provider, ProviderOf};
+use crate::server::{context::AppState, error::AppError, session};
+
+/// A failure of ours while the person is in the browser: counted and logged as the error
+/// table says, and a page saying so (no redirect: the client learns nothing useful).
+fn error_page_for(err: AppError) -> Response {
+    let treatment = err.record();
+    let mut page = error_page("The login service could not answer just now: try again shortly.");
+    *page.status_mut() = treatment.status;
+    page
+}
+
+/// An error shown on our own page: the redirect URI cannot be trusted, so nothing is
+/// sent to it (RFC 6749 §4.1.2.1). `problem` is one of our fixed sentences, never text
+/// from the request.
+fn error_page(problem: &'static str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Login request refused</title>\
+         <main style=\"font-family:system-ui;max-width:32rem;margin:3rem auto\">\
+         <h1>This login request cannot be used</h1><p>{problem}</p>\
+         <p lang=\"zh-CN\">登录请求无效，请回到原来的网站重新登录。</p></main></html>"
+    );
+    (StatusCode::BAD_REQUEST, Html(body)).into_response()
+}
+
+/// An error sent back to the client's redirect URI, with its `state`.
+fn error_redirect(
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
+    answer_client(
+        redirect_uri,
+        &[("error", error), ("error_description", description)],
+        state,
+        issuer,
+    )
+}
+
+/// Sends the browser back to the client's redirect URI with `pairs`, its `state` and our
+/// `iss` (RFC 9207) added to the URI's own query.
+fn answer_client(
+    redirect_uri: &str,
+    pairs: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
+    let mut url = match url::Url::parse(redirect_uri) {
+        Ok(url) => url,
+        Err(_) => return error_page("The application's redirect address is not a URL."),
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        query.extend_pairs(pairs);
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+/// The parameters, each at most once (RFC 6749 §3.1).
+fn single_params(query: &str) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut params = std::collections::HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            // Never the name itself: the error page shows this message.
+            return Err("A parameter is given more than once.".to_owned());
+        }
+    }
+    Ok(params)
+}
+
+/// A bounded printable value (`state`, `nonce`).
+fn bounded(value: Option<&String>) -> Result<Option<&str>, ()> {
+    match value {
+        None => Ok(None),
+        Some(v)
+            if !v.is_empty() && v.len() <= 512 && v.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+        {
+            Ok(Some(v))
+        }
+        Some(_) => Err(()),
+    }
+}
+
+/// A PKCE S256 challenge: 43 characters of base64url (RFC 7636 §4.2).
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /oauth/authorize`.
+pub(super) async fn authorize_get(
+    State(state): State<AppState>,
+    ProviderOf(p): ProviderOf,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    authorize(&state, &p, &headers, query.unwrap_or_default()).await
+}
+
+/// `POST /oauth/authorize`: the same request as a form (OpenID Connect Core §3.1.2.1:
+/// GET and POST must both be supported).
+pub(super) async fn authorize_post(
+    State(state): State<AppState>,
+    ProviderOf(p): ProviderOf,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let query = String::from_utf8(body.to_vec()).ok().filter(|_| form);
+    let Some(query) = query else {
+        return error_page("The login request must be a form (application/x-www-form-urlencoded).");
+    };
+    authorize(&state, &p, &headers, query).await
+}
+
+async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: String) -> Response {
+    let params = match single_params(&query) {
+        Ok(params) => params,
+        Err(_) => return error_page("A parameter is given more than once."),
+    };
+    let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
+    // Until the client and its redirect URI are known good, errors stay on our page.
+    let Some(client) = param("client_id").and_then(|id| p.clients.get(id)) else {
+        return error_page("The application (client_id) is not registered here.");
+    };
+    let Some(redirect_uri) = param("redirect_uri").filter(|uri| client.allows_redirect(uri)) else {
+        return error_page(
+            "The redirect address (redirect_uri) is not one registered for this application.",
+        );
+    };
+    let Ok(client_state) = bounded(params.get("state")) else {
+        return error_page("The state parameter is malformed.");
+    };
+    let refuse = |error: &str, description: &str| {
+        error_redirect(redirect_uri, error, description, client_state, &p.issuer)
+    };
+    if param("response_type").map(String::as_str) != Some("code") {
+        return refuse(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
+    }
+    let scope = param("scope").map(String::as_str).unwrap_or("");
+    let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    if !scopes.contains(&"openid") {
+        return refuse("invalid_scope", "scope must include openid");
+    }
+    // Scopes this client may not have (`email`, say) are left out, not refused (RFC 6749
+    // §3.3): the token answer's `scope` says what was granted.
+    let scopes: Vec<&str> = scopes
+        .into_iter()
+        .filter(|s| client.scopes.contains(*s))
+        .collect();
+    let Ok(nonce) = bounded(params.get("nonce")) else {
+        return refuse("invalid_request", "nonce is malformed");
+    };
+    let challenge = param("code_challenge");
+    match (
+        challenge,
+        param("code_challenge_method").map(String::as_str),
+    ) {
+        (None, None) if !client.is_public() => {}
+        (None, _) => {
+            return refuse(
+                "invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method=S256",
+            )
+        }
+        (Some(c), Some("S256")) if is_s256_challenge(c) => {}
+        (Some(_), Some("S256")) => {
+            return refuse("invalid_request", "code_challenge is not an S256 challenge")
+        }
+        (Some(_), _) => return refuse("invalid_request", "code_challenge_method must be S256"),
+    }
+    // Request objects are not supported: refused, never ignored (OpenID Connect Core §6).
+    if params.contains_key("request") {
+        return refuse("request_not_supported", "request objects are not supported");
+    }
+    if params.contains_key("request_uri") {
+        return refuse(
+            "request_uri_not_supported",
+            "request objects by reference are not supported",
+        );
+    }
+    let prompt = param("prompt").map(String::as_str).unwrap_or("");
+    let session = match session::token_from(state, headers) {
+        Some(token) => match state.store.session(&token, state.config.sessions).await {
+            Ok(found) => found,
+            Err(err) => return error_page_for(err),
+        },
+        None => None,
+    };
+    // `prompt=login`: a new scan even with a session (the login page then shows the
+    // code instead of going straight on: `again=1`).
+    // `max_age`: a login older than that counts as none (OpenID Connect Core §3.1.2.1).
+    let max_age: Option<i64> = param("max_age").and_then(|m| m.parse().ok());
+    let now = crate::server::store::unix_now();
+    let again = prompt.split(' ').any(|p| p == "login")
+        || session
+            .as_ref()
+            .is_some_and(|(_, auth_time)| max_age.is_some_and(|max| now - auth_time > max));
+    let Some((user, auth_time)) = session.filter(|_| !again) else {
+        if prompt.split(' ').any(|p| p == "none") {
+            return refuse("login_required", "the person is not logged in");
+        }
+        // The scan login, then back here with the same request (minus a `prompt=login`
+        // honoured by this very login).
+        let back = format!("/oauth/authorize?{}", without_prompt_login(&query));
+        let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+        let again = if again { "&again=1" } else { "" };
+        return Redirect::to(&format!("/login?next={next}{again}")).into_response();
+    };
+    let grant = grants::Grant {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        user_id: user.id,
+        scope: scopes.join(" "),
+        nonce: nonce.map(str::to_owned),
+        code_challenge: challenge.cloned(),
+        auth_time,
+    };
+    let code = match grants::issue_authorization_code(&state.store, &grant, p.code_ttl).await {
+        Ok(code) => code,
+        Err(err) => return error_page_for(err),
+    };
+    tracing::info!(client_id = %client.id, user_id = user.id, "authorization code issued");
+    answer_client(redirect_uri, &[("code", &code)], client_state, &p.issuer)
+}
+
+/// The query without `prompt=login` (the login it asks for is the one about to happen).
+fn without_prompt_login(query: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name == "prompt" {
+            let kept: Vec<&str> = value
+                .split(' ')
+                .filter(|p| *p != "login" && !p.is_empty())
+                .collect();
+            if !kept.is_empty() {
+                out.append_pair("prompt", &kept.join(" "));
+            }
+        } else {
+            out.append_pair(&name, &value);
+        }
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_login_is_dropped_from_the_continuation() {
+        assert_eq!(
+            without_prompt_login("a=1&prompt=login+consent&b=2"),
+            "a=1&prompt=consent&b=2"
+        );
+        assert_eq!(without_prompt_login("prompt=login"), "");
+    }
+}

@@ -1,0 +1,332 @@
+//! `POST /oauth/token`: an authorization code for an ID token (RS256, [`super::keys`]) and
+//! an access token ([`super::grants`]). Exempt from the browser `Origin` check, with CORS
+//! for the origins of public clients' redirect URIs.
+//!
+//! What it costs, and who pays: a confidential client's secret is an argon2 hash (19 MiB,
+//! t=2), so it is checked only once the request is well formed and its grant type is one
+//! we take, a few at a time (at most one per core: [`SecretChecks`]), and never for an
+//! address whose failed authentications are over their rate. A relying party that
+//! authenticates is limited per client (`SCANLOGIN_OIDC_TOKENS_PER_CLIENT_PER_MIN`), not
+//! per address: a company's Grafana logs everyone in from one address. A redemption that
+//! fails (a wrong PKCE verifier or redirect URI) leaves the code as it was.
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    Form, Json,
+};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{
+    clients::Client,
+    error::OAuthError,
+    grants::{self, CodeRefused},
+    keys, picture, Provider, ProviderOf,
+};
+use crate::server::{
+    context::{AppState, Client as Caller},
+    error::AppError,
+    store::unix_now,
+};
+
+/// Argon2 checks at once, in all: one per core, so that a flood of wrong secrets waits
+/// for its turn instead of taking every core and the memory of hundreds of hashes.
+#[derive(Debug)]
+pub struct SecretChecks(tokio::sync::Semaphore);
+
+impl SecretChecks {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self(tokio::sync::Semaphore::new(cores))
+    }
+
+    /// Checks `secret` when its turn comes, if `caller` may still try then (a flood of
+    /// wrong secrets from one address is refused as soon as it is over its rate, however
+    /// many of its requests were already waiting).
+    async fn matches(
+        &self,
+        limits: &crate::server::limits::Limits,
+        caller: &Caller,
+        client: &Client,
+        secret: String,
+    ) -> Result<bool, AppError> {
+        let _turn = self.0.acquire().await.map_err(|_| AppError::Busy)?;
+        limits.auth_failures_allow(caller.key).await?;
+        let client = client.clone();
+        // argon2 is deliberately slow: off the async workers.
+        tokio::task::spawn_blocking(move || client.secret_matches(&secret))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+}
+
+impl Default for SecretChecks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenRequest {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    code_verifier: Option<String>,
+}
+
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: String,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    picture: Option<String>,
+}
+
+/// `client_secret_basic`: the id and secret from `Authorization: Basic` (each
+/// form-urlencoded first, RFC 6749 §2.3.1).
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// The client a request authenticates as, by Basic authentication or by the body (never
+/// both): its id and the secret it gave.
+fn claimed_client(
+    headers: &HeaderMap,
+    client_id: Option<&String>,
+    client_secret: Option<&String>,
+) -> Result<(String, Option<String>), OAuthError> {
+    let (id, secret) = match (basic_credentials(headers), client_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::bad_request(
+                "invalid_request",
+                "use one client authentication method",
+            ))
+        }
+        (Some((id, secret)), None) => (id, Some(secret)),
+        (None, secret) => match client_id {
+            Some(id) => (id.clone(), secret.cloned()),
+            None => return Err(OAuthError::invalid_client()),
+        },
+    };
+    if client_id.is_some_and(|body_id| *body_id != id) {
+        return Err(OAuthError::invalid_client());
+    }
+    Ok((id, secret))
+}
+
+/// Authenticates the client (see the module's documentation for what that costs whom).
+pub(super) async fn authenticate<'p>(
+    state: &AppState,
+    p: &'p Provider,
+    caller: &Caller,
+    (client_id, secret): (String, Option<String>),
+) -> Result<&'p Client, OAuthError> {
+    state.limits.auth_failures_allow(caller.key).await?;
+    let client = p.clients.get(&client_id);
+    let authenticated = match (client, secret) {
+        (Some(client), None) if client.is_public() => true,
+        (Some(client), Some(secret)) if !client.is_public() => {
+            state
+                .secret_checks
+                .matches(&state.limits, caller, client, secret)
+                .await?
+        }
+        _ => false,
+    };
+    match client.filter(|_| authenticated) {
+        Some(client) => {
+            state.limits.check_oidc_client(&client.id).await?;
+            Ok(client)
+        }
+        None => {
+            state.limits.count_auth_failure(caller.key).await?;
+            Err(OAuthError::invalid_client())
+        }
+    }
+}
+
+pub(super) async fn token(
+    State(state): State<AppState>,
+    ProviderOf(p): ProviderOf,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let caller = Caller::resolve(&state, &headers, peer.ip());
+    let mut response = match token_answer(&state, &p, &caller, &headers, form).await {
+        Ok(json) => Json(json).into_response(),
+        Err(err) => err.into_response(),
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn token_answer(
+    state: &AppState,
+    p: &Provider,
+    caller: &Caller,
+    headers: &HeaderMap,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<serde_json::Value, OAuthError> {
+    let Ok(Form(req)) = form else {
+        return Err(OAuthError::bad_request(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    };
+    let bad = OAuthError::bad_request;
+    // The request's shape first: a malformed request costs no secret check.
+    let claimed = claimed_client(headers, req.client_id.as_ref(), req.client_secret.as_ref())?;
+    if req.grant_type.as_deref() != Some("authorization_code") {
+        return Err(bad("unsupported_grant_type", "only authorization_code"));
+    }
+    let Some(code) = req
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.len() <= 128)
+    else {
+        return Err(bad("invalid_request", "code is missing"));
+    };
+    let client = authenticate(state, p, caller, claimed).await?;
+    // The code is checked before it is used up: only the client it was issued to, with
+    // its redirect URI and PKCE verifier, takes it.
+    let invalid = || {
+        bad(
+            "invalid_grant",
+            "the code is unknown, expired, used, or another client's",
+        )
+    };
+    let Some(grant) = grants::pending_authorization_code(&state.store, code, &client.id).await?
+    else {
+        // Unknown, expired or another client's; or used before, which revokes.
+        return Err(
+            match grants::redeem_authorization_code(&state.store, code, &client.id).await? {
+                Err(CodeRefused::Reused) => bad("invalid_grant", "the code was used before"),
+                _ => invalid(),
+            },
+        );
+    };
+    if req.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return Err(bad(
+            "invalid_grant",
+            "redirect_uri differs from the authorization request's",
+        ));
+    }
+    check_pkce(
+        grant.code_challenge.as_deref(),
+        req.code_verifier.as_deref(),
+    )?;
+    let grant = match grants::redeem_authorization_code(&state.store, code, &client.id).await? {
+        Ok(grant) => grant,
+        Err(CodeRefused::Reused) => return Err(bad("invalid_grant", "the code was used before")),
+        Err(CodeRefused::Invalid) => return Err(invalid()),
+    };
+    let user = state.store.user(grant.user_id).await?;
+    let Some(user) = user else {
+        return Err(bad("invalid_grant", "the user no longer exists"));
+    };
+    let access_token = grants::issue_access_token(&state.store, code, &grant).await?;
+    let now = unix_now();
+    let profile = grant.scope.split(' ').any(|s| s == "profile");
+    let claims = IdTokenClaims {
+        iss: &p.issuer,
+        sub: user.id.to_string(),
+        aud: &client.id,
+        exp: now + p.id_token_ttl.as_secs() as i64,
+        iat: now,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.as_deref(),
+        name: profile
+            .then(|| user.nickname.clone())
+            .filter(|n| !n.is_empty()),
+        picture: profile
+            .then(|| picture(&p.issuer, &user.avatar_url))
+            .flatten(),
+    };
+    let key = keys::active(&state.store).await?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(key.kid);
+    let id_token = jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|e| AppError::Internal(format!("signing an ID token: {e}")))?;
+    tracing::info!(client_id = %client.id, user_id = user.id, "tokens issued");
+    Ok(serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": grants::ACCESS_TOKEN_TTL.as_secs(),
+        "id_token": id_token,
+        "scope": grant.scope,
+    }))
+}
+
+/// The PKCE verifier against the code's S256 challenge (RFC 7636 §4.6), in constant time.
+fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+    let bad = |description| Err(OAuthError::bad_request("invalid_grant", description));
+    match (challenge, verifier) {
+        (None, None) => Ok(()),
+        (Some(challenge), Some(verifier)) => {
+            let well_formed = (43..=128).contains(&verifier.len())
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes()));
+            let same: bool =
+                subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into();
+            if well_formed && same {
+                Ok(())
+            } else {
+                bad("the PKCE code_verifier does not match")
+            }
+        }
+        (Some(_), None) => bad("the PKCE code_verifier is missing"),
+        (None, Some(_)) => bad("no PKCE challenge was given for this code"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        let raw = base64::engine::general_purpose::STANDARD.encode("my%20app:s%3Acret");
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Basic {raw}").parse().unwrap(),
+        );
+        assert_eq!(
+            basic_credentials(&headers),
+            Some(("my app".into(), "s:cret".into()))
+        );
+    }
+}
