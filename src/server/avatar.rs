@@ -135,7 +135,22 @@ struct Form {
 }
 
 impl Form {
+    /// The fields; on a refusal, the rest of the body is read and dropped after the answer
+    /// (bounded by the body limit and deadlines): a server that closes while a proxy still
+    /// sends makes the proxy answer 502 instead of our refusal.
     async fn read(state: &AppState, mut multipart: Multipart) -> Result<Self, AppError> {
+        let read = Self::read_fields(state, &mut multipart).await;
+        if read.is_err() {
+            tokio::spawn(async move {
+                while let Ok(Some(mut field)) = multipart.next_field().await {
+                    while let Ok(Some(_)) = field.chunk().await {}
+                }
+            });
+        }
+        read
+    }
+
+    async fn read_fields(state: &AppState, multipart: &mut Multipart) -> Result<Self, AppError> {
         let malformed = |what: &str| AppError::Malformed(format!("avatar upload: {what}"));
         let too_large_or = |e: axum::extract::multipart::MultipartError, what: &str| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {

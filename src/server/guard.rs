@@ -21,7 +21,7 @@ use super::{
 
 /// The mini program calls these from WeChat, which sends no browser origin; they are
 /// authenticated by WeChat's login code and the scan token instead. The OpenID
-/// provider's token and userinfo endpoints are called by other sites (a single-page
+/// provider's token, userinfo, revocation and introspection endpoints are called by other sites (a single-page
 /// client posts from its own origin, under CORS) and authenticated by client credentials,
 /// codes and tokens, never by our cookie. Its authorization endpoint is where other
 /// sites send the browser, by a link or a form posted from their own origin (OpenID
@@ -32,6 +32,8 @@ fn is_origin_exempt(path: &str) -> bool {
         || path == "/oauth/authorize"
         || path == "/oauth/token"
         || path == "/oauth/userinfo"
+        || path == "/oauth/revoke"
+        || path == "/oauth/introspect"
 }
 
 /// An `Origin` header, if sent, must be one of ours. Browsers send it on every

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-pub use crate::server::store::oidc::Grant;
+pub use crate::server::store::oidc::{Grant, TokenDetails};
 use crate::server::{
     error::AppError,
     secret,
@@ -103,6 +103,42 @@ pub async fn issue_access_token(
         )
         .await?;
     Ok(token)
+}
+
+/// What revoking an access token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    Yes,
+    /// No such live token (unknown, expired, revoked before).
+    Unknown,
+    /// The token is another client's: left alone.
+    AnotherClients,
+}
+
+/// Revokes `token` if it is `client_id`'s.
+pub async fn revoke_access_token(
+    store: &Store,
+    token: &str,
+    client_id: &str,
+) -> Result<Revoked, AppError> {
+    let hash = secret::hash(token);
+    if store.delete_access_token(&hash, client_id).await? {
+        return Ok(Revoked::Yes);
+    }
+    Ok(match store.access_token_details(&hash, unix_now()).await? {
+        Some(_) => Revoked::AnotherClients,
+        None => Revoked::Unknown,
+    })
+}
+
+/// Everything about a live access token.
+pub async fn access_token_details(
+    store: &Store,
+    token: &str,
+) -> Result<Option<TokenDetails>, AppError> {
+    store
+        .access_token_details(&secret::hash(token), unix_now())
+        .await
 }
 
 /// The user and scope of a live access token.

@@ -8,6 +8,8 @@
 //!   login and back to the client with a code;
 //! - [`token`]: `POST /oauth/token`, the code for an ID token and an access token;
 //! - [`userinfo`]: `GET|POST /oauth/userinfo`, the user for an access token;
+//! - [`revocation`]: `POST /oauth/revoke`, a client ends one of its tokens (RFC 7009);
+//! - [`introspection`]: `POST /oauth/introspect`, a client asks about one (RFC 7662);
 //! - [`keys`]: `GET /oauth/jwks`, and the signing keys themselves;
 //!
 //! with the registered clients in [`clients`], codes and tokens in [`grants`], and OAuth's
@@ -25,7 +27,9 @@ pub mod clients;
 mod discovery;
 pub mod error;
 pub mod grants;
+mod introspection;
 pub mod keys;
+mod revocation;
 pub mod token;
 mod userinfo;
 
@@ -72,6 +76,7 @@ pub fn router(provider: &Provider) -> Router<AppState> {
             "/oauth/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .route("/oauth/revoke", axum::routing::post(revocation::revoke))
         .layer(cors);
     // Discovery and the keys are public: any page may read them (a single-page client
     // reads both before it sends anyone anywhere).
@@ -90,6 +95,11 @@ pub fn router(provider: &Provider) -> Router<AppState> {
         .route(
             "/oauth/authorize",
             get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        // Servers ask about their tokens: no CORS.
+        .route(
+            "/oauth/introspect",
+            axum::routing::post(introspection::introspect),
         )
         .merge(public)
         .merge(for_browsers)

@@ -117,7 +117,7 @@ pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
 
 /// The client a request authenticates as, by Basic authentication or by the body (never
 /// both): its id and the secret it gave.
-fn claimed_client(
+pub(super) fn claimed_client(
     headers: &HeaderMap,
     client_id: Option<&String>,
     client_secret: Option<&String>,
@@ -180,14 +180,26 @@ pub(super) async fn token(
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let caller = Caller::resolve(&state, &headers, peer.ip());
-    let mut response = match token_answer(&state, &p, &caller, &headers, form).await {
-        Ok(json) => Json(json).into_response(),
+    match token_answer(&state, &p, &caller, &headers, form).await {
+        Ok(json) => no_store(Json(json).into_response()),
         Err(err) => err.into_response(),
-    };
+    }
+}
+
+/// An answer that carries tokens, or facts about them: never cached (RFC 6749 §5.1).
+pub(super) fn no_store(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The answer to a body that is not a form.
+pub(super) fn not_a_form() -> OAuthError {
+    OAuthError::bad_request(
+        "invalid_request",
+        "the body must be application/x-www-form-urlencoded",
+    )
 }
 
 async fn token_answer(
@@ -198,10 +210,7 @@ async fn token_answer(
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Result<serde_json::Value, OAuthError> {
     let Ok(Form(req)) = form else {
-        return Err(OAuthError::bad_request(
-            "invalid_request",
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return Err(not_a_form());
     };
     let bad = OAuthError::bad_request;
     // The request's shape first: a malformed request costs no secret check.

@@ -18,6 +18,15 @@ pub struct Grant {
     pub auth_time: i64,
 }
 
+/// A live access token, as introspection tells it.
+#[derive(Debug, Clone)]
+pub struct TokenDetails {
+    pub client_id: String,
+    pub user_id: i64,
+    pub scope: String,
+    pub expires_at: i64,
+}
+
 /// A code as [`Store::take_authorization_code`] found it.
 #[derive(Debug)]
 pub struct TakenCode {
@@ -193,6 +202,46 @@ impl Store {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// The details of an access token alive at `now`.
+    pub async fn access_token_details(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<TokenDetails>, AppError> {
+        let row: Option<(String, i64, String, i64)> = sqlx::query_as(
+            "SELECT client_id, user_id, scope, expires_at FROM oidc_tokens
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(client_id, user_id, scope, expires_at)| TokenDetails {
+                client_id,
+                user_id,
+                scope,
+                expires_at,
+            }),
+        )
+    }
+
+    /// Deletes the access token `token_hash` if it is `client_id`'s: whether it did.
+    pub async fn delete_access_token(
+        &self,
+        token_hash: &[u8],
+        client_id: &str,
+    ) -> Result<bool, AppError> {
+        let deleted =
+            sqlx::query("DELETE FROM oidc_tokens WHERE token_hash = $1 AND client_id = $2")
+                .bind(token_hash)
+                .bind(client_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(deleted > 0)
     }
 
     /// Deletes codes that expired before `codes_before` and tokens that expired before
