@@ -177,6 +177,12 @@ impl std::fmt::Debug for Limits {
     }
 }
 
+/// Redis did not answer a limit: the limits fail closed (503), never open.
+fn redis_failed(err: redis::RedisError) -> AppError {
+    tracing::warn!(error = %err, "Redis limit failed: refusing");
+    AppError::StoreUnavailable
+}
+
 fn wait_secs(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
@@ -248,10 +254,7 @@ impl Limits {
             .arg(rate.burst)
             .invoke_async(&mut conn.clone())
             .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "Redis rate limit failed: refusing");
-                AppError::StoreUnavailable
-            })?;
+            .map_err(redis_failed)?;
         Ok((allowed != 1).then(|| Duration::from_micros(wait_us.max(0) as u64)))
     }
 
@@ -332,10 +335,7 @@ impl Limits {
                         .arg(blocked_key(prefix, counted))
                         .query_async(&mut conn.clone())
                         .await
-                        .map_err(|err| {
-                            tracing::warn!(error = %err, "Redis rate limit failed: refusing");
-                            AppError::StoreUnavailable
-                        })?;
+                        .map_err(redis_failed)?;
                     (ms > 0).then(|| Duration::from_millis(ms as u64))
                 }
             };
@@ -374,10 +374,7 @@ impl Limits {
                         .arg(wait.as_millis() as u64)
                         .query_async(&mut conn.clone())
                         .await
-                        .map_err(|err| {
-                            tracing::warn!(error = %err, "Redis rate limit failed: refusing");
-                            AppError::StoreUnavailable
-                        })?;
+                        .map_err(redis_failed)?;
                 }
             }
         }
@@ -449,10 +446,7 @@ impl Limits {
                     .expire(&key, 2 * 86_400)
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|err| {
-                        tracing::warn!(error = %err, "Redis link budget failed: refusing");
-                        AppError::StoreUnavailable
-                    })?;
+                    .map_err(redis_failed)?;
                 made
             }
         };

@@ -319,6 +319,17 @@ async fn token_post(
     (status, res.json().await.unwrap())
 }
 
+/// The token endpoint's answer to the web client for a new code of the person of `cookie`.
+async fn web_token_answer(app: &TestApp, cookie: &str) -> (u16, Value) {
+    let code = code_for(app, cookie, "web", WEB_CB, None).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_CB),
+    ];
+    token_post(app, &form, Some(("web", WEB_SECRET))).await
+}
+
 const VERIFIER: &str = "a-verifier-of-43-or-more-characters-0123456789";
 
 fn challenge_of(verifier: &str) -> String {
@@ -811,13 +822,7 @@ async fn sixty_logins_in_a_minute_through_one_confidential_client_all_succeed() 
     let (app, _file) = provider_app(&[]).await;
     let cookie = scan_login(&app, "o-many", "Many").await;
     for i in 0..60 {
-        let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", WEB_CB),
-        ];
-        let (status, body) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+        let (status, body) = web_token_answer(&app, &cookie).await;
         assert_eq!(status, 200, "login {i}: {body}");
     }
 }
@@ -828,13 +833,7 @@ async fn a_client_over_its_own_rate_is_refused_whatever_its_address() {
     let cookie = scan_login(&app, "o-rate", "Rate").await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", WEB_CB),
-        ];
-        statuses.push(token_post(&app, &form, Some(("web", WEB_SECRET))).await.0);
+        statuses.push(web_token_answer(&app, &cookie).await.0);
     }
     assert_eq!(statuses, [200, 200, 429]);
 }
@@ -983,13 +982,7 @@ async fn the_authorization_endpoint_takes_posts_and_refuses_request_objects() {
 async fn userinfo_takes_the_token_in_a_form_body_too() {
     let (app, _file) = provider_app(&[]).await;
     let cookie = scan_login(&app, "o-body", "Body").await;
-    let code = code_for(&app, &cookie, "web", WEB_CB, None).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", WEB_CB),
-    ];
-    let (_, tokens) = token_post(&app, &form, Some(("web", WEB_SECRET))).await;
+    let (_, tokens) = web_token_answer(&app, &cookie).await;
     let access = tokens["access_token"].as_str().unwrap();
     let in_body = app
         .http
@@ -1050,13 +1043,7 @@ async fn discovery_and_keys_are_readable_from_any_page_and_unknown_scopes_are_le
 
 /// The web client's and the public client's access tokens for the person of `cookie`.
 async fn both_clients_tokens(app: &TestApp, cookie: &str) -> (String, String) {
-    let code = code_for(app, cookie, "web", WEB_CB, None).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", WEB_CB),
-    ];
-    let (status, web) = token_post(app, &form, Some(("web", WEB_SECRET))).await;
+    let (status, web) = web_token_answer(app, cookie).await;
     assert_eq!(status, 200, "{web}");
     let code = code_for(app, cookie, "spa", SPA_CB, Some(&challenge_of(VERIFIER))).await;
     let form = [

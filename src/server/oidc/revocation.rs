@@ -6,66 +6,55 @@
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::HeaderMap,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Form,
 };
-use serde::Deserialize;
 
-use super::{error::OAuthError, grants, token, ProviderOf};
-use crate::server::context::{AppState, Client as Caller};
-
-#[derive(Deserialize)]
-pub(super) struct RevocationRequest {
-    token: Option<String>,
-    token_type_hint: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
+use super::{
+    error::OAuthError,
+    grants::{self, Revoked},
+    token::{self, AboutToken},
+    Provider, ProviderOf,
+};
+use crate::server::context::AppState;
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
     ProviderOf(p): ProviderOf,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<RevocationRequest>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<AboutToken>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let caller = Caller::resolve(&state, &headers, peer.ip());
-    let answer = async {
-        let Ok(Form(req)) = form else {
-            return Err(token::not_a_form());
-        };
-        let claimed =
-            token::claimed_client(&headers, req.client_id.as_ref(), req.client_secret.as_ref())?;
-        let Some(value) = req.token.filter(|t| !t.is_empty()) else {
-            return Err(OAuthError::bad_request(
-                "invalid_request",
-                "token is missing",
-            ));
-        };
-        // Only access tokens exist here; the hint is a hint (RFC 7009 §2.1).
-        if let Some(hint) = req.token_type_hint.as_deref() {
-            if hint != "access_token" && hint != "refresh_token" {
-                return Err(OAuthError::bad_request(
-                    "unsupported_token_type",
-                    "only access tokens are issued here",
-                ));
-            }
-        }
-        let client = token::authenticate(&state, &p, &caller, claimed).await?;
-        if value.len() > 128 {
-            return Ok(());
-        }
-        match grants::revoke_access_token(&state.store, &value, &client.id).await? {
-            grants::Revoked::Yes | grants::Revoked::Unknown => Ok(()),
-            grants::Revoked::AnotherClients => Err(OAuthError::bad_request(
-                "unauthorized_client",
-                "the token was issued to another client",
-            )),
-        }
-    };
-    match answer.await {
-        Ok(()) => token::no_store(axum::http::StatusCode::OK.into_response()),
+    match answer(&state, &p, peer, &headers, form).await {
+        Ok(()) => token::no_store(StatusCode::OK.into_response()),
         Err(err) => err.into_response(),
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    p: &Provider,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+    form: Result<Form<AboutToken>, axum::extract::rejection::FormRejection>,
+) -> Result<(), OAuthError> {
+    let (client, value, hint) = token::client_asking_about(state, p, peer, headers, form).await?;
+    // Only access tokens exist here; the hint is a hint (RFC 7009 §2.1).
+    if hint.is_some_and(|hint| hint != "access_token" && hint != "refresh_token") {
+        return Err(OAuthError::bad_request(
+            "unsupported_token_type",
+            "only access tokens are issued here",
+        ));
+    }
+    if value.len() > 128 {
+        return Ok(());
+    }
+    match grants::revoke_access_token(&state.store, &value, &client.id).await? {
+        Revoked::Yes | Revoked::Unknown => Ok(()),
+        Revoked::AnotherClients => Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "the token was issued to another client",
+        )),
     }
 }

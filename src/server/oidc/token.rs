@@ -172,6 +172,40 @@ pub(super) async fn authenticate<'p>(
     }
 }
 
+/// A request about one token (revocation, introspection): the token, a hint of its type,
+/// and the client's credentials.
+#[derive(Deserialize)]
+pub(super) struct AboutToken {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The client of a request about a token, authenticated and limited as for a token, with
+/// the token it names and the hint of its type.
+pub(super) async fn client_asking_about<'p>(
+    state: &AppState,
+    p: &'p Provider,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+    form: Result<Form<AboutToken>, axum::extract::rejection::FormRejection>,
+) -> Result<(&'p Client, String, Option<String>), OAuthError> {
+    let caller = Caller::resolve(state, headers, peer.ip());
+    let Ok(Form(req)) = form else {
+        return Err(not_a_form());
+    };
+    let claimed = claimed_client(headers, req.client_id.as_ref(), req.client_secret.as_ref())?;
+    let Some(token) = req.token.filter(|t| !t.is_empty()) else {
+        return Err(OAuthError::bad_request(
+            "invalid_request",
+            "token is missing",
+        ));
+    };
+    let client = authenticate(state, p, &caller, claimed).await?;
+    Ok((client, token, req.token_type_hint))
+}
+
 pub(super) async fn token(
     State(state): State<AppState>,
     ProviderOf(p): ProviderOf,
