@@ -573,6 +573,33 @@ async fn untrusted_redirects_stay_on_our_page_and_other_errors_go_back_with_the_
     );
     let page = get(&app, &app.url(&login), Some(&cookie)).await;
     assert_eq!(page.status(), 200, "the page, not a redirect past it");
+    // `consent` and `select_account` ask for a new scan too: the phone is where the person
+    // consents and picks the WeChat account; the continuation no longer asks.
+    for prompt in ["consent", "select_account"] {
+        let res = get(
+            &app,
+            &app.url(&format!("/oauth/authorize?client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&prompt={prompt}")),
+            Some(&cookie),
+        )
+        .await;
+        let login = location(&res);
+        assert!(login.ends_with("&again=1"), "{prompt}: {login}");
+        assert!(
+            !login.contains(prompt),
+            "{prompt} is honoured by this scan: {login}"
+        );
+    }
+    // `none` with anything else is no request (OpenID Connect Core §3.1.2.1).
+    let res = get(
+        &app,
+        &app.url("/oauth/authorize?client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&prompt=none%20login"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(
+        query_param(&location(&res), "error").as_deref(),
+        Some("invalid_request")
+    );
     for next in [
         "https%3A%2F%2Fevil.example%2F",
         "%2F%2Fevil.example%2F",

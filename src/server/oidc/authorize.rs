@@ -210,7 +210,15 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
             "request objects by reference are not supported",
         );
     }
-    let prompt = param("prompt").map(String::as_str).unwrap_or("");
+    let prompt: Vec<&str> = param("prompt")
+        .map(|p| p.split(' ').filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    if prompt.contains(&"none") && prompt.len() > 1 {
+        return refuse(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
     let session = match session::token_from(state, headers) {
         Some(token) => match state.store.session(&token, state.config.sessions).await {
             Ok(found) => found,
@@ -218,22 +226,24 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
         },
         None => None,
     };
-    // `prompt=login`: a new scan even with a session (the login page then shows the
-    // code instead of going straight on: `again=1`).
+    // `prompt=login`, `consent` and `select_account`: a new scan even with a session (the
+    // login page then shows the code instead of going straight on: `again=1`). The scan
+    // is where the person consents (the phone names who asks) and chooses the WeChat
+    // account they log in with.
     // `max_age`: a login older than that counts as none (OpenID Connect Core §3.1.2.1).
     let max_age: Option<i64> = param("max_age").and_then(|m| m.parse().ok());
     let now = crate::server::store::unix_now();
-    let again = prompt.split(' ').any(|p| p == "login")
+    let again = prompt.iter().any(|p| ASK_AGAIN.contains(p))
         || session
             .as_ref()
             .is_some_and(|(_, auth_time)| max_age.is_some_and(|max| now - auth_time > max));
     let Some((user, auth_time)) = session.filter(|_| !again) else {
-        if prompt.split(' ').any(|p| p == "none") {
+        if prompt.contains(&"none") {
             return refuse("login_required", "the person is not logged in");
         }
-        // The scan login, then back here with the same request (minus a `prompt=login`
-        // honoured by this very login).
-        let back = format!("/oauth/authorize?{}", without_prompt_login(&query));
+        // The scan login, then back here with the same request (minus the prompts this
+        // very login honours).
+        let back = format!("/oauth/authorize?{}", without_prompts_honoured(&query));
         let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
         let again = if again { "&again=1" } else { "" };
         return Redirect::to(&format!("/login?next={next}{again}")).into_response();
@@ -255,14 +265,17 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
     answer_client(redirect_uri, &[("code", &code)], client_state, &p.issuer)
 }
 
-/// The query without `prompt=login` (the login it asks for is the one about to happen).
-fn without_prompt_login(query: &str) -> String {
+/// The prompts that ask for a new scan.
+const ASK_AGAIN: [&str; 3] = ["login", "consent", "select_account"];
+
+/// The query without the prompts that ask for a new scan (the one about to happen is it).
+fn without_prompts_honoured(query: &str) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if name == "prompt" {
             let kept: Vec<&str> = value
                 .split(' ')
-                .filter(|p| *p != "login" && !p.is_empty())
+                .filter(|p| !ASK_AGAIN.contains(p) && !p.is_empty())
                 .collect();
             if !kept.is_empty() {
                 out.append_pair("prompt", &kept.join(" "));
@@ -279,11 +292,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prompt_login_is_dropped_from_the_continuation() {
+    fn prompts_the_scan_honours_are_dropped_from_the_continuation() {
         assert_eq!(
-            without_prompt_login("a=1&prompt=login+consent&b=2"),
-            "a=1&prompt=consent&b=2"
+            without_prompts_honoured("a=1&prompt=login+consent+other&b=2"),
+            "a=1&prompt=other&b=2"
         );
-        assert_eq!(without_prompt_login("prompt=login"), "");
+        assert_eq!(without_prompts_honoured("prompt=select_account"), "");
     }
 }
