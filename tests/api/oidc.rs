@@ -319,6 +319,18 @@ async fn token_post(
     (status, res.json().await.unwrap())
 }
 
+/// The provider's discovery document.
+async fn discovery_of(app: &TestApp) -> Value {
+    app.http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The token endpoint's answer to the web client for a new code of the person of `cookie`.
 async fn web_token_answer(app: &TestApp, cookie: &str) -> (u16, Value) {
     let code = code_for(app, cookie, "web", WEB_CB, None).await;
@@ -987,15 +999,7 @@ async fn the_authorization_endpoint_takes_posts_and_refuses_request_objects() {
             Some(error)
         );
     }
-    let discovery: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = discovery_of(&app).await;
     for flag in [
         "request_parameter_supported",
         "request_uri_parameter_supported",
@@ -1233,15 +1237,7 @@ async fn a_confidential_client_introspects_its_own_tokens() {
     assert_eq!(status, 200);
     let (_, body) = introspect(web, Some(("web", WEB_SECRET))).await;
     assert_eq!(body, serde_json::json!({"active": false}));
-    let discovery: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = discovery_of(&app).await;
     assert_eq!(discovery["revocation_endpoint"], app.url("/oauth/revoke"));
     assert_eq!(
         discovery["introspection_endpoint"],
