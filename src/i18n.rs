@@ -115,6 +115,16 @@ pub struct Strings {
     pub logged_in_as: &'static str,
     pub log_out: &'static str,
 
+    /// The OpenID provider's logout pages (RP-initiated logout).
+    pub logout_title: &'static str,
+    pub logout_question: &'static str,
+    /// "<application> asks to log you out."
+    pub logout_asked_by: fn(&str) -> String,
+    pub logout_stay: &'static str,
+    pub logged_out: &'static str,
+    pub logout_refused_heading: &'static str,
+    pub logout_refused: &'static str,
+
     pub phone_title: &'static str,
     pub phone_header: &'static str,
     pub phone_needs_scene: &'static str,
@@ -179,6 +189,14 @@ pub static ZH_CN: Strings = Strings {
     logged_in_as: "已登录：",
     log_out: "退出登录",
 
+    logout_title: "退出登录 · scanlogin",
+    logout_question: "要退出登录吗？",
+    logout_asked_by: |app| format!("「{app}」请求让你退出登录。"),
+    logout_stay: "保持登录",
+    logged_out: "你已退出登录。",
+    logout_refused_heading: "这个退出请求无效",
+    logout_refused: "应用发来的退出请求无效，你仍处于登录状态。可以回到原来的网站重试，或在本站首页退出登录。",
+
     phone_title: "演示小程序 · scanlogin",
     phone_header: "scanlogin · 演示小程序",
     phone_needs_scene: "这个页面需要登录码里的 ?scene= 参数。",
@@ -242,6 +260,14 @@ pub static EN: Strings = Strings {
     log_in: "Log in",
     logged_in_as: "Logged in as ",
     log_out: "Log out",
+
+    logout_title: "Log out · scanlogin",
+    logout_question: "Log out?",
+    logout_asked_by: |app| format!("“{app}” asks to log you out."),
+    logout_stay: "Stay logged in",
+    logged_out: "You have logged out.",
+    logout_refused_heading: "This logout request cannot be used",
+    logout_refused: "The application sent a logout request that is not valid, so you are still logged in. Go back to it and try again, or log out from this site's home page.",
 
     phone_title: "Demo mini program · scanlogin",
     phone_header: "scanlogin · demo mini program",

@@ -26,7 +26,9 @@ use super::{
 /// codes and tokens, never by our cookie. Its authorization endpoint is where other
 /// sites send the browser, by a link or a form posted from their own origin (OpenID
 /// Connect Core §3.1.2.1); what it does with our cookie, a GET does as well, and it
-/// answers only the client's registered redirect URI.
+/// answers only the client's registered redirect URI. Its logout endpoint too is where
+/// applications send the browser, by a link or a form; without an ID token of ours it
+/// only asks the person, whose answer (`/oauth/logout/confirm`) is checked here.
 fn is_origin_exempt(path: &str) -> bool {
     path.starts_with("/api/mp/")
         || path == "/oauth/authorize"
@@ -34,6 +36,7 @@ fn is_origin_exempt(path: &str) -> bool {
         || path == "/oauth/userinfo"
         || path == "/oauth/revoke"
         || path == "/oauth/introspect"
+        || path == "/oauth/logout"
 }
 
 /// An `Origin` header, if sent, must be one of ours. Browsers send it on every

@@ -45,6 +45,22 @@ pub fn negotiate(parts: &Parts) -> (Locale, Option<HeaderValue>) {
     (remembered.or_else(accepted).unwrap_or_default(), None)
 }
 
+/// The first language of ours in an OpenID `ui_locales` (space-separated BCP 47 tags, in
+/// the application's order of preference): `zh`, `zh-CN` and `zh-Hans` are Chinese, `en`
+/// and `en-US` English.
+pub fn from_ui_locales(tags: &str) -> Option<Locale> {
+    tags.split(' ').find_map(|tag| {
+        Locale::from_tag(tag).or_else(|| {
+            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
+            match primary.as_str() {
+                "zh" => Some(Locale::ZhCn),
+                "en" => Some(Locale::En),
+                _ => None,
+            }
+        })
+    })
+}
+
 /// The first language of ours in the browser's order; a browser that asks only for
 /// others reads English more likely than Chinese.
 fn from_accept_language(header: &str) -> Locale {
@@ -89,6 +105,13 @@ pub fn switch_links(parts: &Parts) -> Vec<(Locale, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ui_locales_take_the_first_language_we_have() {
+        assert_eq!(from_ui_locales("fr-CA en-US zh"), Some(Locale::En));
+        assert_eq!(from_ui_locales("zh-Hans"), Some(Locale::ZhCn));
+        assert_eq!(from_ui_locales("de fr"), None);
+    }
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut request = axum::http::Request::builder().uri(uri);

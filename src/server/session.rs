@@ -47,6 +47,19 @@ pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// The id the OpenID provider gives a login session (`sid` in ID tokens and logout
+/// tokens): derived from the session token's hash, so it tells nothing of the cookie,
+/// and known again from the cookie at logout without being stored.
+pub fn sid_of(token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"scanlogin sid:")
+        .chain_update(super::secret::hash(token))
+        .finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
 /// The logged-in user of a request.
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, AppError> {
     match token_from(state, headers) {
@@ -85,10 +98,16 @@ pub async fn exchange_ticket(
     Ok((Me { user }, cookie(state, token, max_age)))
 }
 
-/// `POST /api/logout`: ends the session server-side and clears the cookie.
+/// `POST /api/logout` (and the OpenID provider's logout): ends the session server-side
+/// and returns the `Set-Cookie` that clears the cookie. The applications the session
+/// logged in to through the OpenID provider are told in the background.
 pub async fn logout(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
     if let Some(token) = token_from(state, headers) {
         state.store.delete_session(&token).await?;
+        if let Err(err) = super::oidc::backchannel::session_ended(state, &sid_of(&token)).await {
+            // The person is logged out here whatever the applications are told.
+            tracing::warn!(%err, "recording back-channel logouts failed");
+        }
     }
     Ok(cookie(state, String::new(), cookie::time::Duration::ZERO))
 }

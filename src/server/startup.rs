@@ -193,6 +193,15 @@ impl Application {
                 .as_ref()
                 .map(|p| Arc::new(super::oidc::keys::PublishedKeys::new(p.id_token_ttl))),
             secret_checks: Arc::new(super::oidc::token::SecretChecks::new()),
+            logout_sender: Arc::new(
+                super::oidc::backchannel::LogoutSender::new(
+                    config
+                        .oidc
+                        .as_ref()
+                        .map_or(std::time::Duration::from_secs(10), |p| p.logout_retry),
+                )
+                .map_err(|e| StartupError::Oidc(format!("back-channel logout client: {e}")))?,
+            ),
             open_links: Arc::new(super::open_link::OpenLinks::new(config.registry.ttl)),
             simulator: simulator.clone(),
             limits: Arc::new(limits),
@@ -238,6 +247,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
+        let sender = tokio::spawn(super::oidc::backchannel::run(self.state.clone()));
         let sweeper = tokio::spawn(housekeeping::sweep(self.state));
         let notify = self.shutdown;
         if let Some((listener, handle)) = self.metrics {
@@ -252,6 +262,7 @@ impl Application {
         };
         let served = self.server.run(self.router, announced).await;
         sweeper.abort();
+        sender.abort();
         let deadline = tokio::time::Instant::now() + SHUTDOWN_DEADLINE;
         while state
             .open_sockets

@@ -420,6 +420,25 @@ fn read_oidc(vars: &Vars, public_origin: Option<&str>) -> Option<Arc<super::oidc
         super::oidc::DEFAULT_ID_TOKEN_TTL.as_secs(),
     );
     let code_ttl = vars.seconds("SCANLOGIN_OIDC_CODE_TTL_SECS", 60);
+    let logout_retry = vars.seconds("SCANLOGIN_OIDC_LOGOUT_RETRY_SECS", 10);
+    let refresh_default = super::oidc::grants::RefreshPolicy::default();
+    let refresh = super::oidc::grants::RefreshPolicy {
+        idle: vars.seconds(
+            "SCANLOGIN_OIDC_REFRESH_IDLE_SECS",
+            refresh_default.idle.as_secs(),
+        ),
+        max: vars.seconds(
+            "SCANLOGIN_OIDC_REFRESH_MAX_SECS",
+            refresh_default.max.as_secs(),
+        ),
+    };
+    if refresh.idle > refresh.max {
+        vars.invalid(
+            "SCANLOGIN_OIDC_REFRESH_IDLE_SECS",
+            refresh.idle.as_secs().to_string(),
+            "longer than SCANLOGIN_OIDC_REFRESH_MAX_SECS, a refresh family's whole life",
+        );
+    }
     let path = vars.get(CLIENTS)?;
     let clients = super::oidc::Clients::load(&path).map_err(|problems| {
         for problem in problems {
@@ -439,6 +458,8 @@ fn read_oidc(vars: &Vars, public_origin: Option<&str>) -> Option<Arc<super::oidc
         clients: clients.ok()?,
         id_token_ttl,
         code_ttl,
+        refresh,
+        logout_retry,
     }))
 }
 

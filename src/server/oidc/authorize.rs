@@ -8,11 +8,11 @@
 use axum::{
     body::Bytes,
     extract::{RawQuery, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 
-use super::{grants, Provider, ProviderOf};
+use super::{bounded, form_params, grants, single_params, Provider, ProviderOf};
 use crate::server::{context::AppState, error::AppError, session};
 
 /// A failure of ours while the person is in the browser: counted and logged as the error
@@ -76,34 +76,6 @@ fn answer_client(
     Redirect::to(url.as_str()).into_response()
 }
 
-/// The parameters, each at most once (RFC 6749 §3.1).
-fn single_params(query: &str) -> Result<std::collections::HashMap<String, String>, String> {
-    let mut params = std::collections::HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params
-            .insert(name.to_string(), value.into_owned())
-            .is_some()
-        {
-            // Never the name itself: the error page shows this message.
-            return Err("A parameter is given more than once.".to_owned());
-        }
-    }
-    Ok(params)
-}
-
-/// A bounded printable value (`state`, `nonce`).
-fn bounded(value: Option<&String>) -> Result<Option<&str>, ()> {
-    match value {
-        None => Ok(None),
-        Some(v)
-            if !v.is_empty() && v.len() <= 512 && v.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
-        {
-            Ok(Some(v))
-        }
-        Some(_) => Err(()),
-    }
-}
-
 /// A PKCE S256 challenge: 43 characters of base64url (RFC 7636 §4.2).
 fn is_s256_challenge(challenge: &str) -> bool {
     challenge.len() == 43
@@ -130,12 +102,7 @@ pub(super) async fn authorize_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let query = String::from_utf8(body.to_vec()).ok().filter(|_| form);
-    let Some(query) = query else {
+    let Some(query) = form_params(&headers, &body) else {
         return error_page("The login request must be a form (application/x-www-form-urlencoded).");
     };
     authorize(&state, &p, &headers, query).await
@@ -219,8 +186,9 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
             "prompt=none cannot be combined with other values",
         );
     }
-    let session = match session::token_from(state, headers) {
-        Some(token) => match state.store.session(&token, state.config.sessions).await {
+    let token = session::token_from(state, headers);
+    let session = match &token {
+        Some(token) => match state.store.session(token, state.config.sessions).await {
             Ok(found) => found,
             Err(err) => return error_page_for(err),
         },
@@ -246,8 +214,15 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
         let back = format!("/oauth/authorize?{}", without_prompts_honoured(&query));
         let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
         let again = if again { "&again=1" } else { "" };
-        return Redirect::to(&format!("/login?next={next}{again}")).into_response();
+        // `ui_locales`: the login page in the first of them we have (the language switch's
+        // `lang`).
+        let lang = param("ui_locales")
+            .and_then(|tags| crate::server::locale::from_ui_locales(tags))
+            .map(|locale| format!("&lang={}", locale.tag()))
+            .unwrap_or_default();
+        return Redirect::to(&format!("/login?next={next}{again}{lang}")).into_response();
     };
+    let sid = token.as_deref().map(session::sid_of);
     let grant = grants::Grant {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.clone(),
@@ -256,8 +231,21 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
         nonce: nonce.map(str::to_owned),
         code_challenge: challenge.cloned(),
         auth_time,
+        sid,
     };
-    let code = match grants::issue_authorization_code(&state.store, &grant, p.code_ttl).await {
+    let issued = async {
+        let code = grants::issue_authorization_code(&state.store, &grant, p.code_ttl).await?;
+        // The client is told by back-channel logout when this login session ends.
+        if let Some(sid) = &grant.sid {
+            let ends = auth_time + state.config.sessions.ttl.as_secs() as i64;
+            state
+                .store
+                .record_session_client(sid, &client.id, user.id, ends)
+                .await?;
+        }
+        Ok::<_, AppError>(code)
+    };
+    let code = match issued.await {
         Ok(code) => code,
         Err(err) => return error_page_for(err),
     };

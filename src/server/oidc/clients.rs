@@ -6,7 +6,9 @@
 //! id = "grafana"
 //! redirect_uris = ["https://grafana.example.com/login/generic_oauth"]
 //! secret_hash = "$argon2id$v=19$..."   # from `scanlogin hash-secret`
-//! scopes = ["openid", "profile"]       # the default
+//! scopes = ["openid", "profile"]       # the default; add "offline_access" for refresh tokens
+//! post_logout_redirect_uris = ["https://grafana.example.com/login"]
+//! backchannel_logout_uri = "https://grafana.example.com/oidc/backchannel"
 //!
 //! [[clients]]
 //! id = "spa"
@@ -22,8 +24,12 @@ use argon2::{
 };
 use serde::Deserialize;
 
-/// The scopes a client may ask for.
-pub const SCOPES: &[&str] = &["openid", "profile"];
+/// The scopes a client may ask for: `offline_access` (refresh tokens) only when its
+/// `scopes` name it.
+pub const SCOPES: &[&str] = &["openid", "profile", "offline_access"];
+
+/// A client's scopes when its entry names none.
+const DEFAULT_SCOPES: &[&str] = &["openid", "profile"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +48,9 @@ struct ClientEntry {
     #[serde(default)]
     public: bool,
     scopes: Option<Vec<String>>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 /// One registered application.
@@ -53,6 +62,10 @@ pub struct Client {
     /// `None`: a public client (a single-page or native app), which must use PKCE S256.
     secret_hash: Option<String>,
     pub scopes: BTreeSet<String>,
+    /// Where RP-initiated logout may send the browser back to, matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are posted, if the client takes them.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -86,6 +99,10 @@ impl Client {
 
     pub fn allows_redirect(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|u| u == uri)
+    }
+
+    pub fn allows_post_logout_redirect(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|u| u == uri)
     }
 }
 
@@ -151,18 +168,25 @@ impl Clients {
             if entry.redirect_uris.is_empty() {
                 error("redirect_uris", "at least one");
             }
-            for uri in &entry.redirect_uris {
-                match url::Url::parse(uri) {
-                    Ok(url) if url.fragment().is_some() => {
-                        error("redirect_uris", &format!("{uri:?} has a fragment"))
-                    }
-                    Ok(url) if url.scheme() == "https" => {}
-                    Ok(url) if url.scheme() == "http" && is_loopback_host(&url) => {}
-                    Ok(_) => error(
-                        "redirect_uris",
-                        &format!("{uri:?} must be https (or http on a loopback address)"),
-                    ),
-                    Err(e) => error("redirect_uris", &format!("{uri:?} is not a URL: {e}")),
+            let uris = [
+                ("redirect_uris", &entry.redirect_uris),
+                (
+                    "post_logout_redirect_uris",
+                    &entry.post_logout_redirect_uris,
+                ),
+            ];
+            for (field, uri) in uris
+                .into_iter()
+                .flat_map(|(field, uris)| uris.iter().map(move |uri| (field, uri)))
+                .chain(
+                    entry
+                        .backchannel_logout_uri
+                        .iter()
+                        .map(|uri| ("backchannel_logout_uri", uri)),
+                )
+            {
+                if let Err(problem) = check_uri(uri) {
+                    error(field, &problem);
                 }
             }
             match (entry.public, &entry.secret_hash) {
@@ -186,7 +210,7 @@ impl Clients {
             let scopes: BTreeSet<String> = entry
                 .scopes
                 .clone()
-                .unwrap_or_else(|| SCOPES.iter().map(|s| (*s).to_owned()).collect())
+                .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect())
                 .into_iter()
                 .collect();
             if !scopes.contains("openid") {
@@ -195,7 +219,7 @@ impl Clients {
             for scope in scopes.iter().filter(|s| !SCOPES.contains(&s.as_str())) {
                 error(
                     "scopes",
-                    &format!("unknown scope {scope:?} (known: openid, profile)"),
+                    &format!("unknown scope {scope:?} (known: {})", SCOPES.join(", ")),
                 );
             }
             if by_id.contains_key(&id) {
@@ -208,6 +232,8 @@ impl Clients {
                     redirect_uris: entry.redirect_uris,
                     secret_hash: entry.secret_hash,
                     scopes,
+                    post_logout_redirect_uris: entry.post_logout_redirect_uris,
+                    backchannel_logout_uri: entry.backchannel_logout_uri,
                 },
             );
         }
@@ -216,6 +242,20 @@ impl Clients {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// A URI a client registers: absolute, https (or http on a loopback address), no fragment
+/// (RFC 6749 §3.1.2).
+fn check_uri(uri: &str) -> Result<(), String> {
+    match url::Url::parse(uri) {
+        Ok(url) if url.fragment().is_some() => Err(format!("{uri:?} has a fragment")),
+        Ok(url) if url.scheme() == "https" => Ok(()),
+        Ok(url) if url.scheme() == "http" && is_loopback_host(&url) => Ok(()),
+        Ok(_) => Err(format!(
+            "{uri:?} must be https (or http on a loopback address)"
+        )),
+        Err(e) => Err(format!("{uri:?} is not a URL: {e}")),
     }
 }
 
@@ -293,6 +333,8 @@ mod tests {
             secret_hash = "x"
             redirect_uris = []
             scopes = ["profile", "email"]
+            post_logout_redirect_uris = ["http://spa.example/bye"]
+            backchannel_logout_uri = "https://spa.example/bc#x"
             "#,
         )
         .unwrap_err();
@@ -306,6 +348,8 @@ mod tests {
             "client \"spa\": redirect_uris: at least one",
             "client \"spa\": scopes: must include \"openid\"",
             "client \"spa\": scopes: unknown scope \"email\"",
+            "client \"spa\": post_logout_redirect_uris: \"http://spa.example/bye\" must be https",
+            "client \"spa\": backchannel_logout_uri: \"https://spa.example/bc#x\" has a fragment",
         ] {
             assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
         }

@@ -1,5 +1,5 @@
-//! `POST /oauth/introspect` (RFC 7662): a confidential client asks whether an access token
-//! is active, and what it grants. The client authenticates as at the token endpoint (and
+//! `POST /oauth/introspect` (RFC 7662): a confidential client asks whether an access or
+//! refresh token is active, and what it grants. The client authenticates as at the token endpoint (and
 //! is limited the same way); it learns only of its own tokens: another client's, like an
 //! unknown, expired or revoked one, is `{"active":false}`.
 
@@ -48,7 +48,23 @@ async fn answer(
         return Ok(inactive);
     }
     let Some(found) = grants::access_token_details(&state.store, &value).await? else {
-        return Ok(inactive);
+        return Ok(
+            match grants::refresh_token_details(&state.store, &value).await? {
+                Some((refresh, expires_at)) if refresh.client_id == client.id => {
+                    serde_json::json!({
+                        "active": true,
+                        "scope": refresh.scope,
+                        "client_id": refresh.client_id,
+                        "sub": refresh.user_id.to_string(),
+                        "token_type": "refresh_token",
+                        "exp": expires_at,
+                        "iss": p.issuer,
+                        "aud": refresh.client_id,
+                    })
+                }
+                _ => inactive,
+            },
+        );
     };
     if found.client_id != client.id {
         return Ok(inactive);

@@ -10,6 +10,9 @@
 //! - [`userinfo`]: `GET|POST /oauth/userinfo`, the user for an access token;
 //! - [`revocation`]: `POST /oauth/revoke`, a client ends one of its tokens (RFC 7009);
 //! - [`introspection`]: `POST /oauth/introspect`, a client asks about one (RFC 7662);
+//! - [`logout`]: `GET|POST /oauth/logout`, an application logs the person out here too
+//!   (RP-initiated logout), and [`backchannel`], which tells the applications a login
+//!   session logged in to when it ends;
 //! - [`keys`]: `GET /oauth/jwks`, and the signing keys themselves;
 //!
 //! with the registered clients in [`clients`], codes and tokens in [`grants`], and OAuth's
@@ -23,12 +26,14 @@
 //! `sub` is our user id (stable, and never the openid).
 
 mod authorize;
+pub mod backchannel;
 pub mod clients;
 mod discovery;
 pub mod error;
 pub mod grants;
 mod introspection;
 pub mod keys;
+mod logout;
 mod revocation;
 pub mod token;
 mod userinfo;
@@ -56,6 +61,11 @@ pub struct Provider {
     pub id_token_ttl: Duration,
     /// An authorization code's life (`SCANLOGIN_OIDC_CODE_TTL_SECS`, 60 s).
     pub code_ttl: Duration,
+    /// How long refresh tokens live.
+    pub refresh: grants::RefreshPolicy,
+    /// The first wait before a back-channel logout is tried again
+    /// (`SCANLOGIN_OIDC_LOGOUT_RETRY_SECS`, 10 s).
+    pub logout_retry: Duration,
 }
 
 pub fn router(provider: &Provider) -> Router<AppState> {
@@ -95,6 +105,14 @@ pub fn router(provider: &Provider) -> Router<AppState> {
         .route(
             "/oauth/authorize",
             get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            "/oauth/logout",
+            get(logout::end_session_get).post(logout::end_session_post),
+        )
+        .route(
+            "/oauth/logout/confirm",
+            axum::routing::post(logout::confirm),
         )
         // Servers ask about their tokens: no CORS.
         .route(
@@ -136,4 +154,43 @@ fn picture(issuer: &str, avatar_url: &str) -> Option<String> {
     } else {
         Some(url)
     }
+}
+
+/// The parameters, each at most once (RFC 6749 §3.1).
+pub(super) fn single_params(
+    query: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut params = std::collections::HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            // Never the name itself: the error page shows this message.
+            return Err("A parameter is given more than once.".to_owned());
+        }
+    }
+    Ok(params)
+}
+
+/// A bounded printable value (`state`, `nonce`).
+pub(super) fn bounded(value: Option<&String>) -> Result<Option<&str>, ()> {
+    match value {
+        None => Ok(None),
+        Some(v)
+            if !v.is_empty() && v.len() <= 512 && v.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+        {
+            Ok(Some(v))
+        }
+        Some(_) => Err(()),
+    }
+}
+
+/// A form body's parameters, as a query string: `None` unless it is a form, in UTF-8.
+pub(super) fn form_params(headers: &axum::http::HeaderMap, body: &[u8]) -> Option<String> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    String::from_utf8(body.to_vec()).ok().filter(|_| form)
 }

@@ -1,5 +1,5 @@
-//! `POST /oauth/revoke` (RFC 7009): a client ends one of its access tokens, as when its
-//! user logs out of it. The client authenticates as at the token endpoint (and is limited
+//! `POST /oauth/revoke` (RFC 7009): a client ends one of its tokens, as when its user logs
+//! out of it: an access token alone, a refresh token with every token of its family. The client authenticates as at the token endpoint (and is limited
 //! the same way); an unknown, expired or already revoked token is answered 200 as well,
 //! so that a client cannot learn which tokens exist, and a token of another client is
 //! refused and left alone.
@@ -40,17 +40,17 @@ async fn answer(
     form: Result<Form<AboutToken>, axum::extract::rejection::FormRejection>,
 ) -> Result<(), OAuthError> {
     let (client, value, hint) = token::client_asking_about(state, p, peer, headers, form).await?;
-    // Only access tokens exist here; the hint is a hint (RFC 7009 §2.1).
+    // The hint is a hint (RFC 7009 §2.1): both kinds are looked for whatever it says.
     if hint.is_some_and(|hint| hint != "access_token" && hint != "refresh_token") {
         return Err(OAuthError::bad_request(
             "unsupported_token_type",
-            "only access tokens are issued here",
+            "only access and refresh tokens are issued here",
         ));
     }
     if value.len() > 128 {
         return Ok(());
     }
-    match grants::revoke_access_token(&state.store, &value, &client.id).await? {
+    match grants::revoke_token(&state.store, &value, &client.id).await? {
         Revoked::Yes | Revoked::Unknown => Ok(()),
         Revoked::AnotherClients => Err(OAuthError::bad_request(
             "unauthorized_client",

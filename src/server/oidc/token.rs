@@ -1,6 +1,9 @@
 //! `POST /oauth/token`: an authorization code for an ID token (RS256, [`super::keys`]) and
-//! an access token ([`super::grants`]). Exempt from the browser `Origin` check, with CORS
-//! for the origins of public clients' redirect URIs.
+//! an access token ([`super::grants`]), and a refresh token when the client may have one
+//! and asked for `offline_access`; a refresh token for new ones (a new ID token with the
+//! same `sub` and `auth_time`, and the next refresh token: see [`super::grants`] for
+//! rotation). Exempt from the browser `Origin` check, with CORS for the origins of public
+//! clients' redirect URIs.
 //!
 //! What it costs, and who pays: a confidential client's secret is an argon2 hash (19 MiB,
 //! t=2), so it is checked only once the request is well formed and its grant type is one
@@ -23,7 +26,7 @@ use sha2::{Digest, Sha256};
 use super::{
     clients::Client,
     error::OAuthError,
-    grants::{self, CodeRefused},
+    grants::{self, CodeRefused, RefreshRefused},
     keys, picture, Provider, ProviderOf,
 };
 use crate::server::{
@@ -77,6 +80,8 @@ pub(super) struct TokenRequest {
     client_id: Option<String>,
     client_secret: Option<String>,
     code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +94,8 @@ struct IdTokenClaims<'a> {
     auth_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -249,17 +256,43 @@ async fn token_answer(
     let bad = OAuthError::bad_request;
     // The request's shape first: a malformed request costs no secret check.
     let claimed = claimed_client(headers, req.client_id.as_ref(), req.client_secret.as_ref())?;
-    if req.grant_type.as_deref() != Some("authorization_code") {
-        return Err(bad("unsupported_grant_type", "only authorization_code"));
-    }
-    let Some(code) = req
-        .code
-        .as_deref()
-        .filter(|c| !c.is_empty() && c.len() <= 128)
-    else {
-        return Err(bad("invalid_request", "code is missing"));
+    let token_like = |value: &Option<String>| {
+        value
+            .as_deref()
+            .filter(|c| !c.is_empty() && c.len() <= 128)
+            .map(str::to_owned)
     };
-    let client = authenticate(state, p, caller, claimed).await?;
+    match req.grant_type.as_deref() {
+        Some("authorization_code") => {
+            let Some(code) = token_like(&req.code) else {
+                return Err(bad("invalid_request", "code is missing"));
+            };
+            let client = authenticate(state, p, caller, claimed).await?;
+            redeem_code(state, p, client, &code, &req).await
+        }
+        Some("refresh_token") => {
+            let Some(refresh_token) = token_like(&req.refresh_token) else {
+                return Err(bad("invalid_request", "refresh_token is missing"));
+            };
+            let client = authenticate(state, p, caller, claimed).await?;
+            refresh(state, p, client, &refresh_token, req.scope.as_deref()).await
+        }
+        _ => Err(bad(
+            "unsupported_grant_type",
+            "authorization_code or refresh_token",
+        )),
+    }
+}
+
+/// `grant_type=authorization_code`.
+async fn redeem_code(
+    state: &AppState,
+    p: &Provider,
+    client: &Client,
+    code: &str,
+    req: &TokenRequest,
+) -> Result<serde_json::Value, OAuthError> {
+    let bad = OAuthError::bad_request;
     // The code is checked before it is used up: only the client it was issued to, with
     // its redirect URI and PKCE verifier, takes it.
     let invalid = || {
@@ -293,21 +326,137 @@ async fn token_answer(
         Err(CodeRefused::Reused) => return Err(bad("invalid_grant", "the code was used before")),
         Err(CodeRefused::Invalid) => return Err(invalid()),
     };
-    let user = state.store.user(grant.user_id).await?;
-    let Some(user) = user else {
+    let Some(user) = state.store.user(grant.user_id).await? else {
         return Err(bad("invalid_grant", "the user no longer exists"));
     };
-    let access_token = grants::issue_access_token(&state.store, code, &grant).await?;
+    let family = crate::server::secret::hash(code);
+    let access_token =
+        grants::issue_access_token(&state.store, &family, &client.id, user.id, &grant.scope)
+            .await?;
+    let refresh_token = if has_scope(&grant.scope, OFFLINE_ACCESS) {
+        Some(grants::issue_first_refresh_token(&state.store, code, &grant, p.refresh).await?)
+    } else {
+        None
+    };
+    let id_token = id_token(
+        state,
+        p,
+        &user,
+        IdTokenOf {
+            client_id: &client.id,
+            scope: &grant.scope,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.as_deref(),
+            sid: grant.sid.as_deref(),
+        },
+    )
+    .await?;
+    tracing::info!(client_id = %client.id, user_id = user.id, "tokens issued");
+    Ok(tokens_answer(
+        access_token,
+        id_token,
+        refresh_token,
+        &grant.scope,
+    ))
+}
+
+/// The scope that makes refresh tokens (OpenID Connect Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split(' ').any(|s| s == wanted)
+}
+
+/// `grant_type=refresh_token`: the next refresh token, a new access token (for `scope`, a
+/// part of the family's, when given; RFC 6749 §6) and a new ID token, with the same `sub`
+/// and `auth_time` and no `nonce` (OpenID Connect Core §12.2).
+async fn refresh(
+    state: &AppState,
+    p: &Provider,
+    client: &Client,
+    token: &str,
+    scope: Option<&str>,
+) -> Result<serde_json::Value, OAuthError> {
+    let bad = OAuthError::bad_request;
+    let (family, next) =
+        match grants::rotate_refresh_token(&state.store, token, &client.id, p.refresh).await? {
+            Ok(rotated) => rotated,
+            Err(RefreshRefused::Reused) => {
+                return Err(bad(
+                    "invalid_grant",
+                    "the refresh token was used before: every token of its login is revoked",
+                ))
+            }
+            Err(RefreshRefused::Invalid) => {
+                return Err(bad(
+                    "invalid_grant",
+                    "the refresh token is unknown, expired, revoked, or another client's",
+                ))
+            }
+        };
+    let scope = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+        None => family.scope.clone(),
+        Some(asked) => {
+            if !asked.split(' ').all(|s| has_scope(&family.scope, s)) {
+                return Err(bad(
+                    "invalid_scope",
+                    "a refresh may only narrow the scope it was granted",
+                ));
+            }
+            asked.to_owned()
+        }
+    };
+    let Some(user) = state.store.user(family.user_id).await? else {
+        state.store.revoke_refresh_family(&family.family).await?;
+        return Err(bad("invalid_grant", "the user no longer exists"));
+    };
+    let access_token =
+        grants::issue_access_token(&state.store, &family.family, &client.id, user.id, &scope)
+            .await?;
+    let id_token = id_token(
+        state,
+        p,
+        &user,
+        IdTokenOf {
+            client_id: &client.id,
+            scope: &scope,
+            auth_time: family.auth_time,
+            nonce: None,
+            sid: family.sid.as_deref(),
+        },
+    )
+    .await?;
+    tracing::info!(client_id = %client.id, user_id = user.id, "tokens refreshed");
+    Ok(tokens_answer(access_token, id_token, Some(next), &scope))
+}
+
+/// What an ID token says besides the user.
+struct IdTokenOf<'a> {
+    client_id: &'a str,
+    scope: &'a str,
+    auth_time: i64,
+    nonce: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
+/// An ID token for `user`, signed with the active key.
+async fn id_token(
+    state: &AppState,
+    p: &Provider,
+    user: &crate::protocol::User,
+    of: IdTokenOf<'_>,
+) -> Result<String, OAuthError> {
     let now = unix_now();
-    let profile = grant.scope.split(' ').any(|s| s == "profile");
+    let profile = has_scope(of.scope, "profile");
     let claims = IdTokenClaims {
         iss: &p.issuer,
         sub: user.id.to_string(),
-        aud: &client.id,
+        aud: of.client_id,
         exp: now + p.id_token_ttl.as_secs() as i64,
         iat: now,
-        auth_time: grant.auth_time,
-        nonce: grant.nonce.as_deref(),
+        auth_time: of.auth_time,
+        nonce: of.nonce,
+        sid: of.sid,
         name: profile
             .then(|| user.nickname.clone())
             .filter(|n| !n.is_empty()),
@@ -318,16 +467,28 @@ async fn token_answer(
     let key = keys::active(&state.store).await?;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(key.kid);
-    let id_token = jsonwebtoken::encode(&header, &claims, &key.key)
-        .map_err(|e| AppError::Internal(format!("signing an ID token: {e}")))?;
-    tracing::info!(client_id = %client.id, user_id = user.id, "tokens issued");
-    Ok(serde_json::json!({
+    Ok(jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|e| AppError::Internal(format!("signing an ID token: {e}")))?)
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1).
+fn tokens_answer(
+    access_token: String,
+    id_token: String,
+    refresh_token: Option<String>,
+    scope: &str,
+) -> serde_json::Value {
+    let mut answer = serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": grants::ACCESS_TOKEN_TTL.as_secs(),
         "id_token": id_token,
-        "scope": grant.scope,
-    }))
+        "scope": scope,
+    });
+    if let Some(refresh_token) = refresh_token {
+        answer["refresh_token"] = refresh_token.into();
+    }
+    answer
 }
 
 /// The PKCE verifier against the code's S256 challenge (RFC 7636 §4.6), in constant time.

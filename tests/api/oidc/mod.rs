@@ -1,7 +1,8 @@
 //! scanlogin as an OpenID Provider, driven by a real relying-party library (the
 //! `openidconnect` crate: discovery, PKCE, ID-token verification against the JWKS), in
 //! demo mode: authorize → the scan login through the mini-program API → code → tokens →
-//! userinfo; and each way a request must be refused.
+//! userinfo; and each way a request must be refused. The modules named after an OpenID
+//! Foundation conformance test-plan module test what that module checks.
 
 use std::net::SocketAddr;
 
@@ -18,15 +19,24 @@ use openidconnect::{
 };
 use serde_json::Value;
 
+mod oidcc_backchannel_rp_initiated_logout;
+mod oidcc_refresh_token;
+mod oidcc_rp_initiated_logout;
+
 const WEB_SECRET: &str = "web-app-secret";
 const WEB_CB: &str = "https://rp.example/cb";
 const SPA_CB: &str = "http://127.0.0.1:8080/cb";
 
 /// The app with two clients: a confidential web app and a public single-page app.
 async fn provider_app(extra: &[(&str, &str)]) -> (TestApp, tempfile_path::Path) {
+    provider_app_with("", extra).await
+}
+
+/// [`provider_app`], with `web` (TOML lines) added to the web app's entry.
+async fn provider_app_with(web: &str, extra: &[(&str, &str)]) -> (TestApp, tempfile_path::Path) {
     let hash = scanlogin::server::oidc::clients::hash_secret(WEB_SECRET).unwrap();
     let file = tempfile_path::Path::new(format!(
-        "[[clients]]\nid = \"web\"\nredirect_uris = [\"{WEB_CB}\"]\nsecret_hash = \"{hash}\"\n\n\
+        "[[clients]]\nid = \"web\"\nredirect_uris = [\"{WEB_CB}\"]\nsecret_hash = \"{hash}\"\n{web}\n\
          [[clients]]\nid = \"spa\"\npublic = true\nredirect_uris = [\"{SPA_CB}\"]\n"
     ));
     let port = free_port();
@@ -287,12 +297,24 @@ async fn code_for(
     redirect_uri: &str,
     challenge: Option<&str>,
 ) -> String {
+    code_for_scope(app, cookie, client_id, redirect_uri, challenge, "openid").await
+}
+
+/// [`code_for`], asking for `scope`.
+async fn code_for_scope(
+    app: &TestApp,
+    cookie: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    challenge: Option<&str>,
+    scope: &str,
+) -> String {
     let mut url = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", client_id)
         .append_pair("redirect_uri", redirect_uri)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid")
+        .append_pair("scope", scope)
         .append_pair("state", "st");
     if let Some(challenge) = challenge {
         url.query_pairs_mut()
@@ -333,7 +355,12 @@ async fn discovery_of(app: &TestApp) -> Value {
 
 /// The token endpoint's answer to the web client for a new code of the person of `cookie`.
 async fn web_token_answer(app: &TestApp, cookie: &str) -> (u16, Value) {
-    let code = code_for(app, cookie, "web", WEB_CB, None).await;
+    web_token_answer_for(app, cookie, "openid").await
+}
+
+/// [`web_token_answer`], for a code asking for `scope`.
+async fn web_token_answer_for(app: &TestApp, cookie: &str, scope: &str) -> (u16, Value) {
+    let code = code_for_scope(app, cookie, "web", WEB_CB, None, scope).await;
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -824,16 +851,11 @@ async fn one_person_keeps_one_sub_when_wechat_starts_giving_a_unionid() {
 #[tokio::test]
 async fn two_instances_starting_at_once_agree_on_one_signing_key() {
     use scanlogin::server::{oidc::keys, store::Store};
-    let database = if crate::common::backend_is_redis_postgres() {
-        crate::common::services::shared_postgres_database().await
-    } else {
-        let file =
-            std::env::temp_dir().join(format!("scanlogin-keys-{}.db", crate::common::flow::id()));
-        format!("sqlite://{}", file.display())
-    };
+    let database = SharedDatabase::new().await;
+    let database = database.url.as_str();
     // Two instances' databases (the schema made once, as a deployment's first start does).
-    let a = Store::connect(&database).await.unwrap();
-    let b = Store::connect(&database).await.unwrap();
+    let a = Store::connect(database).await.unwrap();
+    let b = Store::connect(database).await.unwrap();
     // Both find no key and make one at the same moment: the first insert wins.
     let (made_a, made_b) = tokio::join!(keys::ensure_active(&a), keys::ensure_active(&b));
     made_a.unwrap();
@@ -847,9 +869,33 @@ async fn two_instances_starting_at_once_agree_on_one_signing_key() {
         keys::active(&a).await.unwrap().kid,
         keys::active(&b).await.unwrap().kid
     );
-    if let Some(file) = database.strip_prefix("sqlite://") {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{file}{suffix}"));
+}
+
+/// A database two instances share: PostgreSQL's with the Redis + PostgreSQL backend, else
+/// an SQLite file of the test's own, deleted when dropped.
+struct SharedDatabase {
+    url: String,
+}
+
+impl SharedDatabase {
+    async fn new() -> Self {
+        let url = if crate::common::backend_is_redis_postgres() {
+            crate::common::services::shared_postgres_database().await
+        } else {
+            let file = std::env::temp_dir()
+                .join(format!("scanlogin-shared-{}.db", crate::common::flow::id()));
+            format!("sqlite://{}", file.display())
+        };
+        Self { url }
+    }
+}
+
+impl Drop for SharedDatabase {
+    fn drop(&mut self) {
+        if let Some(file) = self.url.strip_prefix("sqlite://") {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
         }
     }
 }
@@ -1243,4 +1289,29 @@ async fn a_confidential_client_introspects_its_own_tokens() {
         discovery["introspection_endpoint"],
         app.url("/oauth/introspect")
     );
+}
+
+/// A JWT of the provider's, its signature checked against the published JWKS and its
+/// issuer ours: its header and claims.
+async fn verified_jwt(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .http
+        .get(app.url("/oauth/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_aud = false;
+    validation.set_issuer(&[app.url("")]);
+    validation.set_required_spec_claims(&["iss", "sub", "aud", "exp", "iat"]);
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let claims = jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+        .unwrap()
+        .claims;
+    (header, claims)
 }

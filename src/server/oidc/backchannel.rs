@@ -1,0 +1,254 @@
+//! Back-channel logout 1.0: when a login session ends (the person logs out here, or an
+//! application sends them through RP-initiated logout), every client the session logged
+//! in to that registered a `backchannel_logout_uri` is sent a signed logout token naming
+//! the session (`sid`) and the person (`sub`), server to server, so that it ends its own
+//! session for them, even for a browser that never goes back to it.
+//!
+//! Nothing waits for the clients: ending a session only writes its deliveries down (a row
+//! per client, in the database, so that any instance sends them and a restart loses none)
+//! and wakes this instance's [`LogoutSender`]. The sender posts each; a delivery that
+//! fails (no 2xx within 5 s) is tried again after the retry delay
+//! (`SCANLOGIN_OIDC_LOGOUT_RETRY_SECS`, 10 s), doubling up to an hour, [`MAX_ATTEMPTS`]
+//! times in all (about 15 hours with the default delay). A logout token lives two
+//! minutes, so each attempt is signed anew, with the same `jti`.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::Serialize;
+
+use super::{keys, Provider};
+use crate::server::{
+    context::AppState,
+    error::AppError,
+    store::{oidc::LogoutDelivery, unix_now, Store},
+};
+
+/// Attempts before a delivery is given up (and logged).
+pub const MAX_ATTEMPTS: i64 = 24;
+/// The longest wait between two attempts.
+const MAX_DELAY: Duration = Duration::from_secs(3600);
+/// How long a client has to answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a delivery being sent is left to the instance sending it (another takes it
+/// over if that instance stops meanwhile).
+const LEASE: Duration = Duration::from_secs(30);
+/// Deliveries sent at once, at most.
+const BATCH: i64 = 32;
+/// What a logout token's `events` claim must hold (Back-Channel Logout 1.0 §2.4).
+const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Sends this instance's share of the deliveries (see the module's documentation).
+#[derive(Debug)]
+pub struct LogoutSender {
+    wake: tokio::sync::Notify,
+    http: reqwest::Client,
+    retry: Duration,
+}
+
+impl LogoutSender {
+    pub fn new(retry: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(ANSWER_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            wake: tokio::sync::Notify::new(),
+            http,
+            retry,
+        })
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `retry`, doubled for each attempt made after
+/// the first, up to an hour.
+fn delay_after(retry: Duration, attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+    retry
+        .checked_mul(2u32.saturating_pow(doublings.min(16)))
+        .map_or(MAX_DELAY, |d| d.min(MAX_DELAY))
+}
+
+/// The login session `sid` ended: its clients that take back-channel logout are to be
+/// told, soon, by whichever instance gets to it first.
+pub async fn session_ended(state: &AppState, sid: &str) -> Result<(), AppError> {
+    let Some(p) = &state.config.oidc else {
+        return Ok(());
+    };
+    let now = unix_now();
+    let mut any = false;
+    for (client_id, user_id) in state.store.take_session_clients(sid).await? {
+        let takes_them = p
+            .clients
+            .get(&client_id)
+            .is_some_and(|c| c.backchannel_logout_uri.is_some());
+        if takes_them {
+            let jti = crate::server::secret::token();
+            state
+                .store
+                .insert_logout_delivery(&client_id, user_id, sid, &jti, now)
+                .await?;
+            any = true;
+        }
+    }
+    if any {
+        state.logout_sender.wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Sends due deliveries, when woken and every few seconds (for retries, and for what other
+/// instances wrote down and could not send), until the server stops.
+pub async fn run(state: AppState) {
+    let Some(p) = state.config.oidc.clone() else {
+        return;
+    };
+    let sender = state.logout_sender.clone();
+    let poll = sender.retry.min(Duration::from_secs(5));
+    loop {
+        if let Err(err) = send_due(&state.store, &p, &sender).await {
+            tracing::warn!(%err, "sending back-channel logouts failed; trying again soon");
+        }
+        tokio::select! {
+            () = sender.wake.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+async fn send_due(store: &Store, p: &Provider, sender: &Arc<LogoutSender>) -> Result<(), AppError> {
+    loop {
+        let now = unix_now();
+        let due = store.due_logout_deliveries(now, BATCH).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let mut claimed = Vec::new();
+        for delivery in due {
+            if store
+                .claim_logout_delivery(&delivery, now + LEASE.as_secs() as i64)
+                .await?
+            {
+                claimed.push(delivery);
+            }
+        }
+        let attempts = claimed.into_iter().map(|d| attempt(store, p, sender, d));
+        for result in futures::future::join_all(attempts).await {
+            result?;
+        }
+    }
+}
+
+/// One attempt at one delivery, and what it leaves: nothing when done or given up, else
+/// the next attempt's time.
+async fn attempt(
+    store: &Store,
+    p: &Provider,
+    sender: &LogoutSender,
+    delivery: LogoutDelivery,
+) -> Result<(), AppError> {
+    let Some(uri) = p
+        .clients
+        .get(&delivery.client_id)
+        .and_then(|c| c.backchannel_logout_uri.clone())
+    else {
+        // The client was removed, or stopped taking them, since.
+        return store.delete_logout_delivery(delivery.id).await;
+    };
+    let token = logout_token(store, p, &delivery).await?;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", &token)
+        .finish();
+    let answer = sender
+        .http
+        .post(&uri)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .send()
+        .await;
+    let failure = match answer {
+        Ok(answer) if answer.status().is_success() => None,
+        Ok(answer) => Some(format!("answered {}", answer.status().as_u16())),
+        Err(err) => Some(if err.is_timeout() {
+            "no answer in time".to_owned()
+        } else {
+            "cannot be reached".to_owned()
+        }),
+    };
+    let Some(failure) = failure else {
+        tracing::info!(client_id = %delivery.client_id, "back-channel logout delivered");
+        return store.delete_logout_delivery(delivery.id).await;
+    };
+    let attempts = delivery.attempts + 1;
+    if attempts >= MAX_ATTEMPTS {
+        tracing::warn!(
+            client_id = %delivery.client_id,
+            attempts,
+            "a back-channel logout was given up: the client {failure}"
+        );
+        return store.delete_logout_delivery(delivery.id).await;
+    }
+    tracing::info!(
+        client_id = %delivery.client_id,
+        attempts,
+        "a back-channel logout will be tried again: the client {failure}"
+    );
+    let next = unix_now() + delay_after(sender.retry, attempts).as_secs() as i64;
+    store
+        .retry_logout_delivery(delivery.id, attempts, next)
+        .await
+}
+
+#[derive(Serialize)]
+struct LogoutTokenClaims<'a> {
+    iss: &'a str,
+    sub: String,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    sid: &'a str,
+    events: serde_json::Value,
+}
+
+/// The signed logout token of a delivery (Back-Channel Logout 1.0 §2.4), good for two
+/// minutes from now.
+async fn logout_token(
+    store: &Store,
+    p: &Provider,
+    delivery: &LogoutDelivery,
+) -> Result<String, AppError> {
+    let now = unix_now();
+    let claims = LogoutTokenClaims {
+        iss: &p.issuer,
+        sub: delivery.user_id.to_string(),
+        aud: &delivery.client_id,
+        iat: now,
+        exp: now + 120,
+        jti: &delivery.jti,
+        sid: &delivery.sid,
+        events: serde_json::json!({ LOGOUT_EVENT: {} }),
+    };
+    let key = keys::active(store).await?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(key.kid);
+    header.typ = Some("logout+jwt".to_owned());
+    jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|e| AppError::Internal(format!("signing a logout token: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_from_the_delay_up_to_an_hour() {
+        let retry = Duration::from_secs(10);
+        let delays: Vec<u64> = (1..=4).map(|a| delay_after(retry, a).as_secs()).collect();
+        assert_eq!(delays, [10, 20, 40, 80]);
+        assert_eq!(delay_after(retry, 12), MAX_DELAY);
+        assert_eq!(delay_after(retry, MAX_ATTEMPTS), MAX_DELAY);
+    }
+}

@@ -1,0 +1,140 @@
+//! `oidcc-backchannel-rp-initiated-logout`: when a login session ends, every client it
+//! logged in to that registered a `backchannel_logout_uri` receives a logout token signed
+//! by the provider, naming the session of the ID tokens it got; a client that does not
+//! answer is tried again.
+
+use std::sync::{Arc, Mutex};
+
+use super::*;
+
+/// A relying party's back-channel endpoint: keeps every logout token posted to it and
+/// answers 503 to the first `refuse_first`.
+struct Receiver {
+    url: String,
+    tokens: Arc<Mutex<Vec<String>>>,
+}
+
+async fn receiver(refuse_first: usize) -> Receiver {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = tokens.clone();
+    let endpoint =
+        move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
+            let kept = kept.clone();
+            async move {
+                let mut kept = kept.lock().unwrap();
+                kept.push(form.get("logout_token").cloned().unwrap_or_default());
+                if kept.len() <= refuse_first {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        };
+    let rp = axum::Router::new().route("/backchannel", axum::routing::post(endpoint));
+    tokio::spawn(async move { axum::serve(listener, rp).await.unwrap() });
+    Receiver { url, tokens }
+}
+
+impl Receiver {
+    fn received(&self) -> Vec<String> {
+        self.tokens.lock().unwrap().clone()
+    }
+}
+
+async fn app_telling(rp: &Receiver) -> (TestApp, tempfile_path::Path) {
+    let web = format!(
+        "backchannel_logout_uri = \"{}\"\npost_logout_redirect_uris = [\"https://rp.example/bye\"]\n",
+        rp.url
+    );
+    provider_app_with(&web, &[("SCANLOGIN_OIDC_LOGOUT_RETRY_SECS", "1")]).await
+}
+
+/// The person of `cookie` logs in to the web app: the `sid` of its ID token.
+async fn web_login_sid(app: &TestApp, cookie: &str) -> (String, Value) {
+    let (status, tokens) = web_token_answer(app, cookie).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let (_, claims) = verified_jwt(app, &id_token).await;
+    (id_token, claims)
+}
+
+#[tokio::test]
+async fn oidcc_backchannel_rp_initiated_logout() {
+    let rp = receiver(1).await;
+    let (app, _file) = app_telling(&rp).await;
+    let discovery = discovery_of(&app).await;
+    assert_eq!(discovery["backchannel_logout_supported"], true);
+    assert_eq!(discovery["backchannel_logout_session_supported"], true);
+    let cookie = scan_login(&app, "o-backchannel", "Back").await;
+    let (id_token, id) = web_login_sid(&app, &cookie).await;
+    // Two logins of the same session to the same client: one logout.
+    web_login_sid(&app, &cookie).await;
+
+    let mut url = url::Url::parse(&app.url("/oauth/logout")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("post_logout_redirect_uri", "https://rp.example/bye");
+    let res = get(&app, url.as_str(), Some(&cookie)).await;
+    assert_eq!(
+        res.status(),
+        303,
+        "the person is not kept waiting for the client"
+    );
+
+    // Refused once (503), delivered on the retry.
+    eventually(
+        "the logout token is delivered again after a refusal",
+        || async { rp.received().len() >= 2 },
+    )
+    .await;
+    let received = rp.received();
+    let (header, first) = verified_jwt(&app, &received[0]).await;
+    let (_, second) = verified_jwt(&app, &received[1]).await;
+    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+    assert_eq!(first["sid"], id["sid"]);
+    assert_eq!(first["sub"], id["sub"]);
+    assert_eq!(first["aud"], "web");
+    assert!(first["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(first.get("nonce").is_none());
+    assert_eq!(first["jti"], second["jti"], "one logout, sent twice");
+    // Delivered: nothing is left to send, and it was sent no more.
+    eventually("the delivery is done", || async {
+        app.store
+            .due_logout_deliveries(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    assert_eq!(rp.received().len(), 2);
+}
+
+#[tokio::test]
+async fn logging_out_on_our_own_site_tells_the_clients_too() {
+    let rp = receiver(0).await;
+    let (app, _file) = app_telling(&rp).await;
+    let cookie = scan_login(&app, "o-backchannel-site", "Site").await;
+    let (_, id) = web_login_sid(&app, &cookie).await;
+    // Another session of the same person is another sid, and stays.
+    let other = scan_login(&app, "o-backchannel-site", "Site").await;
+    let (_, other_id) = web_login_sid(&app, &other).await;
+    assert_ne!(id["sid"], other_id["sid"]);
+
+    let out = app
+        .post_raw(
+            "/api/logout",
+            "application/x-www-form-urlencoded",
+            String::new(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(out.status, 200);
+    eventually("the logout token is delivered", || async {
+        !rp.received().is_empty()
+    })
+    .await;
+    let (_, claims) = verified_jwt(&app, &rp.received()[0]).await;
+    assert_eq!(claims["sid"], id["sid"]);
+}
