@@ -161,6 +161,15 @@ impl LoginNext {
             .find(|(name, _)| name == "next")
             .and_then(|(_, next)| next.parse().ok())
     }
+
+    /// The `client_id` of the authorization request.
+    #[cfg(feature = "ssr")]
+    pub fn client_id(&self) -> Option<String> {
+        let (_, query) = self.0.split_once('?')?;
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "client_id")
+            .map(|(_, id)| id.into_owned())
+    }
 }
 
 impl SceneId {
@@ -327,11 +336,28 @@ pub struct AvatarData {
     pub avatar_url: String,
 }
 
+/// The application a login is for, when it began at that application's OpenID request:
+/// the phone names it ("Grafana wants you to log in"), so that a person who meant to log
+/// in somewhere else can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// The OpenID client's id.
+    pub client_id: String,
+    /// Its display name (`name` in the clients' file; the id when it has none).
+    pub name: String,
+    /// Its logo, an https URL, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanData {
     pub scan_token: ScanToken,
     pub expires_in: u64,
     pub browser: BrowserInfo,
+    /// The application the browser logs in to (absent: scanlogin's own site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<Application>,
 }
 
 /// What the person chose to show on the site.

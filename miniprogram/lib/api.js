@@ -118,7 +118,13 @@ function loginCode(wxLogin) {
 async function scanFlow({ api, wxLogin, scene }) {
   const code = await loginCode(wxLogin);
   const answer = await api.scan(scene, code);
-  return { scanToken: answer.scan_token, browser: answer.browser, expiresIn: answer.expires_in };
+  return {
+    scanToken: answer.scan_token,
+    browser: answer.browser,
+    // The application the browser logs in to (an OpenID client), or null for the site itself.
+    application: answer.application || null,
+    expiresIn: answer.expires_in,
+  };
 }
 
 /** Nicknames are cut to this many characters (code points: never inside an emoji). */

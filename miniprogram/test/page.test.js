@@ -336,6 +336,30 @@ test.each([
   expect(!!page.querySelector('.retry')).toBe(canRetry);
 });
 
+test('a login for an application names it above the browser, with its logo', async () => {
+  const application = { client_id: 'grafana', name: 'Grafana', logo_uri: 'https://grafana.example/logo.svg' };
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER, application });
+  const page = await openPage();
+  expect(text(page, '.application-name')).toBe('Grafana 请求使用你的微信登录');
+  expect(page.data.applicationLogo).toBe(application.logo_uri);
+  expect(page.querySelector('.application-logo')).toBeTruthy();
+  mockWx('en');
+  const english = await openPage();
+  expect(text(english, '.application-name')).toBe('Grafana wants you to log in');
+  // A logo that is not https is not shown; the name still is.
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER, application: { ...application, logo_uri: 'http://x/l.png' } });
+  const plain = await openPage();
+  expect(plain.data.applicationLogo).toBe('');
+  expect(plain.querySelector('.application-logo')).toBeFalsy();
+  expect(text(plain, '.application-name')).toBe('Grafana wants you to log in');
+});
+
+test('a login for the site itself names no application', async () => {
+  const page = await openPage();
+  expect(page.data.state).toBe('asking');
+  expect(page.querySelector('.application')).toBeFalsy();
+});
+
 test('English when WeChat is in English: titles, screens and the browser', async () => {
   mockWx('en');
   const page = await openPage();

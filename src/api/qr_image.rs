@@ -3,15 +3,22 @@
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::protocol::{BrowserKey, QrImageAnswer, SceneId};
+use crate::protocol::{BrowserKey, LoginNext, QrImageAnswer, SceneId};
 
-/// `POST /miniapp/getwxacodeunlimit {"scene","key"}` → `{"code":200,"data":"data:image/...",
-/// "msg":"ok","expires_in":N}`. The first request for a scene registers it to `key`.
+/// `POST /miniapp/getwxacodeunlimit {"scene","key","next"?}` → `{"code":200,"data":
+/// "data:image/...","msg":"ok","expires_in":N}`. The first request for a scene registers it
+/// to `key`; `next`, the page's OpenID authorization request if it has one, names the
+/// application the phone shows.
 #[server(prefix = "/miniapp", endpoint = "getwxacodeunlimit", input = server_fn::codec::Json)]
-pub async fn get_wxacode(scene: SceneId, key: BrowserKey) -> Result<QrImageAnswer, ApiError> {
+pub async fn get_wxacode(
+    scene: SceneId,
+    key: BrowserKey,
+    next: Option<LoginNext>,
+) -> Result<QrImageAnswer, ApiError> {
     super::run(|state| async move {
         let (headers, client) = crate::server::context::request(&state).await?;
-        crate::server::qr_image::issue_qr_image(&state, &headers, client, scene, key).await
+        let scene = crate::server::qr_image::SceneAsked { scene, key, next };
+        crate::server::qr_image::issue_qr_image(&state, &headers, client, scene).await
     })
     .await
 }

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::{demo_login_code, mp_cancel, mp_confirm, mp_scan, ApiError},
     i18n::{use_locale, Locale, Strings},
-    protocol::{is_valid_id, BrowserInfo, InvalidValue, Profile, ScanToken, SceneId},
+    protocol::{is_valid_id, Application, BrowserInfo, InvalidValue, Profile, ScanToken, SceneId},
 };
 
 /// Demo people: (nickname, openid).
@@ -23,7 +23,7 @@ const PEOPLE: &[(&str, &str)] = &[
 enum Step {
     Start,
     Working,
-    Asking(BrowserInfo),
+    Asking(BrowserInfo, Option<Application>),
     Confirmed,
     Cancelled,
     Failed(String),
@@ -34,7 +34,7 @@ impl Step {
         match self {
             Step::Start => "start",
             Step::Working => "working",
-            Step::Asking(_) => "asking",
+            Step::Asking(..) => "asking",
             Step::Confirmed => "confirmed",
             Step::Cancelled => "cancelled",
             Step::Failed(_) => "failed",
@@ -97,7 +97,7 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
             match result {
                 Ok(answer) => {
                     scan_token.set_value(Some(answer.data.scan_token));
-                    step.set(Step::Asking(answer.data.browser));
+                    step.set(Step::Asking(answer.data.browser, answer.data.application));
                 }
                 Err(msg) => step.set(Step::Failed(msg)),
             }
@@ -138,7 +138,7 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
             data-step=move || step.with(Step::name)
             data-hydrated=move || hydrated.get().to_string()
         >
-            <header>{t.phone_header}</header>
+            <header><h1>{t.phone_header}</h1></header>
             <Show
                 when=move || is_valid_id(&scene())
                 fallback=move || view! { <p class="error">{t.phone_needs_scene}</p> }
@@ -166,12 +166,18 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
                         </button>
                     }.into_any(),
                     Step::Working => view! { <p>"…"</p> }.into_any(),
-                    Step::Asking(browser) => view! {
+                    Step::Asking(browser, application) => view! {
+                        {application.map(|app| view! {
+                            <p class="application" data-testid="phone-application">
+                                {(t.phone_application_asks)(&app.name)}
+                            </p>
+                        })}
                         <p>{t.phone_asking}</p>
                         <dl class="browser" data-testid="phone-browser">
                             <dt>{t.phone_browser}</dt><dd data-testid="phone-browser-agent">{browser.user_agent}</dd>
                             <dt>{t.phone_network}</dt><dd data-testid="phone-browser-ip">{browser.ip}</dd>
-                            <dt>{t.phone_asked_at}</dt><dd>{browser.requested_at}</dd>
+                            <dt>{t.phone_asked_at}</dt>
+                            <dd data-testid="phone-browser-time">{local_time(&browser.requested_at, locale)}</dd>
                         </dl>
                         <p class="warn">{t.phone_warning}</p>
                         <div class="buttons">
@@ -185,4 +191,21 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
             </Show>
         </section>
     }
+}
+
+/// An RFC 3339 time as the person reads it: in their language and their phone's time zone
+/// (the browser's `Intl`), as the mini program shows it; as it is where there is no
+/// browser.
+fn local_time(rfc3339: &str, locale: Locale) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(rfc3339));
+        if !date.get_time().is_nan() {
+            return String::from(
+                date.to_locale_string(locale.tag(), &wasm_bindgen::JsValue::UNDEFINED),
+            );
+        }
+    }
+    let _ = locale;
+    rfc3339.to_owned()
 }

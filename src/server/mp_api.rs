@@ -34,6 +34,7 @@ pub async fn scan(
         scan_token: scanned.scan_token,
         expires_in: scanned.expires_in_secs,
         browser: scanned.browser,
+        application: scanned.application,
     }))
 }
 

@@ -17,17 +17,24 @@ use super::{
     wechat::{EnvVersion, WxaCodeRequest},
 };
 use crate::{
-    protocol::{BrowserInfo, BrowserKey, QrImageAnswer, SceneId},
+    protocol::{BrowserInfo, BrowserKey, LoginNext, QrImageAnswer, SceneId},
     user_agent::BrowserName,
 };
+
+/// The scene a page asks a code for.
+pub struct SceneAsked {
+    pub scene: SceneId,
+    pub key: BrowserKey,
+    /// The page's OpenID authorization request, if the login began at one.
+    pub next: Option<LoginNext>,
+}
 
 /// `POST /miniapp/getwxacodeunlimit`.
 pub async fn issue_qr_image(
     state: &AppState,
     headers: &HeaderMap,
     client: Client,
-    scene: SceneId,
-    key: BrowserKey,
+    SceneAsked { scene, key, next }: SceneAsked,
 ) -> Result<QrImageAnswer, AppError> {
     state.limits.check(Bucket::Codes, client.key).await?;
     // Load is shed here, where a login starts and nothing has been spent on it yet. When
@@ -56,6 +63,7 @@ pub async fn issue_qr_image(
             id: scene.clone(),
             key,
             browser,
+            application: next.as_ref().and_then(|next| application_of(state, next)),
             client: client.key,
         })
         .await?;
@@ -106,6 +114,13 @@ pub async fn issue_qr_image(
         expires_in: registration.expires_in_secs,
         auto_refreshes: state.config.login_page.auto_refreshes,
     })
+}
+
+/// The registered OpenID client an authorization request names, as the phone shows it.
+fn application_of(state: &AppState, next: &LoginNext) -> Option<crate::protocol::Application> {
+    let provider = state.config.oidc.as_ref()?;
+    let client = provider.clients.get(&next.client_id()?)?;
+    Some(client.application())
 }
 
 /// The current time as RFC 3339 (UTC, whole seconds).

@@ -82,7 +82,8 @@ pub async fn exchange_ticket(
     ticket: &Ticket,
     key: &BrowserKey,
 ) -> Result<(Me, HeaderValue), AppError> {
-    let user = state.registry.redeem_ticket(scene, key, ticket).await?;
+    let redeemed = state.registry.redeem_ticket(scene, key, ticket).await?;
+    let user = redeemed.user;
     super::metrics::login_step(super::metrics::Step::TicketRedeemed);
     // A new session at every login (never one the browser brought along), and the
     // old one, if any, ends.
@@ -91,7 +92,11 @@ pub async fn exchange_ticket(
     }
     let token = state
         .store
-        .create_session(user.id, state.config.sessions)
+        .create_session(
+            user.id,
+            state.config.sessions,
+            redeemed.application.as_deref(),
+        )
         .await?;
     let max_age = cookie::time::Duration::seconds(state.config.sessions.ttl.as_secs() as i64);
     tracing::info!(user_id = user.id, "logged in");

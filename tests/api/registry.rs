@@ -166,6 +166,7 @@ fn new_scene(n: usize, k: &str, ip: &str) -> NewScene {
             ip: "127.0.0.x".into(),
             requested_at: "2026-01-01T00:00:00Z".into(),
         },
+        application: None,
         client: client(ip),
     }
 }
@@ -274,7 +275,10 @@ async fn a_login_is_pushed_to_every_socket_and_late_ones_catch_up(i: Instances) 
         Err(AppError::BadTicket)
     ));
     assert_eq!(
-        b.redeem_ticket(&id(1), &key("k"), &ticket).await.unwrap(),
+        b.redeem_ticket(&id(1), &key("k"), &ticket)
+            .await
+            .unwrap()
+            .user,
         user(7)
     );
 }
@@ -365,7 +369,11 @@ async fn a_confirm_repeated_at_once_decides_once(i: Instances) {
         // The one ticket is the winner's.
         let events = i.b.subscribe(&scene, &key("k")).await.unwrap().events;
         let ticket = ticket_in(&events.borrow());
-        let user_in = i.a.redeem_ticket(&scene, &key("k"), &ticket).await.unwrap();
+        let user_in =
+            i.a.redeem_ticket(&scene, &key("k"), &ticket)
+                .await
+                .unwrap()
+                .user;
         assert_eq!(user_in, user(winner));
         if let Some(published) = i.final_events_published(&scene).await {
             assert_eq!(published.len(), 1, "one event: {published:?}");

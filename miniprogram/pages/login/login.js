@@ -32,6 +32,9 @@ Component({
     // A request is in flight: every button is disabled and shows it.
     busy: false,
     t: stringsOf(textsFor('zh_CN')),
+    // "Grafana wants you to log in", when the login is for an application.
+    applicationText: '',
+    applicationLogo: '',
     browserText: '',
     ip: '',
     askedAt: '',
@@ -109,9 +112,12 @@ Component({
         if (attempt !== this.scanAttempt) return;
         this.scanToken = asked.scanToken;
         this.expiresAt = Date.now() + asked.expiresIn * 1000;
+        const app = asked.application;
         this.setData({
           state: 'asking',
           busy: false,
+          applicationText: app ? this.texts.applicationAsks(app.name) : '',
+          applicationLogo: (app && /^https:\/\//.test(app.logo_uri || '') && app.logo_uri) || '',
           browserText: describeBrowser(this.texts, asked.browser),
           ip: asked.browser.ip,
           askedAt: formatTime(asked.browser.requested_at),

@@ -168,7 +168,10 @@ pub fn new_scene(flow: Flow) {
         flow.phase.set(Phase::Loading);
     }
     spawn_local(async move {
-        let answer = get_wxacode(current.scene.clone(), current.key.clone()).await;
+        // The application's authorization request the login goes on to, if any: the
+        // phone names that application.
+        let next = flow.next.get_value().parse().ok();
+        let answer = get_wxacode(current.scene.clone(), current.key.clone(), next).await;
         if flow.generation() != generation {
             return;
         }

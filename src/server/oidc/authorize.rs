@@ -201,10 +201,24 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
     // `max_age`: a login older than that counts as none (OpenID Connect Core §3.1.2.1).
     let max_age: Option<i64> = param("max_age").and_then(|m| m.parse().ok());
     let now = crate::server::store::unix_now();
-    let again = prompt.iter().any(|p| ASK_AGAIN.contains(p))
+    let mut again = prompt.iter().any(|p| ASK_AGAIN.contains(p))
         || session
             .as_ref()
             .is_some_and(|(_, auth_time)| max_age.is_some_and(|max| now - auth_time > max));
+    // A client that wants the phone to name it at every login takes only a session whose
+    // scan was confirmed for it, once.
+    if let (Some(token), Some(_), false) = (&token, &session, again) {
+        if client.require_consent_per_login {
+            match state
+                .store
+                .take_session_confirmation(token, &client.id)
+                .await
+            {
+                Ok(confirmed) => again = !confirmed,
+                Err(err) => return error_page_for(err),
+            }
+        }
+    }
     let Some((user, auth_time)) = session.filter(|_| !again) else {
         if prompt.contains(&"none") {
             return refuse("login_required", "the person is not logged in");

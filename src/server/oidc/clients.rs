@@ -9,6 +9,9 @@
 //! scopes = ["openid", "profile"]       # the default; add "offline_access" for refresh tokens
 //! post_logout_redirect_uris = ["https://grafana.example.com/login"]
 //! backchannel_logout_uri = "https://grafana.example.com/oidc/backchannel"
+//! name = "Grafana"                      # what the phone calls it (default: the id)
+//! logo_uri = "https://grafana.example.com/public/img/grafana_icon.svg"
+//! require_consent_per_login = false     # true: every login to it is a new scan
 //!
 //! [[clients]]
 //! id = "spa"
@@ -51,6 +54,10 @@ struct ClientEntry {
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
     backchannel_logout_uri: Option<String>,
+    name: Option<String>,
+    logo_uri: Option<String>,
+    #[serde(default)]
+    require_consent_per_login: bool,
 }
 
 /// One registered application.
@@ -66,6 +73,13 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where back-channel logout tokens are posted, if the client takes them.
     pub backchannel_logout_uri: Option<String>,
+    /// What the phone calls it ("Grafana wants you to log in"): `name`, else the id.
+    pub name: String,
+    /// Its logo for the phone, an https URL.
+    pub logo_uri: Option<String>,
+    /// Every login to it is a new scan, so the phone names it every time, even for a
+    /// person already logged in to scanlogin.
+    pub require_consent_per_login: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -99,6 +113,15 @@ impl Client {
 
     pub fn allows_redirect(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|u| u == uri)
+    }
+
+    /// The client as the phone names it.
+    pub fn application(&self) -> crate::protocol::Application {
+        crate::protocol::Application {
+            client_id: self.id.clone(),
+            name: self.name.clone(),
+            logo_uri: self.logo_uri.clone(),
+        }
     }
 
     pub fn allows_post_logout_redirect(&self, uri: &str) -> bool {
@@ -222,9 +245,26 @@ impl Clients {
                     &format!("unknown scope {scope:?} (known: {})", SCOPES.join(", ")),
                 );
             }
+            if let Some(name) = &entry.name {
+                if name.trim().is_empty()
+                    || name.chars().count() > 40
+                    || name.chars().any(char::is_control)
+                {
+                    error(
+                        "name",
+                        "1 to 40 characters, none of them control characters",
+                    );
+                }
+            }
+            if let Some(logo) = &entry.logo_uri {
+                if !url::Url::parse(logo).is_ok_and(|u| u.scheme() == "https") {
+                    error("logo_uri", &format!("{logo:?} must be an https URL"));
+                }
+            }
             if by_id.contains_key(&id) {
                 error("id", "used by another client");
             }
+            let name = entry.name.clone().unwrap_or_else(|| id.clone());
             by_id.insert(
                 id.clone(),
                 Client {
@@ -234,6 +274,9 @@ impl Clients {
                     scopes,
                     post_logout_redirect_uris: entry.post_logout_redirect_uris,
                     backchannel_logout_uri: entry.backchannel_logout_uri,
+                    name,
+                    logo_uri: entry.logo_uri,
+                    require_consent_per_login: entry.require_consent_per_login,
                 },
             );
         }

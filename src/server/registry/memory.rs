@@ -216,6 +216,7 @@ mod tests {
                 ip: "127.0.0.x".into(),
                 requested_at: "2026-01-01T00:00:00Z".into(),
             },
+            application: None,
             client: ClientKey::new("127.0.0.1".parse().unwrap(), 64),
         }
     }

@@ -25,10 +25,12 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-pub use scene::{Scanned, Scanner, Scene};
+pub use scene::{Redeemed, Scanned, Scanner, Scene};
 
 use super::{client::ClientKey, error::AppError};
-use crate::protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User};
+use crate::protocol::{
+    Application, BrowserInfo, BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User,
+};
 
 /// The rules every registry applies.
 #[derive(Debug, Clone)]
@@ -89,6 +91,8 @@ pub struct NewScene {
     pub id: SceneId,
     pub key: BrowserKey,
     pub browser: BrowserInfo,
+    /// The application the login is for, if it began at an OpenID request.
+    pub application: Option<Application>,
     pub client: ClientKey,
 }
 
@@ -184,7 +188,7 @@ impl Registry {
     pub async fn register(&self, new: NewScene) -> Result<Registration, AppError> {
         let now = self.clock.now();
         let ttl = self.config.ttl.as_millis() as u64;
-        let scene = Scene::new(&new.key, new.browser, new.client, now, ttl);
+        let scene = Scene::new(&new.key, new.browser, new.application, new.client, now, ttl);
         let expires_in_secs = scene.expires_in_secs(now);
         match self.backend.insert(&new.id, scene).await? {
             Inserted::New => Ok(Registration {
@@ -286,7 +290,7 @@ impl Registry {
         id: &SceneId,
         key: &BrowserKey,
         ticket: &Ticket,
-    ) -> Result<User, AppError> {
+    ) -> Result<Redeemed, AppError> {
         self.transition(id, |scene, now| scene.redeem_ticket(key, ticket, now))
             .await
     }

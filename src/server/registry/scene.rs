@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    protocol::{BrowserInfo, BrowserKey, PushEvent, ScanToken, Ticket, User},
+    protocol::{Application, BrowserInfo, BrowserKey, PushEvent, ScanToken, Ticket, User},
     server::{client::ClientKey, error::AppError, secret},
 };
 
@@ -58,6 +58,16 @@ pub struct Scanned {
     pub scan_token: ScanToken,
     pub expires_in_secs: u64,
     pub browser: BrowserInfo,
+    pub application: Option<Application>,
+}
+
+/// What redeeming a ticket gives the browser.
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    pub user: User,
+    /// The application the phone named, if any: the session's login was consented to
+    /// for it.
+    pub application: Option<String>,
 }
 
 /// Kept small: thousands wait at once, most never scanned, so what only a scan or a
@@ -73,6 +83,9 @@ pub struct Scene {
     created_at: u64,
     expires_at: u64,
     browser: Box<BrowserInfo>,
+    /// The application the login is for (OpenID), shown on the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    application: Option<Box<Application>>,
     status: Status,
     scanner: Option<Box<Scanner>>,
     /// The latest event, for sockets that connect after it.
@@ -83,6 +96,7 @@ impl Scene {
     pub fn new(
         key: &BrowserKey,
         browser: BrowserInfo,
+        application: Option<Application>,
         client: ClientKey,
         now: u64,
         ttl_ms: u64,
@@ -94,6 +108,7 @@ impl Scene {
             created_at: now,
             expires_at: now + ttl_ms,
             browser: Box::new(browser),
+            application: application.map(Box::new),
             status: Status::Waiting,
             scanner: None,
             event: None,
@@ -222,6 +237,7 @@ impl Scene {
                 .map_err(|_| AppError::Internal("token".into()))?,
             expires_in_secs: self.expires_in_secs(now),
             browser: (*self.browser).clone(),
+            application: self.application.as_deref().cloned(),
         })
     }
 
@@ -301,7 +317,7 @@ impl Scene {
         key: &BrowserKey,
         ticket: &Ticket,
         now: u64,
-    ) -> Result<User, AppError> {
+    ) -> Result<Redeemed, AppError> {
         if !self.key_matches(key) {
             return Err(AppError::BadTicket);
         }
@@ -312,7 +328,10 @@ impl Scene {
                 t.used = true;
                 // The ticket is spent: no later socket needs to hear it.
                 self.event = None;
-                Ok(t.user.clone())
+                Ok(Redeemed {
+                    user: t.user.clone(),
+                    application: self.application.as_ref().map(|a| a.client_id.clone()),
+                })
             }
             _ => Err(AppError::BadTicket),
         }
@@ -343,7 +362,7 @@ mod tests {
 
     fn scene() -> Scene {
         let client = ClientKey::new("127.0.0.1".parse().unwrap(), 64);
-        Scene::new(&key("k"), browser(), client, NOW, TTL)
+        Scene::new(&key("k"), browser(), None, client, NOW, TTL)
     }
 
     fn user(id: i64) -> User {
@@ -369,7 +388,10 @@ mod tests {
         assert_eq!(s.status_name(), "scanned");
         s.confirm(&scanned.scan_token, &user(7), NOW).unwrap();
         let ticket = ticket_of(&s);
-        assert_eq!(s.redeem_ticket(&key("k"), &ticket, NOW).unwrap(), user(7));
+        assert_eq!(
+            s.redeem_ticket(&key("k"), &ticket, NOW).unwrap().user,
+            user(7)
+        );
         assert_eq!(s.event(), None, "a spent ticket is replayed to no one");
     }
 

@@ -21,23 +21,27 @@ pub struct SessionPolicy {
 }
 
 impl Store {
-    /// Starts a session for `user_id`; returns the token for the cookie.
+    /// Starts a session for `user_id`, whose scan was confirmed for the OpenID client
+    /// `confirmed_for` if the phone named one; returns the token for the cookie.
     pub async fn create_session(
         &self,
         user_id: i64,
         policy: SessionPolicy,
+        confirmed_for: Option<&str>,
     ) -> Result<String, AppError> {
         let _counted = self.start();
         let token = secret::token();
         let now = unix_now();
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at)
-             VALUES ($1, $2, $3, $4, $3)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at,
+                 confirmed_for)
+             VALUES ($1, $2, $3, $4, $3, $5)",
         )
         .bind(secret::hash(&token).to_vec())
         .bind(user_id)
         .bind(now)
         .bind(now + policy.ttl.as_secs() as i64)
+        .bind(confirmed_for)
         .execute(&self.pool)
         .await?;
         Ok(token)
@@ -104,6 +108,25 @@ impl Store {
         )
     }
 
+    /// Uses the session's confirmation for `client_id` (its scan named that client, and no
+    /// login to it used that yet): whether there was one.
+    pub async fn take_session_confirmation(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<bool, AppError> {
+        let taken = sqlx::query(
+            "UPDATE sessions SET confirmed_for = NULL
+             WHERE token_hash = $1 AND confirmed_for = $2",
+        )
+        .bind(secret::hash(token).to_vec())
+        .bind(client_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(taken > 0)
+    }
+
     pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
         let _counted = self.start();
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
@@ -136,7 +159,7 @@ mod tests {
     async fn sessions_live_until_deleted() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
-        let token = store.create_session(user.id, POLICY).await.unwrap();
+        let token = store.create_session(user.id, POLICY, None).await.unwrap();
         assert_eq!(
             store.session_user(&token, POLICY).await.unwrap(),
             Some(user)
@@ -154,7 +177,7 @@ mod tests {
             ttl: Duration::ZERO,
             idle: Duration::from_secs(600),
         };
-        let token = store.create_session(user.id, gone).await.unwrap();
+        let token = store.create_session(user.id, gone, None).await.unwrap();
         assert_eq!(store.session_user(&token, POLICY).await.unwrap(), None);
         assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
     }
@@ -163,7 +186,7 @@ mod tests {
     async fn last_seen_is_written_at_most_once_a_minute() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
-        let token = store.create_session(user.id, POLICY).await.unwrap();
+        let token = store.create_session(user.id, POLICY, None).await.unwrap();
         let set_last_seen = |at: i64| {
             let store = store.clone();
             let hash = secret::hash(&token);

@@ -19,6 +19,7 @@ use openidconnect::{
 };
 use serde_json::Value;
 
+mod application;
 mod oidcc_backchannel_rp_initiated_logout;
 mod oidcc_refresh_token;
 mod oidcc_rp_initiated_logout;
