@@ -23,6 +23,9 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 # the crate a second time.
 TEST_FEATURES := ssr,loadgen
 
+# The Django recipe's virtual environment, made when its requirements change.
+DJANGO_RECIPE := end2end/recipes/django/.venv/installed
+
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -39,7 +42,8 @@ help:
 setup:
 	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules
 
-node-modules: end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json
+node-modules: end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json \
+	  $(DJANGO_RECIPE)
 
 run: tools
 	cargo leptos serve --release
@@ -70,7 +74,7 @@ unit: services rust-tools
 
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
 # tests/with-postgres.sh, and Playwright starts Redis, the simulator and the instances.
-e2e: tools end2end/node_modules/.package-lock.json
+e2e: tools end2end/node_modules/.package-lock.json $(DJANGO_RECIPE)
 	cargo leptos build --release
 	cd end2end && ../tests/with-postgres.sh npx playwright test
 
@@ -175,6 +179,13 @@ packages:
 
 end2end/node_modules/.package-lock.json: end2end/package-lock.json
 	cd end2end && npm ci --no-fund --no-audit
+
+# The Django recipe's packages (PyPI), in a virtual environment of its own; its browser
+# test starts the site (end2end/tests/recipes.spec.ts).
+$(DJANGO_RECIPE): end2end/recipes/django/requirements.txt
+	python3 -m venv end2end/recipes/django/.venv
+	end2end/recipes/django/.venv/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
 
 miniprogram/node_modules/.package-lock.json: miniprogram/package-lock.json
 	cd miniprogram && npm ci --no-fund --no-audit

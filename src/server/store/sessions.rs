@@ -127,6 +127,16 @@ impl Store {
         Ok(taken > 0)
     }
 
+    /// Moves the session's login `secs` into the past, for tests of `max_age`.
+    pub async fn backdate_session(&self, token: &str, secs: i64) -> Result<(), AppError> {
+        sqlx::query("UPDATE sessions SET created_at = created_at - $2 WHERE token_hash = $1")
+            .bind(secret::hash(token).to_vec())
+            .bind(secs)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
         let _counted = self.start();
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
