@@ -88,7 +88,7 @@ pub async fn exchange_ticket(
     // A new session at every login (never one the browser brought along), and the
     // old one, if any, ends.
     if let Some(old) = token_from(state, headers) {
-        state.store.delete_session(&old).await?;
+        end(state, &old).await?;
     }
     let token = state
         .store
@@ -108,13 +108,19 @@ pub async fn exchange_ticket(
 /// logged in to through the OpenID provider are told in the background.
 pub async fn logout(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
     if let Some(token) = token_from(state, headers) {
-        state.store.delete_session(&token).await?;
-        if let Err(err) = super::oidc::backchannel::session_ended(state, &sid_of(&token)).await {
-            // The person is logged out here whatever the applications are told.
-            tracing::warn!(%err, "recording back-channel logouts failed");
-        }
+        end(state, &token).await?;
     }
     Ok(cookie(state, String::new(), cookie::time::Duration::ZERO))
+}
+
+/// Ends the session of `token`, and has the applications it logged in to told.
+async fn end(state: &AppState, token: &str) -> Result<(), AppError> {
+    state.store.delete_session(token).await?;
+    if let Err(err) = super::oidc::backchannel::session_ended(state, &sid_of(token)).await {
+        // The person is logged out here whatever the applications are told.
+        tracing::warn!(%err, "recording back-channel logouts failed");
+    }
+    Ok(())
 }
 
 /// `GET /login` when already logged in: straight on, to its `next=` (an authorization

@@ -206,14 +206,14 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
             .as_ref()
             .is_some_and(|(_, auth_time)| max_age.is_some_and(|max| now - auth_time > max));
     // A client that wants the phone to name it at every login takes only a session whose
-    // scan was confirmed for it, once.
+    // scan was confirmed for it, once, and soon (the browser comes straight back here).
     if let (Some(token), Some(_), false) = (&token, &session, again) {
         if client.require_consent_per_login {
-            match state
+            let not_before = now - CONFIRMATION_LIFE_SECS;
+            let taken = state
                 .store
-                .take_session_confirmation(token, &client.id)
-                .await
-            {
+                .take_session_confirmation(token, &client.id, not_before);
+            match taken.await {
                 Ok(confirmed) => again = !confirmed,
                 Err(err) => return error_page_for(err),
             }
@@ -266,6 +266,9 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
     tracing::info!(client_id = %client.id, user_id = user.id, "authorization code issued");
     answer_client(redirect_uri, &[("code", &code)], client_state, &p.issuer)
 }
+
+/// How long after its scan a session's confirmation for a client is taken.
+const CONFIRMATION_LIFE_SECS: i64 = 300;
 
 /// The prompts that ask for a new scan.
 const ASK_AGAIN: [&str; 3] = ["login", "consent", "select_account"];

@@ -6,8 +6,9 @@
 //!
 //! Nothing waits for the clients: ending a session only writes its deliveries down (a row
 //! per client, in the database, so that any instance sends them and a restart loses none)
-//! and wakes this instance's [`LogoutSender`]. The sender posts each; a delivery that
-//! fails (no 2xx within 5 s) is tried again after the retry delay
+//! and wakes this instance's [`LogoutSender`]. The sender posts each; a 4xx other than
+//! 408 and 429 is the client's final answer (§2.8), and a delivery that fails otherwise
+//! (no 2xx within 5 s, or it could not be signed) is tried again after the retry delay
 //! (`SCANLOGIN_OIDC_LOGOUT_RETRY_SECS`, 10 s), doubling up to an hour, [`MAX_ATTEMPTS`]
 //! times in all (about 15 hours with the default delay). A logout token lives two
 //! minutes, so each attempt is signed anew, with the same `jti`.
@@ -74,23 +75,18 @@ pub async fn session_ended(state: &AppState, sid: &str) -> Result<(), AppError> 
     let Some(p) = &state.config.oidc else {
         return Ok(());
     };
-    let now = unix_now();
-    let mut any = false;
-    for (client_id, user_id) in state.store.take_session_clients(sid).await? {
-        let takes_them = p
-            .clients
-            .get(&client_id)
-            .is_some_and(|c| c.backchannel_logout_uri.is_some());
-        if takes_them {
-            let jti = crate::server::secret::token();
-            state
-                .store
-                .insert_logout_delivery(&client_id, user_id, sid, &jti, now)
-                .await?;
-            any = true;
-        }
-    }
-    if any {
+    let takes_them = |client_id: &str| {
+        p.clients
+            .get(client_id)
+            .is_some_and(|c| c.backchannel_logout_uri.is_some())
+            .then(crate::server::secret::token)
+    };
+    if state
+        .store
+        .record_logouts(sid, takes_them, unix_now())
+        .await?
+        > 0
+    {
         state.logout_sender.wake.notify_one();
     }
     Ok(())
@@ -138,6 +134,45 @@ async fn send_due(store: &Store, p: &Provider, sender: &Arc<LogoutSender>) -> Re
     }
 }
 
+/// How an attempt went.
+enum Outcome {
+    Delivered,
+    /// A 4xx other than 408 and 429: the client will not take it.
+    Refused(u16),
+    /// To be tried again: why.
+    Failed(String),
+}
+
+/// Posts `token` to a client's back-channel logout URI.
+async fn post(sender: &LogoutSender, uri: &str, token: &str) -> Outcome {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", token)
+        .finish();
+    let answer = sender
+        .http
+        .post(uri)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .send()
+        .await;
+    match answer {
+        Ok(answer) if answer.status().is_success() => Outcome::Delivered,
+        Ok(answer) => {
+            let status = answer.status().as_u16();
+            if answer.status().is_client_error() && !matches!(status, 408 | 429) {
+                Outcome::Refused(status)
+            } else {
+                Outcome::Failed(format!("answered {status}"))
+            }
+        }
+        Err(err) if err.is_timeout() => Outcome::Failed("did not answer in time".to_owned()),
+        Err(_) => Outcome::Failed("could not be reached".to_owned()),
+    }
+}
+
 /// One attempt at one delivery, and what it leaves: nothing when done or given up, else
 /// the next attempt's time.
 async fn attempt(
@@ -154,32 +189,25 @@ async fn attempt(
         // The client was removed, or stopped taking them, since.
         return store.delete_logout_delivery(delivery.id).await;
     };
-    let token = logout_token(store, p, &delivery).await?;
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("logout_token", &token)
-        .finish();
-    let answer = sender
-        .http
-        .post(&uri)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(body)
-        .send()
-        .await;
-    let failure = match answer {
-        Ok(answer) if answer.status().is_success() => None,
-        Ok(answer) => Some(format!("answered {}", answer.status().as_u16())),
-        Err(err) => Some(if err.is_timeout() {
-            "no answer in time".to_owned()
-        } else {
-            "cannot be reached".to_owned()
-        }),
+    let outcome = match logout_token(store, p, &delivery).await {
+        Ok(token) => post(sender, &uri, &token).await,
+        Err(err) => Outcome::Failed(format!("could not be sent a signed token ({err})")),
     };
-    let Some(failure) = failure else {
-        tracing::info!(client_id = %delivery.client_id, "back-channel logout delivered");
-        return store.delete_logout_delivery(delivery.id).await;
+    let failure = match outcome {
+        Outcome::Delivered => {
+            tracing::info!(client_id = %delivery.client_id, "back-channel logout delivered");
+            return store.delete_logout_delivery(delivery.id).await;
+        }
+        Outcome::Refused(status) => {
+            // The client's final answer (Back-Channel Logout §2.8): not tried again.
+            tracing::warn!(
+                client_id = %delivery.client_id,
+                status,
+                "a back-channel logout was refused by the client"
+            );
+            return store.delete_logout_delivery(delivery.id).await;
+        }
+        Outcome::Failed(failure) => failure,
     };
     let attempts = delivery.attempts + 1;
     if attempts >= MAX_ATTEMPTS {

@@ -3,11 +3,15 @@
 //! client it logged in to is told by [`super::backchannel`]), so that the next visit to
 //! the application asks for a scan instead of logging them in again silently.
 //!
-//! - With a valid `id_token_hint` (an ID token we signed, expired or not), the application
-//!   is known and the session of that person ends at once.
-//! - Without one, a page asks the person to confirm (a page elsewhere must not be able to
-//!   log anyone out by a link); the confirmation posts to `/oauth/logout/confirm`, which
-//!   the browser `Origin` check guards.
+//! - With an `id_token_hint` of this very session (an ID token we signed, expired or not,
+//!   whose `sid` is the browser's session's), the session ends at once.
+//! - Otherwise (no hint, an ID token of an older session or of another person, or one
+//!   signed by a key since retired and forgotten) a page asks the person to confirm: a
+//!   page elsewhere must not be able to log anyone out by a link, nor with an old ID token
+//!   found in some application's storage (RP-Initiated Logout §2). The confirmation posts
+//!   to `/oauth/logout/confirm`, which the browser `Origin` check guards.
+//! - A POST is answered with a redirect to the same request as a GET: posted from the
+//!   application's site, it carries no session cookie (`SameSite=Lax`), a navigation does.
 //! - A hint that is not ours, a `client_id` that differs from the hint's audience, or a
 //!   `post_logout_redirect_uri` not registered for the client (matched exactly) is
 //!   refused on our own page: nothing is sent to an address we cannot trust.
@@ -41,14 +45,17 @@ pub(super) async fn end_session_get(
     end_session(&state, &p, &parts, &query.unwrap_or_default(), Step::Asked).await
 }
 
-/// `POST /oauth/logout`: the same request as a form.
+/// `POST /oauth/logout`: the same request as a form, sent on as a GET (see the module's
+/// documentation).
 pub(super) async fn end_session_post(
-    State(state): State<AppState>,
-    ProviderOf(p): ProviderOf,
+    ProviderOf(_): ProviderOf,
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    posted(&state, &p, &parts, &body, Step::Asked).await
+    match form_params(&parts.headers, &body) {
+        Some(query) => Redirect::to(&format!("/oauth/logout?{query}")).into_response(),
+        None => refused(locale_of(&parts, None)),
+    }
 }
 
 /// `POST /oauth/logout/confirm`: the person confirmed on our page.
@@ -58,19 +65,9 @@ pub(super) async fn confirm(
     parts: Parts,
     body: Bytes,
 ) -> Response {
-    posted(&state, &p, &parts, &body, Step::Confirmed).await
-}
-
-async fn posted(
-    state: &AppState,
-    p: &Provider,
-    parts: &Parts,
-    body: &[u8],
-    step: Step,
-) -> Response {
-    match form_params(&parts.headers, body) {
-        Some(query) => end_session(state, p, parts, &query, step).await,
-        None => refused(locale_of(parts, None)),
+    match form_params(&parts.headers, &body) {
+        Some(query) => end_session(&state, &p, &parts, &query, Step::Confirmed).await,
+        None => refused(locale_of(&parts, None)),
     }
 }
 
@@ -86,6 +83,17 @@ enum Step {
 struct Hint {
     client_id: String,
     user_id: i64,
+    sid: Option<String>,
+}
+
+/// What an `id_token_hint` turned out to be.
+enum HintCheck {
+    Valid(Hint),
+    /// Signed by a key no longer published (rotated out): not known to be ours or not, so
+    /// taken as no hint (the person is asked).
+    UnknownKey,
+    /// Not an ID token of ours.
+    Invalid,
 }
 
 async fn end_session(
@@ -103,8 +111,9 @@ async fn end_session(
     let hint = match param("id_token_hint") {
         None => None,
         Some(token) => match verified_hint(state, p, token).await {
-            Ok(Some(hint)) => Some(hint),
-            Ok(None) => return refused(locale),
+            Ok(HintCheck::Valid(hint)) => Some(hint),
+            Ok(HintCheck::UnknownKey) => None,
+            Ok(HintCheck::Invalid) => return refused(locale),
             Err(err) => return failed(err),
         },
     };
@@ -138,14 +147,12 @@ async fn end_session(
         // Nobody is logged in here: nothing to end.
         return done(locale, back, client_state, None);
     };
-    let confirmed = step == Step::Confirmed;
-    match &hint {
-        // The hint names the person logged in here: their session ends.
-        Some(hint) if hint.user_id == user.id => {}
-        // It names someone else: this browser's session is not the application's to end.
-        Some(_) => return done(locale, back, client_state, None),
-        None if confirmed => {}
-        None => return confirmation_page(locale, client, back, client_state),
+    let sid = token.as_deref().map(session::sid_of);
+    let of_this_session = hint
+        .as_ref()
+        .is_some_and(|h| h.user_id == user.id && h.sid.is_some() && h.sid == sid);
+    if !of_this_session && step != Step::Confirmed {
+        return confirmation_page(locale, client, back, client_state);
     }
     match session::logout(state, &parts.headers).await {
         Ok(cleared) => done(locale, back, client_state, Some(cleared)),
@@ -153,30 +160,27 @@ async fn end_session(
     }
 }
 
-/// The hint's client and person, if it is an ID token we signed for a client of ours
-/// (expired or not: OpenID Connect RP-Initiated Logout §2); `None` if it is not.
-async fn verified_hint(
-    state: &AppState,
-    p: &Provider,
-    token: &str,
-) -> Result<Option<Hint>, AppError> {
+/// The hint's client, person and session, if it is an ID token we signed for a client of
+/// ours (expired or not: OpenID Connect RP-Initiated Logout §2).
+async fn verified_hint(state: &AppState, p: &Provider, token: &str) -> Result<HintCheck, AppError> {
     #[derive(serde::Deserialize)]
     struct Claims {
         sub: String,
         aud: String,
+        sid: Option<String>,
     }
     let Some(keys) = &state.oidc_keys else {
-        return Ok(None);
+        return Ok(HintCheck::Invalid);
     };
     let Ok(header) = jsonwebtoken::decode_header(token) else {
-        return Ok(None);
+        return Ok(HintCheck::Invalid);
     };
     let jwks = keys.get(&state.store).await?;
     let Some(jwk) = header.kid.as_deref().and_then(|kid| jwks.find(kid)) else {
-        return Ok(None);
+        return Ok(HintCheck::UnknownKey);
     };
     let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(jwk) else {
-        return Ok(None);
+        return Ok(HintCheck::Invalid);
     };
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_exp = false;
@@ -184,17 +188,18 @@ async fn verified_hint(
     validation.set_issuer(&[&p.issuer]);
     validation.set_required_spec_claims(&["iss", "sub", "aud"]);
     let Ok(data) = jsonwebtoken::decode::<Claims>(token, &key, &validation) else {
-        return Ok(None);
+        return Ok(HintCheck::Invalid);
     };
     let (Some(_), Ok(user_id)) = (
         p.clients.get(&data.claims.aud),
         data.claims.sub.parse::<i64>(),
     ) else {
-        return Ok(None);
+        return Ok(HintCheck::Invalid);
     };
-    Ok(Some(Hint {
+    Ok(HintCheck::Valid(Hint {
         client_id: data.claims.aud,
         user_id,
+        sid: data.claims.sid,
     }))
 }
 

@@ -470,38 +470,42 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the clients of the login session `sid` and returns them, with its user:
-    /// `(client_id, user_id)`. Of two logouts at once, one gets them.
-    pub async fn take_session_clients(&self, sid: &str) -> Result<Vec<(String, i64)>, AppError> {
-        Ok(sqlx::query_as(
+    /// Forgets the clients of the login session `sid` and writes down a logout for each
+    /// that `logout_of` gives a `jti` for, together (a failure in between loses none).
+    /// Of two logouts at once, one finds the clients. Returns how many were written.
+    pub async fn record_logouts(
+        &self,
+        sid: &str,
+        logout_of: impl Fn(&str) -> Option<String>,
+        now: i64,
+    ) -> Result<usize, AppError> {
+        let mut tx = self.pool.begin().await?;
+        let clients: Vec<(String, i64)> = sqlx::query_as(
             "DELETE FROM oidc_session_clients WHERE sid = $1 RETURNING client_id, user_id",
         )
         .bind(sid)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// A logout of `user_id`'s login session `sid` for `client_id` to deliver, now.
-    pub async fn insert_logout_delivery(
-        &self,
-        client_id: &str,
-        user_id: i64,
-        sid: &str,
-        jti: &str,
-        now: i64,
-    ) -> Result<(), AppError> {
-        sqlx::query(
-            "INSERT INTO oidc_logout_deliveries (client_id, user_id, sid, jti, attempts,
-                 next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 0, $5, $5)",
-        )
-        .bind(client_id)
-        .bind(user_id)
-        .bind(sid)
-        .bind(jti)
-        .bind(now)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(())
+        let mut written = 0;
+        for (client_id, user_id) in clients {
+            let Some(jti) = logout_of(&client_id) else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO oidc_logout_deliveries (client_id, user_id, sid, jti, attempts,
+                     next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 0, $5, $5)",
+            )
+            .bind(&client_id)
+            .bind(user_id)
+            .bind(sid)
+            .bind(jti)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Up to `limit` deliveries due at `now`, oldest first.

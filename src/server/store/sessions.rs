@@ -108,19 +108,22 @@ impl Store {
         )
     }
 
-    /// Uses the session's confirmation for `client_id` (its scan named that client, and no
-    /// login to it used that yet): whether there was one.
+    /// Uses the session's confirmation for `client_id` (its scan named that client, it
+    /// began at `not_before` or later, and no login to it used that yet): whether there
+    /// was one.
     pub async fn take_session_confirmation(
         &self,
         token: &str,
         client_id: &str,
+        not_before: i64,
     ) -> Result<bool, AppError> {
         let taken = sqlx::query(
             "UPDATE sessions SET confirmed_for = NULL
-             WHERE token_hash = $1 AND confirmed_for = $2",
+             WHERE token_hash = $1 AND confirmed_for = $2 AND created_at >= $3",
         )
         .bind(secret::hash(token).to_vec())
         .bind(client_id)
+        .bind(not_before)
         .execute(&self.pool)
         .await?
         .rows_affected();

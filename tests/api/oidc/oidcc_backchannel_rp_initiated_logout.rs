@@ -1,35 +1,34 @@
 //! `oidcc-backchannel-rp-initiated-logout`: when a login session ends, every client it
 //! logged in to that registered a `backchannel_logout_uri` receives a logout token signed
 //! by the provider, naming the session of the ID tokens it got; a client that does not
-//! answer is tried again.
+//! answer is tried again, one that refuses is not.
 
 use std::sync::{Arc, Mutex};
 
 use super::*;
 
 /// A relying party's back-channel endpoint: keeps every logout token posted to it and
-/// answers 503 to the first `refuse_first`.
+/// answers the `refusals` in turn, then 200.
 struct Receiver {
     url: String,
     tokens: Arc<Mutex<Vec<String>>>,
 }
 
-async fn receiver(refuse_first: usize) -> Receiver {
+async fn receiver(refusals: &[axum::http::StatusCode]) -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
     let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
-    let kept = tokens.clone();
+    let (kept, refusals) = (tokens.clone(), refusals.to_vec());
     let endpoint =
         move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
-            let kept = kept.clone();
+            let (kept, refusals) = (kept.clone(), refusals.clone());
             async move {
                 let mut kept = kept.lock().unwrap();
                 kept.push(form.get("logout_token").cloned().unwrap_or_default());
-                if kept.len() <= refuse_first {
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    axum::http::StatusCode::OK
-                }
+                refusals
+                    .get(kept.len() - 1)
+                    .copied()
+                    .unwrap_or(axum::http::StatusCode::OK)
             }
         };
     let rp = axum::Router::new().route("/backchannel", axum::routing::post(endpoint));
@@ -62,7 +61,7 @@ async fn web_login_sid(app: &TestApp, cookie: &str) -> (String, Value) {
 
 #[tokio::test]
 async fn oidcc_backchannel_rp_initiated_logout() {
-    let rp = receiver(1).await;
+    let rp = receiver(&[axum::http::StatusCode::SERVICE_UNAVAILABLE]).await;
     let (app, _file) = app_telling(&rp).await;
     let discovery = discovery_of(&app).await;
     assert_eq!(discovery["backchannel_logout_supported"], true);
@@ -113,7 +112,7 @@ async fn oidcc_backchannel_rp_initiated_logout() {
 
 #[tokio::test]
 async fn logging_out_on_our_own_site_tells_the_clients_too() {
-    let rp = receiver(0).await;
+    let rp = receiver(&[]).await;
     let (app, _file) = app_telling(&rp).await;
     let cookie = scan_login(&app, "o-backchannel-site", "Site").await;
     let (_, id) = web_login_sid(&app, &cookie).await;
@@ -137,4 +136,61 @@ async fn logging_out_on_our_own_site_tells_the_clients_too() {
     .await;
     let (_, claims) = verified_jwt(&app, &rp.received()[0]).await;
     assert_eq!(claims["sid"], id["sid"]);
+}
+
+#[tokio::test]
+async fn a_new_login_in_the_same_browser_tells_the_clients_of_the_old_session() {
+    let rp = receiver(&[]).await;
+    let (app, _file) = app_telling(&rp).await;
+    let cookie = scan_login(&app, "o-backchannel-relogin", "Again").await;
+    let (_, id) = web_login_sid(&app, &cookie).await;
+    // Another scan in the same browser (prompt=login, another person at the desk): the
+    // session it brought along ends.
+    let (scene, key, ticket) =
+        crate::common::flow::confirmed_ticket(&app, "o-backchannel-relogin-2", "Next").await;
+    let body = serde_json::json!({"scene": scene, "ticket": ticket, "key": key});
+    let exchanged = app
+        .post_raw(
+            "/api/session",
+            "application/json",
+            body.to_string(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(exchanged.status, 200);
+    eventually("the old session's client is told", || async {
+        !rp.received().is_empty()
+    })
+    .await;
+    let (_, claims) = verified_jwt(&app, &rp.received()[0]).await;
+    assert_eq!(claims["sid"], id["sid"]);
+}
+
+#[tokio::test]
+async fn a_client_that_refuses_a_logout_token_is_not_sent_it_again() {
+    let rp = receiver(&[axum::http::StatusCode::BAD_REQUEST]).await;
+    let (app, _file) = app_telling(&rp).await;
+    let cookie = scan_login(&app, "o-backchannel-refused", "Refused").await;
+    web_login_sid(&app, &cookie).await;
+    let out = app
+        .post_raw(
+            "/api/logout",
+            "application/x-www-form-urlencoded",
+            String::new(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(out.status, 200);
+    // Its 400 is final (Back-Channel Logout 1.0 §2.8): the delivery is dropped, not retried.
+    eventually("the refused delivery is dropped", || async {
+        !rp.received().is_empty()
+            && app
+                .store
+                .due_logout_deliveries(i64::MAX, 10)
+                .await
+                .unwrap()
+                .is_empty()
+    })
+    .await;
+    assert_eq!(rp.received().len(), 1);
 }

@@ -73,6 +73,9 @@ async fn a_refresh_rotates_the_token_and_keeps_the_person_and_the_login() {
     ];
     let (status, refused) = token_post(&app, &wider, Some(("web", WEB_SECRET))).await;
     assert_eq!((status, text(&refused, "error")), (400, "invalid_scope"));
+    // The refused request did not spend the token: the client's retry is no reuse.
+    let (status, _) = refresh(&app, text(&fourth, "refresh_token"), ("web", WEB_SECRET)).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -60,11 +60,11 @@ async fn oidcc_rp_initiated_logout() {
 async fn oidcc_rp_initiated_logout_no_state() {
     let (app, _file) = provider_app_with(LOGOUT, &[]).await;
     let (cookie, id_token) = logged_in(&app, "o-logout-nostate").await;
-    // POST as GET, and without a state the redirect carries none.
+    // A POST from the application's site carries no cookie (SameSite=Lax): it is sent on
+    // as a GET, a navigation, which does.
     let res = app
         .http
         .post(app.url("/oauth/logout"))
-        .header("cookie", &cookie)
         .header("origin", "https://rp.example")
         .form(&[
             ("id_token_hint", id_token.as_str()),
@@ -73,6 +73,11 @@ async fn oidcc_rp_initiated_logout_no_state() {
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 303);
+    let again = location(&res);
+    assert!(again.starts_with("/oauth/logout?id_token_hint="), "{again}");
+    // Without a state the redirect carries none.
+    let res = get(&app, &app.url(&again), Some(&cookie)).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), BYE);
     assert!(!logged_in_still(&app, &cookie).await);
@@ -99,6 +104,21 @@ async fn oidcc_rp_initiated_logout_bad_id_token_hint() {
         assert!(res.headers().get("location").is_none());
         assert!(logged_in_still(&app, &cookie).await, "nothing ended");
     }
+    // An ID token of an older session of the same person (found in some application's
+    // storage, say): the person is asked, nothing ends by itself.
+    let (newer, _) = logged_in(&app, "o-logout-badhint").await;
+    let res = logout(
+        &app,
+        &newer,
+        &[
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", BYE),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("/oauth/logout/confirm"));
+    assert!(logged_in_still(&app, &newer).await);
     // A hint of the web app, with another client's id.
     let res = logout(
         &app,
