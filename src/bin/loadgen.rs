@@ -11,6 +11,10 @@
 //! closes, so that two generators measuring side by side stop together. Each generator's
 //! people are its own (`--first-source` is in their openids), as two instances' are.
 //!
+//! `wrong-secrets` floods the OpenID provider's token endpoint with `--concurrency` requests
+//! at once, each from its own address with a wrong secret for `--client-id`, beside one
+//! login, and reports the server's peak RSS above its RSS before.
+//!
 //! One process holds at most `--pending` + a few hundred descriptors: spread larger loads
 //! over processes (`--first-source` keeps their addresses apart).
 
@@ -55,6 +59,8 @@ struct Args {
     concurrency: usize,
     settle_secs: u64,
     keep_pending_until_eof: bool,
+    /// The confidential OpenID client `wrong-secrets` guesses the secret of.
+    client_id: String,
 }
 
 /// Sockets one holder process keeps open: well under the 20,000-descriptor limit.
@@ -65,11 +71,12 @@ fn usage() -> ! {
         "usage: loadgen [hold|pages] --target HOST:PORT [--phone-target HOST:PORT] \
          [--protocol scanlogin|bare] [--pending N] [--rate PER_SEC] [--seconds S] \
          [--first-source N] [--server-pid PID]... [--concurrency N] [--settle-secs S] \
-         [--keep-pending no|until-eof]\n\
+         [--keep-pending no|until-eof] [--client-id ID]\n\
          \n\
          (no command)  hold --pending logins (in holder processes), then complete logins at --rate\n\
          hold          open --pending logins, print one JSON line, hold them until stdin closes\n\
-         pages         GET /login over --concurrency keep-alive connections for --seconds"
+         pages         GET /login over --concurrency keep-alive connections for --seconds\n\
+         wrong-secrets --concurrency token requests at once with a wrong secret, beside a login"
     );
     std::process::exit(2)
 }
@@ -91,6 +98,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
         concurrency: 256,
         settle_secs: 20,
         keep_pending_until_eof: false,
+        client_id: "rp".to_owned(),
     };
     let mut phone_set = false;
     while let Some(flag) = it.next() {
@@ -115,6 +123,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
             "--server-pid" => args.server_pids.push(parsed(&value)),
             "--concurrency" => args.concurrency = parsed(&value),
             "--settle-secs" => args.settle_secs = parsed(&value),
+            "--client-id" => args.client_id = value,
             "--keep-pending" => {
                 args.keep_pending_until_eof = match value.as_str() {
                     "until-eof" => true,
@@ -615,7 +624,7 @@ async fn pages(args: Args) {
 fn main() {
     let mut argv = std::env::args().skip(1).peekable();
     let command = match argv.peek().map(String::as_str) {
-        Some("hold") | Some("pages") => argv.next(),
+        Some("hold") | Some("pages") | Some("wrong-secrets") => argv.next(),
         _ => None,
     };
     let args = parse_args(argv);
@@ -636,6 +645,7 @@ fn main() {
         match command.as_deref() {
             Some("hold") => hold(args).await,
             Some("pages") => pages(args).await,
+            Some("wrong-secrets") => wrong_secrets(args).await,
             _ => logins(args).await,
         }
     });
@@ -742,6 +752,93 @@ async fn logins(args: Args) {
     drop(holders);
     // Correct or not, never timing: a run with errors fails (the smoke in `make test`).
     if held_pages.errors > 0 || errors.load(Ordering::Relaxed) > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// `wrong-secrets`: `--concurrency` token requests at once, each from an address of its own
+/// (so that none is refused for its address's failed authentications: each secret is
+/// checked, the worst case), with a wrong secret; one login beside them. What the server's
+/// memory rises by is the figure: argon2 takes 19 MiB a check, and the server checks at
+/// most one per core at once, whatever waits.
+async fn wrong_secrets(args: Args) {
+    use base64::Engine as _;
+    let before = samples(&args.server_pids);
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampling = {
+        let (peak, pids) = (peak.clone(), args.server_pids.clone());
+        tokio::spawn(async move {
+            loop {
+                let rss: u64 = samples(&pids).iter().map(|s| s.0).sum();
+                peak.fetch_max(rss, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:not-the-secret", args.client_id));
+    let started = Instant::now();
+    let requests = (0..args.concurrency).map(|i| {
+        let (target, from) = (args.target, source(args.first_source + i as u32));
+        let authorization = format!("Basic {credentials}");
+        async move {
+            let stream = connect(target, from).await.map_err(|e| e.to_string())?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            let request = hyper::Request::post("/oauth/token")
+                .header("host", target.to_string())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", authorization)
+                .body(Full::new(Bytes::from_static(
+                    b"grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Frp.example%2Fcb",
+                )))
+                .map_err(|e| e.to_string())?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<u16, String>(response.status().as_u16())
+        }
+    });
+    let flood = futures::future::join_all(requests);
+    let beside = async {
+        let from = source(args.first_source + args.concurrency as u32);
+        let login_started = Instant::now();
+        let done = login(&args, from, 0).await;
+        (done, login_started.elapsed())
+    };
+    let (answers, (login_done, login_took)) = tokio::join!(flood, beside);
+    let elapsed = started.elapsed().as_secs_f64();
+    sampling.abort();
+    let rss_before: u64 = before.iter().map(|s| s.0).sum();
+    let rss_peak = peak.load(Ordering::Relaxed).max(rss_before);
+    let refused = answers.iter().filter(|a| matches!(a, Ok(401))).count();
+    let limited = answers.iter().filter(|a| matches!(a, Ok(429))).count();
+    let other = answers.len() - refused - limited;
+    let first_other = answers
+        .iter()
+        .find(|a| !matches!(a, Ok(401) | Ok(429)))
+        .map(|a| format!("{a:?}"));
+    println!(
+        "{}",
+        json!({
+            "requests": answers.len(),
+            "refused_401": refused,
+            "limited_429": limited,
+            "other": other,
+            "first_other": first_other,
+            "seconds": elapsed,
+            "server_rss_kib_before": rss_before,
+            "server_rss_kib_peak": rss_peak,
+            "server_rss_mib_rise": rss_peak.saturating_sub(rss_before) as f64 / 1024.0,
+            "login_beside_ok": login_done.is_ok(),
+            "login_beside_error": login_done.as_ref().err(),
+            "login_beside_ms": login_took.as_secs_f64() * 1000.0,
+        })
+    );
+    if other > 0 || login_done.is_err() {
         std::process::exit(1);
     }
 }

@@ -31,6 +31,10 @@ def figures(steps):
             out.append((f"{step}: logins completed per second", r["logins_per_second"], "/s"))
             out.append((f"{step}: push p99", r["push_latency_ms"]["p99"], "ms"))
             out.append((f"{step}: server CPU", r["server_cpu_cores"], "cores"))
+        elif step == "scanlogin wrong client secrets":
+            out.append((f"{step}: server memory rise", r["server_rss_mib_rise"], "MiB"))
+            out.append((f"{step}: all answered in", r["seconds"], "s"))
+            out.append((f"{step}: a login beside them", r["login_beside_ms"], "ms"))
         elif step == "scanlogin /login pages":
             out.append((f"{step}: pages per second", r["pages_per_second"], "/s"))
         elif step == "wasm":

@@ -18,9 +18,11 @@ smoke=${BENCH_SMOKE:-}
 # set it empty to measure only the steps after them.
 if [ -n "$smoke" ]; then
   sizes=${BENCH_SIZES-200}; rate=50; seconds=2; settle=1; burst=100; two_pending=100; runs=3; loadgen=${LOADGEN:-target/debug/loadgen}
+  wrong_secrets=20
 else
   sizes=${BENCH_SIZES-"1000 5000 10000 19000"}; rate=200; seconds=10; settle=20; burst=1000; runs=15
   two_pending=${BENCH_TWO_PENDING:-19000}; loadgen=${LOADGEN:-target/release/loadgen}
+  wrong_secrets=500
 fi
 # Pages arrive a few at a time, not thousands in the same millisecond (see docs/benchmarks.md).
 concurrency=${BENCH_CONCURRENCY:-16}
@@ -117,6 +119,13 @@ record "QR image visible" "$(cat "$work/visible.json")"
 overload "scanlogin throughput target=$burst/s" --target 127.0.0.1:$p --server-pid "$pid" --concurrency "$concurrency" \
   --pending 0 --rate "$burst" --seconds "$seconds" --settle-secs 0
 measure "scanlogin /login pages" pages --target 127.0.0.1:$p --concurrency 8 --seconds "$seconds"
+kill "$pid"
+
+# The OpenID provider's token endpoint under wrong client secrets from many addresses at
+# once (each checked: argon2, 19 MiB), with a login beside them.
+p=$(port); start_ours "$p" SCANLOGIN_OIDC_CLIENTS=end2end/oidc-clients.toml SCANLOGIN_PUBLIC_ORIGIN=http://127.0.0.1:$p
+measure "scanlogin wrong client secrets" wrong-secrets --target 127.0.0.1:$p --server-pid "$pid" \
+  --concurrency "$wrong_secrets" --client-id rp
 kill "$pid"
 
 # Two instances on Redis and PostgreSQL, the phone on the other instance than the page.

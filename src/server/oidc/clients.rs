@@ -22,7 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use argon2::{
-    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    password_hash::{PasswordHash, PasswordHasher, SaltString},
     Argon2,
 };
 use serde::Deserialize;
@@ -101,14 +101,32 @@ impl Client {
     /// Whether `secret` is this client's (argon2, constant time in the hash's compare).
     /// A public client has none to check.
     pub fn secret_matches(&self, secret: &str) -> bool {
+        self.secret_matches_in(secret, &mut Vec::new())
+    }
+
+    /// [`Self::secret_matches`] with argon2's working memory (19 MiB) in `memory`, which
+    /// a caller that checks many keeps and hands in again, instead of the allocator
+    /// getting and freeing a block that large at every check (see `token::SecretChecks`).
+    pub fn secret_matches_in(&self, secret: &str, memory: &mut Vec<argon2::Block>) -> bool {
         let Some(hash) = &self.secret_hash else {
             return false;
         };
-        PasswordHash::new(hash).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &hash)
-                .is_ok()
-        })
+        let mut computed = || -> Option<bool> {
+            let hash = PasswordHash::new(hash).ok()?;
+            let algorithm = argon2::Algorithm::try_from(hash.algorithm).ok()?;
+            let version = argon2::Version::try_from(hash.version.unwrap_or(0x13)).ok()?;
+            let params = argon2::Params::try_from(&hash).ok()?;
+            let expected = hash.hash?;
+            let mut salt = [0u8; 64];
+            let salt = hash.salt?.decode_b64(&mut salt).ok()?;
+            memory.resize(params.block_count(), argon2::Block::default());
+            let mut out = vec![0u8; expected.len()];
+            Argon2::new(algorithm, version, params)
+                .hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut **memory)
+                .ok()?;
+            Some(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()).into())
+        };
+        computed().unwrap_or(false)
     }
 
     pub fn allows_redirect(&self, uri: &str) -> bool {
