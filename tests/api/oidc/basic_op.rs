@@ -412,39 +412,34 @@ async fn oidcc_server_client_secret_post() {
     assert!(tokens["id_token"].is_string());
 }
 
-#[tokio::test]
-async fn oidcc_userinfo_get() {
+/// A new access token of the web client's, sent to userinfo by `method` in the
+/// `Authorization` header: the answer, once it is a 200, and the ID token's claims.
+async fn userinfo_by(method: reqwest::Method, openid: &str) -> (Value, Value) {
     let (app, _file) = provider_app(&[]).await;
-    let cookie = scan_login(&app, "o-userinfo-get", "Get").await;
+    let cookie = scan_login(&app, openid, "Userinfo").await;
     let (_, tokens) = web_token_answer(&app, &cookie).await;
     let res = app
         .http
-        .get(app.url("/oauth/userinfo"))
+        .request(method, app.url("/oauth/userinfo"))
         .bearer_auth(tokens["access_token"].as_str().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     let (_, id) = verified_jwt(&app, tokens["id_token"].as_str().unwrap()).await;
-    let info: Value = res.json().await.unwrap();
+    (res.json().await.unwrap(), id)
+}
+
+#[tokio::test]
+async fn oidcc_userinfo_get() {
+    let (info, id) = userinfo_by(reqwest::Method::GET, "o-userinfo-get").await;
     assert_eq!(info["sub"], id["sub"], "the same sub as the ID token");
 }
 
 #[tokio::test]
 async fn oidcc_userinfo_post_header() {
-    let (app, _file) = provider_app(&[]).await;
-    let cookie = scan_login(&app, "o-userinfo-header", "Header").await;
-    let (_, tokens) = web_token_answer(&app, &cookie).await;
-    let res = app
-        .http
-        .post(app.url("/oauth/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let info: Value = res.json().await.unwrap();
-    assert!(info["sub"].is_string(), "{info}");
+    let (info, id) = userinfo_by(reqwest::Method::POST, "o-userinfo-header").await;
+    assert_eq!(info["sub"], id["sub"], "the same sub as the ID token");
 }
 
 #[tokio::test]

@@ -50,6 +50,29 @@ async fn app_telling(rp: &Receiver) -> (TestApp, tempfile_path::Path) {
     provider_app_with(&web, &[("SCANLOGIN_OIDC_LOGOUT_RETRY_SECS", "1")]).await
 }
 
+/// `POST /api/logout` with the browser's `cookie`.
+async fn log_out_on_our_site(app: &TestApp, cookie: &str) {
+    let out = app
+        .post_raw(
+            "/api/logout",
+            "application/x-www-form-urlencoded",
+            String::new(),
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(out.status, 200);
+}
+
+/// The claims of the first logout token the relying party receives, once it has one, its
+/// signature checked against the JWKS.
+async fn first_logout_claims(app: &TestApp, rp: &Receiver) -> Value {
+    eventually("a logout token is delivered", || async {
+        !rp.received().is_empty()
+    })
+    .await;
+    verified_jwt(app, &rp.received()[0]).await.1
+}
+
 /// The person of `cookie` logs in to the web app: the `sid` of its ID token.
 async fn web_login_sid(app: &TestApp, cookie: &str) -> (String, Value) {
     let (status, tokens) = web_token_answer(app, cookie).await;
@@ -121,21 +144,8 @@ async fn logging_out_on_our_own_site_tells_the_clients_too() {
     let (_, other_id) = web_login_sid(&app, &other).await;
     assert_ne!(id["sid"], other_id["sid"]);
 
-    let out = app
-        .post_raw(
-            "/api/logout",
-            "application/x-www-form-urlencoded",
-            String::new(),
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(out.status, 200);
-    eventually("the logout token is delivered", || async {
-        !rp.received().is_empty()
-    })
-    .await;
-    let (_, claims) = verified_jwt(&app, &rp.received()[0]).await;
-    assert_eq!(claims["sid"], id["sid"]);
+    log_out_on_our_site(&app, &cookie).await;
+    assert_eq!(first_logout_claims(&app, &rp).await["sid"], id["sid"]);
 }
 
 #[tokio::test]
@@ -158,12 +168,7 @@ async fn a_new_login_in_the_same_browser_tells_the_clients_of_the_old_session() 
         )
         .await;
     assert_eq!(exchanged.status, 200);
-    eventually("the old session's client is told", || async {
-        !rp.received().is_empty()
-    })
-    .await;
-    let (_, claims) = verified_jwt(&app, &rp.received()[0]).await;
-    assert_eq!(claims["sid"], id["sid"]);
+    assert_eq!(first_logout_claims(&app, &rp).await["sid"], id["sid"]);
 }
 
 #[tokio::test]
@@ -172,15 +177,7 @@ async fn a_client_that_refuses_a_logout_token_is_not_sent_it_again() {
     let (app, _file) = app_telling(&rp).await;
     let cookie = scan_login(&app, "o-backchannel-refused", "Refused").await;
     web_login_sid(&app, &cookie).await;
-    let out = app
-        .post_raw(
-            "/api/logout",
-            "application/x-www-form-urlencoded",
-            String::new(),
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(out.status, 200);
+    log_out_on_our_site(&app, &cookie).await;
     // Its 400 is final (Back-Channel Logout 1.0 §2.8): the delivery is dropped, not retried.
     eventually("the refused delivery is dropped", || async {
         !rp.received().is_empty()
