@@ -3,15 +3,23 @@
 // ApiError whose `kind` names the screen to show.
 
 class ApiError extends Error {
-  constructor(kind, status, message, retryAfter) {
+  constructor(kind, status, message, retryAfter, refusal = null) {
     super(message || kind);
-    // expired | used | confirmed | cancelled | rescan | limited | badrequest | network | server
+    // expired | used | confirmed | cancelled | rescan | refused | limited | badrequest | network | server
     this.kind = kind;
     this.status = status;
     // Seconds to wait before trying again (429's Retry-After).
     this.retryAfter = retryAfter;
+    // Why the site refused this person (403's `data.refusal`, one of REFUSALS), or null.
+    this.refusal = refusal;
   }
 }
+
+/**
+ * The reasons a 403 may give, each worded by the page. Any other reason is kept out (null,
+ * the generic refusal), so that the page never looks up a text by a name the server chose.
+ */
+const REFUSALS = ['not_invited', 'closed', 'disabled', 'not_allowed', 'invitation_invalid'];
 
 /** A response header by name, whatever its case (WeChat keeps the server's). */
 function headerOf(headers, name) {
@@ -34,6 +42,11 @@ function errorOf(status, payload, headers) {
     }
     case 401: // the login code or the scan token was refused: scan again
       return new ApiError('rescan', status, msg);
+    case 403: {
+      // The site's access rules refuse this person: no retry or new scan of this code helps.
+      const reason = payload && payload.data && payload.data.refusal;
+      return new ApiError('refused', status, msg, undefined, REFUSALS.includes(reason) ? reason : null);
+    }
     case 429: {
       const seconds = Number.parseInt(headerOf(headers, 'retry-after'), 10);
       return new ApiError('limited', status, msg, Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) : 5);
@@ -146,4 +159,4 @@ function profileOf(nickname, uploadedAvatarUrl) {
   return { nickname: name, avatar_url: avatar };
 }
 
-module.exports = { ApiError, createApi, errorOf, loginCode, scanFlow, profileOf, cutNickname, NICKNAME_MAX };
+module.exports = { ApiError, REFUSALS, createApi, errorOf, loginCode, scanFlow, profileOf, cutNickname, NICKNAME_MAX };

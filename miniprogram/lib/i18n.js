@@ -30,6 +30,16 @@ const TEXTS = {
     used: '这个二维码已经被使用了，请在电脑上刷新二维码。',
     rescan: '这次扫码已失效，请重新扫码。',
     rescanButton: '重新扫码',
+    // A 403 by its `refusal` (see REFUSALS in lib/api.js): why, and whom to ask. The answer
+    // names no application, so not_allowed cannot either.
+    refused: '你无法登录这个网站。如有疑问，请联系网站管理员。',
+    refusals: {
+      not_invited: '这个网站只允许受邀请的人登录。请向网站管理员索取邀请。',
+      closed: '这个网站只允许已有账号的用户登录。如需使用，请向网站管理员申请开通。',
+      disabled: '你的账号已被管理员停用，请联系网站管理员。',
+      not_allowed: '你没有使用这个应用的权限。如需使用，请向网站管理员申请。',
+      invitation_invalid: '这个邀请已失效（已用完、已撤销或已过期）。请向网站管理员索取新的邀请。',
+    },
     limited: (s) => `请求太频繁，${s} 秒后自动重试。`,
     badrequest: '请求有误，请在电脑上刷新二维码后重新扫码。',
     network: '网络连接失败，请检查网络后重试。',
@@ -70,6 +80,14 @@ const TEXTS = {
     used: 'This code was already used: refresh the code on your computer.',
     rescan: 'This scan is no longer valid: please scan again.',
     rescanButton: 'Scan again',
+    refused: "You cannot log in to this site. If you think you should, contact the site's administrator.",
+    refusals: {
+      not_invited: "This site admits invited people only. Ask the site's administrator for an invitation.",
+      closed: "This site admits its existing users only. Ask the site's administrator for access.",
+      disabled: "Your account was disabled by an administrator. Contact the site's administrator.",
+      not_allowed: "You are not allowed to use this application. Ask the site's administrator for access.",
+      invitation_invalid: "The invitation you came with is no longer valid (used up, revoked or expired). Ask the site's administrator for a new one.",
+    },
     limited: (s) => `Too many requests: trying again in ${s} s.`,
     badrequest: 'The request was not valid: refresh the code on your computer and scan again.',
     network: 'No network connection. Check it and try again.',

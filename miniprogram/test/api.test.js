@@ -1,4 +1,4 @@
-const { createApi, profileOf, loginCode, cutNickname } = require('../lib/api.js');
+const { createApi, profileOf, loginCode, cutNickname, REFUSALS } = require('../lib/api.js');
 
 /** A wx.request stand-in that answers `status` with `body` (and `header`), and records the call. */
 function answering(status, body, header = {}) {
@@ -30,6 +30,7 @@ test.each([
   [404, 'expired'],
   [409, 'used'],
   [401, 'rescan'],
+  [403, 'refused'],
   [400, 'badrequest'],
   [413, 'badrequest'],
   [500, 'server'],
@@ -46,6 +47,27 @@ test('429 waits as long as Retry-After says, whatever the header case', async ()
   await expect(api.scan('S', 'C')).rejects.toMatchObject({ kind: 'limited', retryAfter: 7 });
   const other = answering(429, { code: 429 }, { 'Retry-After': '3' });
   await expect(createApi({ request: other.request, apiBase: 'https://x' }).scan('S', 'C')).rejects.toMatchObject({ retryAfter: 3 });
+});
+
+test.each(REFUSALS)('a 403 refusal %s is the refused screen, with its reason', async (reason) => {
+  const { request } = answering(403, { code: 403, msg: 'refused', data: { refusal: reason } });
+  const api = createApi({ request, apiBase: 'https://x' });
+  await expect(api.scan('S', 'C')).rejects.toMatchObject({ kind: 'refused', status: 403, refusal: reason });
+});
+
+test('the refusals are the five the server gives', () => {
+  expect(REFUSALS).toEqual(['not_invited', 'closed', 'disabled', 'not_allowed', 'invitation_invalid']);
+});
+
+test.each([
+  ['an unknown reason', { refusal: 'banned_for_fun' }],
+  ['a name the texts object inherits', { refusal: 'constructor' }],
+  ['no reason', {}],
+  ['no data', null],
+])('a 403 with %s is a generic refusal', async (_, data) => {
+  const { request } = answering(403, { code: 403, msg: 'refused', data });
+  const api = createApi({ request, apiBase: 'https://x' });
+  await expect(api.scan('S', 'C')).rejects.toMatchObject({ kind: 'refused', status: 403, refusal: null });
 });
 
 test('a 409 that says the login was confirmed is the confirmed outcome', async () => {

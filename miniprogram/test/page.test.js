@@ -336,6 +336,34 @@ test.each([
   expect(!!page.querySelector('.retry')).toBe(canRetry);
 });
 
+test.each([
+  ['not_invited', { refusal: 'not_invited' }, /只允许受邀请的人.*向网站管理员索取邀请/, /invited people only.*administrator for an invitation/],
+  ['closed', { refusal: 'closed' }, /只允许已有账号的用户.*向网站管理员申请/, /existing users only.*administrator for access/],
+  ['disabled', { refusal: 'disabled' }, /账号已被管理员停用.*联系网站管理员/, /account was disabled.*Contact the site's administrator/],
+  // The answer names no application, so neither do the words.
+  ['not_allowed', { refusal: 'not_allowed' }, /^你没有使用这个应用的权限。.*向网站管理员申请/, /^You are not allowed to use this application\..*administrator for access/],
+  ['invitation_invalid', { refusal: 'invitation_invalid' }, /邀请已失效.*索取新的邀请/, /invitation .*no longer valid.*administrator for a new one/],
+  ['an unknown reason', { refusal: 'something_new' }, /^你无法登录这个网站。.*联系网站管理员/, /^You cannot log in to this site\..*administrator/],
+  ['no reason', null, /^你无法登录这个网站。.*联系网站管理员/, /^You cannot log in to this site\..*administrator/],
+])('a refused scan (403, %s) says why and whom to ask, in Chinese and English, with no retry', async (_, data, zh, en) => {
+  answers['/api/mp/scan'] = [403, { code: 403, msg: 'You may not log in here.', data }];
+  const page = await openPage();
+  expect(page.data.state).toBe('error');
+  expect(page.data.error).toBe('refused');
+  expect(text(page, '.error')).toMatch(zh);
+  // Trying again meets the same rule: no retry, no new scan of this code. Another code may
+  // be one this person is admitted to.
+  expect(page.querySelector('.retry')).toBeUndefined();
+  expect(page.querySelector('.rescan')).toBeUndefined();
+  expect(text(page, '.scan-other')).toBe('扫描其他二维码');
+  mockWx('en');
+  const english = await openPage();
+  expect(text(english, '.error')).toMatch(en);
+  expect(english.querySelector('.retry')).toBeUndefined();
+  expect(english.querySelector('.rescan')).toBeUndefined();
+  expect(text(english, '.scan-other')).toBe('Scan another code');
+});
+
 test('a login for an application names it above the browser, with its logo', async () => {
   const application = { client_id: 'grafana', name: 'Grafana', logo_uri: 'https://grafana.example/logo.svg' };
   answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER, application });

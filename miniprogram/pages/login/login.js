@@ -267,14 +267,19 @@ Component({
       this.stopTimers();
       const t = this.texts;
       const retryIn = kind === 'limited' ? error.retryAfter || 5 : 0;
+      // A refusal says why when the server gave a reason lib/api.js knows; otherwise it is
+      // the generic one (t.refused).
+      const refusalText = kind === 'refused' && t.refusals[error.refusal];
       this.setData({
         state: 'error',
         busy: kind === 'limited',
         error: kind,
-        errorText: kind === 'limited' ? t.limited(retryIn) : t[kind] || t.server,
+        errorText: kind === 'limited' ? t.limited(retryIn) : refusalText || t[kind] || t.server,
         canRetry: kind === 'network' || kind === 'server',
         canRescan: kind === 'rescan',
-        // Every other screen leads somewhere: scanning another code.
+        // Every other screen leads somewhere: scanning another code. A refusal too: a retry
+        // or a new scan of this code meets the same rule, but another site's or
+        // application's code may be one this person is admitted to.
         canScan: !['network', 'server', 'rescan', 'limited'].includes(kind),
       });
       if (kind === 'limited') {
