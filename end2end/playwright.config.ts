@@ -77,6 +77,25 @@ const severalInstances = postgres
     ]
   : [];
 
+// The admin console's test (tests/admin.spec.ts): two instances on one SQLite file that
+// `scanlogin invite --admin` (run by the test) writes to as well, admitting invited
+// people only, with an OpenID client only the group "ops" may use.
+export const ADMIN_A_PORT = 3030;
+export const ADMIN_B_PORT = 3031;
+export const ADMIN_DATABASE = "sqlite://target/e2e-admin.db";
+const adminInstance = (port: number) =>
+  server(port, {
+    SCANLOGIN_DATABASE_URL: ADMIN_DATABASE,
+    SCANLOGIN_SIGNUP: "invite",
+    SCANLOGIN_OIDC_CLIENTS: "end2end/admin-clients.toml",
+    SCANLOGIN_PUBLIC_ORIGIN: `http://127.0.0.1:${port}`,
+  });
+const adminInstances = [
+  // A new database for each run; the second instance starts once the first has made it.
+  { ...adminInstance(ADMIN_A_PORT), command: "rm -f target/e2e-admin.db* && exec ./target/release/scanlogin" },
+  adminInstance(ADMIN_B_PORT),
+];
+
 // Debian's chromium: Playwright's own browser download cannot work on a closed network.
 // These flags keep it from calling out to Google's services, which would fail here.
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -113,6 +132,7 @@ export default defineConfig({
       SCANLOGIN_PUBLIC_ORIGIN: `http://127.0.0.1:${OIDC_PORT}`,
     }),
     ...severalInstances,
+    ...adminInstances,
     server(BEHIND_NGINX_PORT, {
       SCANLOGIN_DEMO: "1",
       SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",

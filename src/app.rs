@@ -4,13 +4,22 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use crate::{
     components::language_switch::LanguageSwitch,
     i18n::use_locale,
-    pages::{home::HomePage, login::LoginPage, phone::PhonePage},
+    pages::{
+        admin::{
+            audit::AdminAuditPage, groups::AdminGroupsPage, invitations::AdminInvitationsPage,
+            user::AdminUserPage, users::AdminUsersPage,
+        },
+        home::HomePage,
+        invite::InvitePage,
+        login::LoginPage,
+        phone::PhonePage,
+    },
 };
 
 /// The document around the app; rendered on the server only.
@@ -74,6 +83,18 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/phone") view=PhonePage/>
+                    <Route path=path!("/invite/:token") view=InvitePage/>
+                    // The console renders once its data is there, so that a refusal is
+                    // the page's status.
+                    <Route path=path!("/admin") view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/groups") view=AdminGroupsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/admin/invitations")
+                        view=AdminInvitationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -4,7 +4,8 @@
 //! prints it as it would serve (secrets hidden); `scanlogin simulator` serves the WeChat
 //! simulator on its own, for several instances in real-WeChat mode that share one (tests, local demos);
 //! `scanlogin hash-secret` hashes an OpenID client's secret (read from standard input) for
-//! `secret_hash`; `scanlogin rotate-oidc-key` gives the OpenID provider a new signing key.
+//! `secret_hash`; `scanlogin rotate-oidc-key` gives the OpenID provider a new signing key;
+//! `scanlogin invite --admin` prints the link that makes its user the first administrator.
 
 /// With `--features dhat-heap`: every allocation is tracked, and `dhat-heap.json` is
 /// written at exit (what was live at the heap's peak, by call stack).
@@ -27,9 +28,10 @@ async fn main() -> std::process::ExitCode {
         Some("--print-config") => print_config(),
         Some("hash-secret") => hash_secret(),
         Some("rotate-oidc-key") => rotate_oidc_key().await,
+        Some("invite") => invite().await,
         Some(other) => {
             eprintln!(
-                "scanlogin: unknown command {other:?}; use `scanlogin`, `scanlogin --print-config`, `scanlogin simulator`, `scanlogin hash-secret` or `scanlogin rotate-oidc-key`"
+                "scanlogin: unknown command {other:?}; use `scanlogin`, `scanlogin --print-config`, `scanlogin simulator`, `scanlogin hash-secret`, `scanlogin rotate-oidc-key` or `scanlogin invite`"
             );
             std::process::ExitCode::from(2)
         }
@@ -118,6 +120,66 @@ async fn rotate_oidc_key() -> std::process::ExitCode {
         }
         Err(err) => {
             eprintln!("scanlogin rotate-oidc-key: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `scanlogin invite [--admin] [--uses N] [--days N]`: prints an invitation's link (one
+/// use, valid 7 days, by default). `--admin` makes whoever uses it an administrator: how
+/// a new deployment gets its first one.
+#[cfg(feature = "ssr")]
+async fn invite() -> std::process::ExitCode {
+    use secrecy::ExposeSecret;
+    let usage = "usage: scanlogin invite [--admin] [--uses N] [--days N]";
+    let (mut admin, mut uses, mut days) = (false, 1, 7);
+    let mut args = std::env::args().skip(2);
+    while let Some(arg) = args.next() {
+        let mut number = || args.next().and_then(|n| n.parse::<i64>().ok());
+        match arg.as_str() {
+            "--admin" => admin = true,
+            "--uses" => match number() {
+                Some(n) => uses = n,
+                None => {
+                    eprintln!("scanlogin invite: --uses needs a number; {usage}");
+                    return std::process::ExitCode::from(2);
+                }
+            },
+            "--days" => match number() {
+                Some(n) => days = n,
+                None => {
+                    eprintln!("scanlogin invite: --days needs a number; {usage}");
+                    return std::process::ExitCode::from(2);
+                }
+            },
+            other => {
+                eprintln!("scanlogin invite: unknown argument {other:?}; {usage}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    let config = match scanlogin::server::Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("scanlogin: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let made = async {
+        let store = scanlogin::server::store::Store::connect(config.database_url.expose_secret())
+            .await
+            .map_err(|e| e.to_string())?;
+        scanlogin::server::admin::invite_from_command_line(&config, &store, admin, uses, days)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match made.await {
+        Ok(url) => {
+            println!("{url}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("scanlogin invite: {err}");
             std::process::ExitCode::FAILURE
         }
     }

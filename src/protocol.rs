@@ -135,10 +135,12 @@ checked_string!(
     secret = true
 );
 
-/// Only the OpenID provider's authorization endpoint, with its query.
+/// Only the OpenID provider's authorization endpoint, with its query, or a page of the
+/// admin console (after the fresh scan that a sensitive action asks for).
 fn is_login_next(s: &str) -> bool {
+    let admin = s == "/admin" || s.starts_with("/admin/") || s.starts_with("/admin?");
     // No control character: one would make the redirect's `Location` an invalid header.
-    s.starts_with("/oauth/authorize?")
+    (s.starts_with("/oauth/authorize?") || admin)
         && !s.contains(['\\', '#'])
         && !s.chars().any(|c| c.is_ascii_control())
         && s.len() <= 4096
@@ -146,10 +148,11 @@ fn is_login_next(s: &str) -> bool {
 
 checked_string!(
     /// Where a login goes on once the person is in (`/login?next=`): an OpenID client's
-    /// authorization request, never anywhere else (so `next` is no open redirect).
+    /// authorization request or the admin console, never anywhere else (so `next` is no
+    /// open redirect).
     LoginNext,
     is_login_next,
-    "next is an authorization request: /oauth/authorize?...",
+    "next is an authorization request (/oauth/authorize?...) or /admin",
     secret = false
 );
 
@@ -165,12 +168,20 @@ impl LoginNext {
     /// The `client_id` of the authorization request.
     #[cfg(feature = "ssr")]
     pub fn client_id(&self) -> Option<String> {
-        let (_, query) = self.0.split_once('?')?;
+        let query = self.0.strip_prefix("/oauth/authorize?")?;
         url::form_urlencoded::parse(query.as_bytes())
             .find(|(name, _)| name == "client_id")
             .map(|(_, id)| id.into_owned())
     }
 }
+
+checked_string!(
+    /// An invitation's token, from its link (`/invite/<token>`).
+    InvitationToken,
+    is_token,
+    "an invitation is 1 to 128 visible ASCII characters",
+    secret = true
+);
 
 impl SceneId {
     /// A new id from random bytes (see [`id_from_random_bytes`]).
@@ -217,7 +228,42 @@ pub enum PushEvent {
         ticket: Ticket,
     },
     Cancelled,
+    /// The access rules refuse the person who scanned; nobody is logged in.
+    Refused {
+        reason: Refusal,
+    },
     Expired,
+}
+
+/// Why the access rules refuse a person: the phone and the browser say it in the
+/// person's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Logins need an invitation (`SCANLOGIN_SIGNUP=invite`), and the person has none
+    /// and is not known here.
+    NotInvited,
+    /// Only known users log in (`SCANLOGIN_SIGNUP=closed`).
+    Closed,
+    /// An administrator disabled the person's account.
+    Disabled,
+    /// The application the login is for admits only some groups, and not the person's.
+    NotAllowed,
+    /// The invitation the login came from is used up, revoked or expired.
+    InvitationInvalid,
+}
+
+impl Refusal {
+    /// Its name on the wire and in the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::NotInvited => "not_invited",
+            Refusal::Closed => "closed",
+            Refusal::Disabled => "disabled",
+            Refusal::NotAllowed => "not_allowed",
+            Refusal::InvitationInvalid => "invitation_invalid",
+        }
+    }
 }
 
 impl PushEvent {
@@ -326,7 +372,15 @@ pub enum SceneOutcome {
 /// What an error says beyond its message (the envelope's `data`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    pub scene_status: SceneOutcome,
+    /// A 409 on a finished login: how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene_status: Option<SceneOutcome>,
+    /// A 403 of the access rules: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+    /// A 403 of the admin console: the action needs a fresh login.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub step_up: bool,
 }
 
 /// `POST /api/mp/avatar`'s answer: where the uploaded avatar is served, a path on this
@@ -380,6 +434,231 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
     pub user: User,
+}
+
+/// The admin console's view of a user: never an openid in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub nickname: String,
+    pub admin: bool,
+    pub disabled: bool,
+    /// RFC 3339, UTC (as every time of the console).
+    pub created_at: String,
+    /// The last session made, while the audit trail remembers it.
+    pub last_login_at: Option<String>,
+    pub groups: Vec<String>,
+    /// `appid: openid`, the openid masked.
+    pub identities: Vec<String>,
+}
+
+/// One page of the console's user list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    pub users: Vec<UserSummary>,
+    pub total: i64,
+    /// From 1.
+    pub page: i64,
+    pub pages: i64,
+}
+
+/// Which users the console lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserQuery {
+    /// A name, or a user id.
+    #[serde(default)]
+    pub search: String,
+    /// A group's name.
+    #[serde(default)]
+    pub group: String,
+    /// `enabled`, `disabled`, `admin`, or empty for all.
+    #[serde(default)]
+    pub state: String,
+    /// From 1.
+    #[serde(default)]
+    pub page: i64,
+}
+
+/// A browser session as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    /// The session's `sid` (never its token).
+    pub id: String,
+    pub browser: String,
+    pub ip: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// An OpenID client a user let in, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantSummary {
+    pub client_id: String,
+    /// The latest expiry of its tokens.
+    pub until: String,
+    pub refresh_tokens: bool,
+}
+
+/// An entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub event: String,
+    pub result: String,
+    pub actor_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub subject: String,
+    pub client_id: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub request_id: String,
+    pub detail: String,
+}
+
+/// The console's page of one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetail {
+    pub user: UserSummary,
+    pub sessions: Vec<SessionSummary>,
+    pub grants: Vec<GrantSummary>,
+    pub audit: Vec<AuditEntry>,
+    /// Every group, to add the user to.
+    pub all_groups: Vec<GroupSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    pub id: i64,
+    pub name: String,
+    pub members: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationSummary {
+    pub id: i64,
+    pub note: String,
+    pub max_uses: i64,
+    pub uses: i64,
+    pub admin: bool,
+    pub expires_at: String,
+    pub created_at: String,
+    pub revoked: bool,
+    pub groups: Vec<String>,
+}
+
+/// A new invitation's link (shown once: only its hash is kept) and its QR code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationLink {
+    pub url: String,
+    /// An SVG image of the link's QR code.
+    pub qr_svg: String,
+}
+
+/// Which audit entries the console shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// A user id (entries about them or by them).
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub event: String,
+    /// Entries of the last N days (empty: all kept).
+    #[serde(default)]
+    pub days: String,
+    #[serde(default)]
+    pub page: i64,
+}
+
+/// Entries on a page of the console's audit log.
+pub const AUDIT_PAGE: i64 = 50;
+
+/// The audit trail's events, by name (the console's filter offers them).
+pub const AUDIT_EVENTS: &[&str] = &[
+    "login_confirmed",
+    "login_refused",
+    "login_cancelled",
+    "session_created",
+    "session_revoked",
+    "code_issued",
+    "access_denied",
+    "token_issued",
+    "token_refreshed",
+    "token_revoked",
+    "user_disabled",
+    "user_enabled",
+    "admin_granted",
+    "admin_revoked",
+    "group_created",
+    "group_renamed",
+    "group_deleted",
+    "group_member_added",
+    "group_member_removed",
+    "invitation_created",
+    "invitation_revoked",
+    "invitation_used",
+    "audit_exported",
+];
+
+/// Where the console's CSV export of the audit trail is downloaded.
+pub const AUDIT_CSV_PATH: &str = "/admin/audit.csv";
+
+/// What an administrator does in the console: one server function takes them all, each
+/// checked there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AdminAction {
+    /// Sensitive: needs a fresh login.
+    DisableUser {
+        user_id: i64,
+    },
+    EnableUser {
+        user_id: i64,
+    },
+    /// Making an administrator is sensitive; removing one is refused for the last one.
+    SetAdmin {
+        user_id: i64,
+        admin: bool,
+    },
+    RevokeSession {
+        user_id: i64,
+        session: String,
+    },
+    /// Sensitive.
+    RevokeAllSessions {
+        user_id: i64,
+    },
+    CreateGroup {
+        name: String,
+    },
+    RenameGroup {
+        group_id: i64,
+        name: String,
+    },
+    DeleteGroup {
+        group_id: i64,
+    },
+    SetMember {
+        group_id: i64,
+        user_id: i64,
+        member: bool,
+    },
+    RevokeInvitation {
+        invitation_id: i64,
+    },
+}
+
+/// A new invitation, as the console's form asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRequest {
+    pub max_uses: i64,
+    pub valid_days: i64,
+    pub admin: bool,
+    pub group_ids: Vec<i64>,
+    #[serde(default)]
+    pub note: String,
 }
 
 #[cfg(test)]

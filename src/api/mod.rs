@@ -5,6 +5,7 @@
 //! envelope `{"code","msg","data":null}` and whose HTTP status the server sets through
 //! Leptos's `ResponseOptions`, malformed input (400) included.
 
+pub mod admin;
 pub mod demo;
 pub mod mp;
 pub mod qr_image;
@@ -14,6 +15,9 @@ pub mod session;
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
 use serde::{Deserialize, Serialize};
 
+pub use admin::{
+    admin_act, admin_audit, admin_groups, admin_invitations, admin_invite, admin_user, admin_users,
+};
 pub use demo::demo_login_code;
 pub use mp::{mp_cancel, mp_confirm, mp_scan};
 pub use qr_image::get_wxacode;
@@ -90,6 +94,15 @@ impl FromServerFnError for ApiError {
         }
         Self::new(status, msg)
     }
+}
+
+/// Where the request of the server function running now comes from, for the audit trail.
+#[cfg(feature = "ssr")]
+async fn origin(
+    state: &crate::server::AppState,
+) -> Result<crate::server::audit::Origin, crate::server::error::AppError> {
+    let (headers, client) = crate::server::context::request(state).await?;
+    Ok(crate::server::audit::Origin::of(&headers, client))
 }
 
 /// Runs a server function's body with the request's state and maps its error once.

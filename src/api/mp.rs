@@ -9,8 +9,9 @@ use crate::protocol::{Envelope, LoginCode, Profile, ScanData, ScanToken, SceneId
 #[server(prefix = "/api/mp", endpoint = "scan", input = server_fn::codec::Json)]
 pub async fn mp_scan(scene: SceneId, code: LoginCode) -> Result<Envelope<ScanData>, ApiError> {
     super::run(|state| async move {
-        let (_, client) = crate::server::context::request(&state).await?;
-        crate::server::mp_api::scan(&state, client, &scene, &code).await
+        let (headers, client) = crate::server::context::request(&state).await?;
+        let origin = crate::server::audit::Origin::of(&headers, client);
+        crate::server::mp_api::scan(&state, client, &origin, &scene, &code).await
     })
     .await
 }
@@ -23,7 +24,8 @@ pub async fn mp_confirm(
     profile: Option<Profile>,
 ) -> Result<Envelope<()>, ApiError> {
     super::run(|state| async move {
-        crate::server::mp_api::confirm(&state, &scene, &scan_token, profile).await
+        let origin = super::origin(&state).await?;
+        crate::server::mp_api::confirm(&state, &origin, &scene, &scan_token, profile).await
     })
     .await
 }
@@ -31,8 +33,9 @@ pub async fn mp_confirm(
 /// `POST /api/mp/cancel {"scene","scan_token"}`.
 #[server(prefix = "/api/mp", endpoint = "cancel", input = server_fn::codec::Json)]
 pub async fn mp_cancel(scene: SceneId, scan_token: ScanToken) -> Result<Envelope<()>, ApiError> {
-    super::run(
-        |state| async move { crate::server::mp_api::cancel(&state, &scene, &scan_token).await },
-    )
+    super::run(|state| async move {
+        let origin = super::origin(&state).await?;
+        crate::server::mp_api::cancel(&state, &origin, &scene, &scan_token).await
+    })
     .await
 }

@@ -18,9 +18,11 @@ pub async fn create_session(
             .limits
             .check(crate::server::limits::Bucket::Sessions, client.key)
             .await?;
-        let (me, cookie) =
-            crate::server::session::exchange_ticket(&state, &headers, &scene, &ticket, &key)
-                .await?;
+        let origin = crate::server::audit::Origin::of(&headers, client);
+        let (me, cookie) = crate::server::session::exchange_ticket(
+            &state, &headers, &origin, &scene, &ticket, &key,
+        )
+        .await?;
         set_cookie(cookie);
         Ok(me)
     })
@@ -52,8 +54,9 @@ pub async fn get_me() -> Result<Me, ApiError> {
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), ApiError> {
     super::run(|state| async move {
-        let (headers, _) = crate::server::context::request(&state).await?;
-        let cookie = crate::server::session::logout(&state, &headers).await?;
+        let (headers, client) = crate::server::context::request(&state).await?;
+        let origin = crate::server::audit::Origin::of(&headers, client);
+        let cookie = crate::server::session::logout(&state, &headers, &origin).await?;
         set_cookie(cookie);
         Ok(())
     })

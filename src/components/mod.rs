@@ -1,4 +1,5 @@
 //! Components shared by pages.
 
+pub mod admin_actions;
 pub mod language_switch;
 pub mod qr_login;

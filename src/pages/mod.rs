@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod admin;
 pub mod home;
+pub mod invite;
 pub mod login;
 pub mod phone;

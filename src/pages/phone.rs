@@ -44,6 +44,9 @@ impl Step {
 
 /// A failed call in the page's words, by its status.
 fn failed(t: &Strings, err: &ApiError) -> String {
+    if let Some(refusal) = err.data.as_ref().and_then(|d| d.refusal) {
+        return t.refusal(refusal).to_owned();
+    }
     match err.status {
         404 => t.phone_error_expired,
         409 => t.phone_error_decided,

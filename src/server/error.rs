@@ -23,8 +23,22 @@ use axum::{
 use super::wechat::{errcode, WeChatError};
 use crate::{
     api::ApiError,
-    protocol::{ErrorDetail, SceneOutcome},
+    protocol::{ErrorDetail, Refusal, SceneOutcome},
 };
+
+/// A refusal in English words, for the envelope's `msg` (the phone and the browser word
+/// it from `data.refusal` in the person's language).
+fn refusal_sentence(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::NotInvited => {
+            "this site admits invited people only: ask its administrator for an invitation"
+        }
+        Refusal::Closed => "this site admits its existing users only",
+        Refusal::Disabled => "this account is disabled: contact the site's administrator",
+        Refusal::NotAllowed => "you are not allowed to use this application",
+        Refusal::InvitationInvalid => "this invitation is used up, revoked or expired",
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -70,6 +84,17 @@ pub enum AppError {
     StoreUnavailable,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The access rules refuse the person who scanned (`data.refusal` says why).
+    #[error("{}", refusal_sentence(*.0))]
+    Refused(Refusal),
+    /// Not an administrator (or not logged in) on an admin route.
+    #[error("administrators only")]
+    NotAdmin,
+    /// A sensitive action by a login older than the step-up window: scan again.
+    #[error("this action needs a fresh login: scan the code again")]
+    StepUpNeeded,
+    #[error("not found")]
+    NotFound,
     #[error("no WeChat simulator here: the phone page is for demo mode")]
     NoSimulator,
     /// The database pool gave no connection within its timeout, or Redis kept losing a
@@ -137,6 +162,10 @@ impl AppError {
             AppError::SceneNotFound => (StatusCode::NOT_FOUND, None, None, No),
             AppError::NoSimulator => (StatusCode::NOT_FOUND, None, None, No),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, None, None, No),
+            AppError::Refused(_) => (StatusCode::FORBIDDEN, None, None, No),
+            AppError::NotAdmin => (StatusCode::FORBIDDEN, None, None, No),
+            AppError::StepUpNeeded => (StatusCode::FORBIDDEN, None, None, No),
+            AppError::NotFound => (StatusCode::NOT_FOUND, None, None, No),
             AppError::BadLoginCode => (StatusCode::UNAUTHORIZED, None, None, No),
             AppError::BadScanToken => (StatusCode::UNAUTHORIZED, None, None, No),
             AppError::BadTicket => (StatusCode::UNAUTHORIZED, None, None, No),
@@ -255,13 +284,26 @@ impl From<AppError> for ApiError {
         ) {
             response.insert_header(axum::http::header::RETRY_AFTER, secs.into());
         }
-        let outcome = match err {
-            AppError::AlreadyConfirmed => Some(SceneOutcome::Confirmed),
-            AppError::AlreadyCancelled => Some(SceneOutcome::Cancelled),
+        let detail = |scene_status, refusal| {
+            Some(ErrorDetail {
+                scene_status,
+                refusal,
+                step_up: false,
+            })
+        };
+        let data = match err {
+            AppError::AlreadyConfirmed => detail(Some(SceneOutcome::Confirmed), None),
+            AppError::AlreadyCancelled => detail(Some(SceneOutcome::Cancelled), None),
+            AppError::Refused(refusal) => detail(None, Some(refusal)),
+            AppError::StepUpNeeded => Some(ErrorDetail {
+                scene_status: None,
+                refusal: None,
+                step_up: true,
+            }),
             _ => None,
         };
         ApiError {
-            data: outcome.map(|scene_status| ErrorDetail { scene_status }),
+            data,
             ..ApiError::with_status(treatment.status, err.to_string())
         }
     }

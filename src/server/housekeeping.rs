@@ -8,8 +8,8 @@ use super::context::AppState;
 
 /// Every 5 s: report open sockets, drop QR images whose time is up and give freed memory
 /// back to the system; every minute, forget idle rate-limit keys; hourly, delete expired
-/// OpenID authorization codes, tokens and retired keys, expired sessions and unused
-/// avatars.
+/// OpenID authorization codes, tokens and retired keys, expired sessions, unused
+/// avatars and audit entries past their retention.
 pub async fn sweep(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -37,6 +37,7 @@ pub async fn sweep(state: AppState) {
                     tracing::warn!(%err, "purging retired OpenID keys failed");
                 }
             }
+            super::audit::purge(&state).await;
             if let Err(err) = state.store.purge_expired_sessions().await {
                 tracing::warn!(%err, "purging expired sessions failed");
             }

@@ -13,6 +13,9 @@
 //! (trusted proxies, the key limits count by), `limits.rs` rate-limits, `guard.rs` checks
 //! origins and sets headers.
 
+pub mod access;
+pub mod admin;
+pub mod audit;
 pub mod avatar;
 pub mod client;
 pub mod config;

@@ -17,7 +17,9 @@ use super::{
     wechat::{EnvVersion, WxaCodeRequest},
 };
 use crate::{
-    protocol::{BrowserInfo, BrowserKey, LoginNext, QrImageAnswer, SceneId},
+    protocol::{
+        BrowserInfo, BrowserKey, InvitationToken, LoginNext, QrImageAnswer, Refusal, SceneId,
+    },
     user_agent::BrowserName,
 };
 
@@ -27,6 +29,8 @@ pub struct SceneAsked {
     pub key: BrowserKey,
     /// The page's OpenID authorization request, if the login began at one.
     pub next: Option<LoginNext>,
+    /// The invitation page's token, if the login began there.
+    pub invitation: Option<InvitationToken>,
 }
 
 /// `POST /miniapp/getwxacodeunlimit`.
@@ -34,7 +38,12 @@ pub async fn issue_qr_image(
     state: &AppState,
     headers: &HeaderMap,
     client: Client,
-    SceneAsked { scene, key, next }: SceneAsked,
+    SceneAsked {
+        scene,
+        key,
+        next,
+        invitation,
+    }: SceneAsked,
 ) -> Result<QrImageAnswer, AppError> {
     state.limits.check(Bucket::Codes, client.key).await?;
     // Load is shed here, where a login starts and nothing has been spent on it yet. When
@@ -57,6 +66,17 @@ pub async fn issue_qr_image(
         ip: network_of(client.ip),
         requested_at: rfc3339_now(),
     };
+    // An invitation that cannot be used is said at once, on the invitation's page.
+    let invitation = match invitation {
+        Some(token) => Some(
+            state
+                .store
+                .usable_invitation_id(token.as_str())
+                .await?
+                .ok_or(AppError::Refused(Refusal::InvitationInvalid))?,
+        ),
+        None => None,
+    };
     let registration = state
         .registry
         .register(NewScene {
@@ -64,6 +84,7 @@ pub async fn issue_qr_image(
             key,
             browser,
             application: next.as_ref().and_then(|next| application_of(state, next)),
+            invitation,
             client: client.key,
         })
         .await?;
@@ -121,6 +142,17 @@ fn application_of(state: &AppState, next: &LoginNext) -> Option<crate::protocol:
     let provider = state.config.oidc.as_ref()?;
     let client = provider.clients.get(&next.client_id()?)?;
     Some(client.application())
+}
+
+/// `unix` (seconds since the epoch) as RFC 3339, UTC.
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// The current time as RFC 3339 (UTC, whole seconds).

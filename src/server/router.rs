@@ -35,6 +35,10 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route(socket::PATH, get(socket::handler))
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
+        .route(
+            super::admin::CSV_PATH,
+            get(super::admin::audit_csv_download),
+        )
         .merge(match &state.config.oidc {
             Some(provider) => super::oidc::router(provider),
             None => Router::new(),
@@ -48,6 +52,10 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::login_redirect,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::admin::send_to_login,
         ))
         .layer(RequestBodyLimitLayer::new(
             state.config.limits.max_body_bytes,
@@ -131,6 +139,13 @@ server_functions!(
     crate::api::demo::DemoLoginCode,
     crate::api::scene::SceneStatus,
     crate::api::scene::OpenLink,
+    crate::api::admin::AdminUsers,
+    crate::api::admin::AdminUser,
+    crate::api::admin::AdminGroups,
+    crate::api::admin::AdminInvitations,
+    crate::api::admin::AdminInvite,
+    crate::api::admin::AdminAudit,
+    crate::api::admin::AdminAct,
 );
 
 #[cfg(test)]

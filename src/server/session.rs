@@ -10,7 +10,12 @@ use axum::{
 };
 use cookie::{Cookie, SameSite};
 
-use super::{context::AppState, error::AppError};
+use super::{
+    audit::{self, Entry, Event, Origin},
+    context::AppState,
+    error::AppError,
+    store::SessionBrowser,
+};
 use crate::protocol::{BrowserKey, LoginNext, Me, SceneId, Ticket, User};
 
 /// The cookie's name: with `__Host-` under https, which pins it to this host and path `/`
@@ -51,11 +56,16 @@ pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
 /// tokens): derived from the session token's hash, so it tells nothing of the cookie,
 /// and known again from the cookie at logout without being stored.
 pub fn sid_of(token: &str) -> String {
+    sid_of_hash(&super::secret::hash(token))
+}
+
+/// [`sid_of`] from the session token's hash, as the database keeps it.
+pub fn sid_of_hash(token_hash: &[u8]) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     let digest = sha2::Sha256::new()
         .chain_update(b"scanlogin sid:")
-        .chain_update(super::secret::hash(token))
+        .chain_update(token_hash)
         .finalize();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
@@ -78,6 +88,7 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Optio
 pub async fn exchange_ticket(
     state: &AppState,
     headers: &HeaderMap,
+    origin: &Origin,
     scene: &SceneId,
     ticket: &Ticket,
     key: &BrowserKey,
@@ -90,24 +101,48 @@ pub async fn exchange_ticket(
     if let Some(old) = token_from(state, headers) {
         end(state, &old).await?;
     }
+    let browser = SessionBrowser {
+        user_agent: crate::user_agent::BrowserName::of(&origin.user_agent).words(),
+        ip: origin.ip.clone(),
+    };
     let token = state
         .store
-        .create_session(
+        .create_session_in(
             user.id,
             state.config.sessions,
             redeemed.application.as_deref(),
+            &browser,
         )
         .await?;
     let max_age = cookie::time::Duration::seconds(state.config.sessions.ttl.as_secs() as i64);
     tracing::info!(user_id = user.id, "logged in");
+    let mut entry = Entry::new(Event::SessionCreated, origin).user(user.id);
+    if let Some(client_id) = &redeemed.application {
+        entry = entry.client(client_id);
+    }
+    audit::record(state, entry).await;
     Ok((Me { user }, cookie(state, token, max_age)))
 }
 
 /// `POST /api/logout` (and the OpenID provider's logout): ends the session server-side
 /// and returns the `Set-Cookie` that clears the cookie. The applications the session
 /// logged in to through the OpenID provider are told in the background.
-pub async fn logout(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
+pub async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: &Origin,
+) -> Result<HeaderValue, AppError> {
     if let Some(token) = token_from(state, headers) {
+        if let Some(user) = state
+            .store
+            .session_user(&token, state.config.sessions)
+            .await?
+        {
+            let entry = Entry::new(Event::SessionRevoked, origin)
+                .user(user.id)
+                .detail("logged out");
+            audit::record(state, entry).await;
+        }
         end(state, &token).await?;
     }
     Ok(cookie(state, String::new(), cookie::time::Duration::ZERO))
@@ -116,11 +151,17 @@ pub async fn logout(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue
 /// Ends the session of `token`, and has the applications it logged in to told.
 async fn end(state: &AppState, token: &str) -> Result<(), AppError> {
     state.store.delete_session(token).await?;
-    if let Err(err) = super::oidc::backchannel::session_ended(state, &sid_of(token)).await {
+    tell_applications(state, &sid_of(token)).await;
+    Ok(())
+}
+
+/// Has the applications the login session `sid` logged in to told that it ended (sessions
+/// ended elsewhere: by an administrator, by disabling their user).
+pub async fn tell_applications(state: &AppState, sid: &str) {
+    if let Err(err) = super::oidc::backchannel::session_ended(state, sid).await {
         // The person is logged out here whatever the applications are told.
         tracing::warn!(%err, "recording back-channel logouts failed");
     }
-    Ok(())
 }
 
 /// `GET /login` when already logged in: straight on, to its `next=` (an authorization

@@ -269,6 +269,7 @@ fn final_reason(event: &PushEvent) -> &'static str {
     match event {
         PushEvent::Confirmed { .. } => "confirmed",
         PushEvent::Cancelled => "cancelled",
+        PushEvent::Refused { .. } => "refused",
         PushEvent::Expired => "expired",
         PushEvent::Scanned => "",
     }

@@ -10,6 +10,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
+mod admin;
 mod attacks;
 mod login_flow;
 mod oidc;

@@ -167,6 +167,7 @@ fn new_scene(n: usize, k: &str, ip: &str) -> NewScene {
             requested_at: "2026-01-01T00:00:00Z".into(),
         },
         application: None,
+        invitation: None,
         client: client(ip),
     }
 }
@@ -297,7 +298,7 @@ async fn each_decision_is_made_once_and_kept(i: Instances) {
         a.scanner(&id(1), &first).await,
         Err(AppError::BadScanToken)
     ));
-    assert_eq!(a.scanner(&id(1), &token).await.unwrap().openid, "alice");
+    assert_eq!(a.scanner(&id(1), &token).await.unwrap().0.openid, "alice");
     assert!(matches!(
         a.confirm(&id(1), &first, &user(1)).await,
         Err(AppError::BadScanToken)
@@ -350,7 +351,7 @@ async fn two_people_scanning_at_once_one_wins(i: Instances) {
         }
         let token = &results[winner].as_ref().unwrap().scan_token;
         let scanner = i.b.scanner(&scene, token).await.unwrap();
-        assert_eq!(scanner.openid, format!("person {winner}"));
+        assert_eq!(scanner.0.openid, format!("person {winner}"));
     }
 }
 

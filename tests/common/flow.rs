@@ -163,6 +163,15 @@ pub async fn confirmed_ticket(
     (scene, key, ticket)
 }
 
+/// A whole login: `openid` scans and confirms as `nickname`, and the browser exchanges
+/// its ticket. Returns the session cookie's `name=value`.
+pub async fn logged_in(app: &TestApp, openid: &str, nickname: &str) -> String {
+    let (scene, key, ticket) = confirmed_ticket(app, openid, nickname).await;
+    let session = app.session(&scene, &ticket, &key).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    cookie_pair(session.set_cookie.as_deref().unwrap())
+}
+
 /// The ticket of the `confirmed` event a socket hears next. A socket hears the latest
 /// state: one that subscribed after the scan hears `confirmed` alone (the hello is not
 /// acknowledged), an earlier one `scanned` first.

@@ -260,3 +260,62 @@ pub async fn shared_postgres_database() -> String {
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     format!("{base}/{name}")
 }
+
+/// A database two instances share: PostgreSQL's with the Redis + PostgreSQL backend, else
+/// an SQLite file of the test's own, deleted when dropped.
+pub struct SharedDatabase {
+    pub url: String,
+}
+
+impl SharedDatabase {
+    pub async fn new() -> Self {
+        let url = if super::backend_is_redis_postgres() {
+            shared_postgres_database().await
+        } else {
+            let file =
+                std::env::temp_dir().join(format!("scanlogin-shared-{}.db", super::flow::id()));
+            format!("sqlite://{}", file.display())
+        };
+        Self { url }
+    }
+}
+
+impl Drop for SharedDatabase {
+    fn drop(&mut self) {
+        if let Some(file) = self.url.strip_prefix("sqlite://") {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
+        }
+    }
+}
+
+/// What the instances of one deployment share: one database, and with the Redis backend
+/// one Redis.
+pub struct SharedStores {
+    database: SharedDatabase,
+    redis: Option<(RedisServer, String)>,
+}
+
+impl SharedStores {
+    pub async fn new() -> Self {
+        let redis = super::backend_is_redis_postgres().then(|| {
+            let server = RedisServer::start();
+            let url = server.url();
+            (server, url)
+        });
+        Self {
+            database: SharedDatabase::new().await,
+            redis,
+        }
+    }
+
+    /// The variables that point an instance at them.
+    pub fn vars(&self) -> Vec<(&str, &str)> {
+        let mut vars = vec![("SCANLOGIN_DATABASE_URL", self.database.url.as_str())];
+        if let Some((_, url)) = &self.redis {
+            vars.push(("SCANLOGIN_REDIS_URL", url.as_str()));
+        }
+        vars
+    }
+}

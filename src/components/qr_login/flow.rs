@@ -69,6 +69,9 @@ fn is_hidden() -> bool {
 /// A failed call in the page's words.
 fn words_for(flow: Flow, err: &ApiError) -> &'static str {
     let t = flow.t;
+    if let Some(refusal) = err.data.as_ref().and_then(|d| d.refusal) {
+        return t.refusal(refusal);
+    }
     match err.status {
         0 => t.unreachable,
         429 => t.error_limited,
@@ -171,7 +174,9 @@ pub fn new_scene(flow: Flow) {
         // The application's authorization request the login goes on to, if any: the
         // phone names that application.
         let next = flow.next.get_value().parse().ok();
-        let answer = get_wxacode(current.scene.clone(), current.key.clone(), next).await;
+        let invitation = flow.invitation.get_value().and_then(|t| t.parse().ok());
+        let answer =
+            get_wxacode(current.scene.clone(), current.key.clone(), next, invitation).await;
         if flow.generation() != generation {
             return;
         }
@@ -264,6 +269,10 @@ pub(super) fn on_event(flow: Flow, generation: u64, event: PushEvent, current: &
         PushEvent::Cancelled => {
             flow.phase.set(Phase::Cancelled);
             refresh_later(flow, generation, CANCELLED_REFRESH_MS);
+        }
+        PushEvent::Refused { reason } => {
+            flow.detail.set(flow.t.refusal(reason));
+            flow.phase.set(Phase::Refused);
         }
         PushEvent::Expired => on_expired(flow, generation),
     }

@@ -47,6 +47,8 @@ pub enum Phase {
     Confirmed,
     Cancelled,
     Expired,
+    /// The access rules refused the person who scanned (`detail` says why).
+    Refused,
     Error,
 }
 
@@ -59,6 +61,7 @@ impl Phase {
             Phase::Confirmed => "confirmed",
             Phase::Cancelled => "cancelled",
             Phase::Expired => "expired",
+            Phase::Refused => "refused",
             Phase::Error => "error",
         }
     }
@@ -67,7 +70,7 @@ impl Phase {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Phase::Confirmed | Phase::Cancelled | Phase::Expired | Phase::Error
+            Phase::Confirmed | Phase::Cancelled | Phase::Expired | Phase::Refused | Phase::Error
         )
     }
 
@@ -79,6 +82,7 @@ impl Phase {
             Phase::Confirmed => t.state_confirmed,
             Phase::Cancelled => t.state_cancelled,
             Phase::Expired => t.state_expired,
+            Phase::Refused => t.state_refused,
             Phase::Error => t.state_error,
         }
     }
@@ -90,7 +94,7 @@ impl Phase {
             Phase::Scanned => t.next_scanned,
             Phase::Cancelled => t.next_cancelled,
             Phase::Expired => t.next_expired,
-            Phase::Loading | Phase::Confirmed | Phase::Error => "",
+            Phase::Loading | Phase::Confirmed | Phase::Refused | Phase::Error => "",
         }
     }
 }
@@ -146,6 +150,9 @@ pub struct Flow {
     /// Where to go once logged in.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     next: StoredValue<String>,
+    /// The invitation token of the invitation page, if the login began there.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    invitation: StoredValue<Option<String>>,
     /// The wait before asking for a QR image again after the server did not answer.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     qr_image_backoff: StoredValue<Backoff>,
@@ -159,7 +166,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    fn new(device: Device, t: &'static Strings, next: String) -> Self {
+    fn new(device: Device, t: &'static Strings, next: String, invitation: Option<String>) -> Self {
         Self {
             phase: RwSignal::new(Phase::Loading),
             current: RwSignal::new(None),
@@ -174,6 +181,7 @@ impl Flow {
             device,
             t,
             next: StoredValue::new(next),
+            invitation: StoredValue::new(invitation),
             qr_image_backoff: StoredValue::new(Backoff::new_qr_image()),
             allowance: StoredValue::new(Allowance::new(crate::protocol::DEFAULT_AUTO_REFRESHES)),
             reachability: StoredValue::new(Reachability::default()),
@@ -189,12 +197,22 @@ impl Flow {
 }
 
 /// An island: the only part of the login page that runs in the browser. `locale`,
-/// `device` and `next` (where to go once logged in, checked by the server) come from the
-/// server's render.
+/// `device`, `next` (where to go once logged in, checked by the server) and `invitation`
+/// (the invitation page's token) come from the server's render.
 #[island]
-pub fn QrLogin(locale: Locale, device: Device, next: String) -> impl IntoView {
+pub fn QrLogin(
+    locale: Locale,
+    device: Device,
+    next: String,
+    #[prop(optional)] invitation: Option<String>,
+) -> impl IntoView {
     let t: &'static Strings = locale.strings();
-    let flow = Flow::new(device, t, next);
+    // A login for an application that the rules refuse goes back to it, which is told
+    // `access_denied` (the same request, at the refusal's endpoint).
+    let back_to_application = next
+        .strip_prefix("/oauth/authorize?")
+        .map(|query| format!("/oauth/authorize/refused?{query}"));
+    let flow = Flow::new(device, t, next, invitation);
     // Effects run only in the browser, once hydrated.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
@@ -271,6 +289,13 @@ pub fn QrLogin(locale: Locale, device: Device, next: String) -> impl IntoView {
                     {t.retry_now}
                 </button>
             </Show>
+            {back_to_application.map(|href| view! {
+                <Show when=move || phase() == Phase::Refused>
+                    <a class="button" data-testid="qr-back-to-application" href=href.clone()>
+                        {t.back_to_application}
+                    </a>
+                </Show>
+            })}
             <Show when=can_refresh>
                 <button class="qr-refresh" data-testid="qr-refresh" on:click=refresh>
                     {t.new_code}

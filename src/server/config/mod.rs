@@ -57,6 +57,10 @@ pub struct Config {
     pub database_url: SecretString,
     /// A session's lifetime from login, and how long it survives unused.
     pub sessions: SessionPolicy,
+    /// Who may become a user by scanning (`SCANLOGIN_SIGNUP`).
+    pub signup: super::access::Signup,
+    /// The audit trail's retention and its copy in the log.
+    pub audit: AuditConfig,
     /// Scenes, events, limits and the WeChat token shared by every instance; unset: all
     /// in this process.
     pub redis: Option<RedisConfig>,
@@ -66,6 +70,15 @@ pub struct Config {
     pub oidc: Option<Arc<super::oidc::Provider>>,
     pub limits: LimitsConfig,
     pub connections: ConnectionLimits,
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditConfig {
+    /// Entries older than this are purged (`SCANLOGIN_AUDIT_RETENTION_DAYS`).
+    pub retention_days: u32,
+    /// Each entry is also logged as a JSON line (`SCANLOGIN_AUDIT_LOG=1`), for a SIEM.
+    pub log: bool,
 }
 
 /// WeChat's API, and what the QR images and links open.
@@ -330,6 +343,11 @@ impl Config {
             sessions: SessionPolicy {
                 ttl: vars.seconds("SCANLOGIN_SESSION_TTL_SECS", 7 * 86_400),
                 idle: vars.seconds("SCANLOGIN_SESSION_IDLE_SECS", 86_400),
+            },
+            signup: vars.parse("SCANLOGIN_SIGNUP", super::access::Signup::Open),
+            audit: AuditConfig {
+                retention_days: vars.positive("SCANLOGIN_AUDIT_RETENTION_DAYS", 180),
+                log: vars.flag("SCANLOGIN_AUDIT_LOG"),
             },
             redis: read_redis(vars),
             metrics_addr: vars.get("SCANLOGIN_METRICS_ADDR").and_then(|addr| {

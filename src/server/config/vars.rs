@@ -41,6 +41,9 @@ pub const VARIABLES: &[&str] = &[
     "SCANLOGIN_CODE_CACHE_BYTES",
     "SCANLOGIN_SESSION_TTL_SECS",
     "SCANLOGIN_SESSION_IDLE_SECS",
+    "SCANLOGIN_SIGNUP",
+    "SCANLOGIN_AUDIT_RETENTION_DAYS",
+    "SCANLOGIN_AUDIT_LOG",
     "SCANLOGIN_ALLOWED_ORIGINS",
     TRUSTED_PROXIES,
     "SCANLOGIN_IPV6_PREFIX",
@@ -230,6 +233,18 @@ impl Vars {
                 self.invalid(name, value, e.to_string());
                 default
             }),
+        }
+    }
+
+    /// A switch: `1` (or `true`) on, `0` (or `false`) off; unset: off.
+    pub(super) fn flag(&self, name: &'static str) -> bool {
+        match self.get(name).as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                self.invalid(name, other, "use 1 or 0");
+                false
+            }
         }
     }
 

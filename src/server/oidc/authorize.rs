@@ -7,13 +7,21 @@
 
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 
 use super::{bounded, form_params, grants, single_params, Provider, ProviderOf};
-use crate::server::{context::AppState, error::AppError, session};
+use crate::server::{
+    audit::{self, Entry, Event, Origin},
+    context::{AppState, Client},
+    error::AppError,
+    session,
+};
+
+/// The peer of a request.
+type Peer = ConnectInfo<std::net::SocketAddr>;
 
 /// A failure of ours while the person is in the browser: counted and logged as the error
 /// table says, and a page saying so (no redirect: the client learns nothing useful).
@@ -88,10 +96,12 @@ fn is_s256_challenge(challenge: &str) -> bool {
 pub(super) async fn authorize_get(
     State(state): State<AppState>,
     ProviderOf(p): ProviderOf,
+    ConnectInfo(peer): Peer,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    authorize(&state, &p, &headers, query.unwrap_or_default()).await
+    let origin = Origin::of(&headers, Client::resolve(&state, &headers, peer.ip()));
+    authorize(&state, &p, &headers, &origin, query.unwrap_or_default()).await
 }
 
 /// `POST /oauth/authorize`: the same request as a form (OpenID Connect Core §3.1.2.1:
@@ -99,32 +109,85 @@ pub(super) async fn authorize_get(
 pub(super) async fn authorize_post(
     State(state): State<AppState>,
     ProviderOf(p): ProviderOf,
+    ConnectInfo(peer): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(query) = form_params(&headers, &body) else {
         return error_page("The login request must be a form (application/x-www-form-urlencoded).");
     };
-    authorize(&state, &p, &headers, query).await
+    let origin = Origin::of(&headers, Client::resolve(&state, &headers, peer.ip()));
+    authorize(&state, &p, &headers, &origin, query).await
 }
 
-async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: String) -> Response {
+/// An authorization request's client, redirect URI and `state`, once they are known good
+/// (until then, errors stay on our page: the `Err` says why).
+struct Checked<'a> {
+    client: &'a super::clients::Client,
+    redirect_uri: &'a String,
+    client_state: Option<&'a str>,
+}
+
+fn check_client<'a>(
+    p: &'a Provider,
+    params: &'a std::collections::HashMap<String, String>,
+) -> Result<Checked<'a>, &'static str> {
+    let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
+    let client = param("client_id")
+        .and_then(|id| p.clients.get(id))
+        .ok_or("The application (client_id) is not registered here.")?;
+    let redirect_uri = param("redirect_uri")
+        .filter(|uri| client.allows_redirect(uri))
+        .ok_or("The redirect address (redirect_uri) is not one registered for this application.")?;
+    let client_state =
+        bounded(params.get("state")).map_err(|_| "The state parameter is malformed.")?;
+    Ok(Checked {
+        client,
+        redirect_uri,
+        client_state,
+    })
+}
+
+/// `GET /oauth/authorize/refused`: the same request as `/oauth/authorize`, for a login
+/// the access rules refused (the login page links here, "back to the application"): the
+/// client is told `access_denied`. Whoever sends a browser here can tell a registered
+/// redirect URI no more than a request with a bad parameter would.
+pub(super) async fn refused_get(ProviderOf(p): ProviderOf, RawQuery(query): RawQuery) -> Response {
+    let Ok(params) = single_params(query.as_deref().unwrap_or_default()) else {
+        return error_page("A parameter is given more than once.");
+    };
+    match check_client(&p, &params) {
+        Ok(checked) => error_redirect(
+            checked.redirect_uri,
+            "access_denied",
+            "the person may not use this application",
+            checked.client_state,
+            &p.issuer,
+        ),
+        Err(problem) => error_page(problem),
+    }
+}
+
+async fn authorize(
+    state: &AppState,
+    p: &Provider,
+    headers: &HeaderMap,
+    origin: &Origin,
+    query: String,
+) -> Response {
     let params = match single_params(&query) {
         Ok(params) => params,
         Err(_) => return error_page("A parameter is given more than once."),
     };
     let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
     // Until the client and its redirect URI are known good, errors stay on our page.
-    let Some(client) = param("client_id").and_then(|id| p.clients.get(id)) else {
-        return error_page("The application (client_id) is not registered here.");
-    };
-    let Some(redirect_uri) = param("redirect_uri").filter(|uri| client.allows_redirect(uri)) else {
-        return error_page(
-            "The redirect address (redirect_uri) is not one registered for this application.",
-        );
-    };
-    let Ok(client_state) = bounded(params.get("state")) else {
-        return error_page("The state parameter is malformed.");
+    let Checked {
+        client,
+        redirect_uri,
+        client_state,
+    } = match check_client(p, &params) {
+        Ok(checked) => checked,
+        Err(problem) => return error_page(problem),
     };
     let refuse = |error: &str, description: &str| {
         error_redirect(redirect_uri, error, description, client_state, &p.issuer)
@@ -236,6 +299,20 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
             .unwrap_or_default();
         return Redirect::to(&format!("/login?next={next}{again}{lang}")).into_response();
     };
+    // The client's group rule, for a person already logged in (a scan for it is refused
+    // on the phone).
+    match crate::server::access::may_use_client(state, user.id, &client.id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let entry = Entry::new(Event::AccessDenied, origin)
+                .user(user.id)
+                .client(&client.id)
+                .refused(crate::protocol::Refusal::NotAllowed.as_str());
+            audit::record(state, entry).await;
+            return refuse("access_denied", "the person may not use this application");
+        }
+        Err(err) => return error_page_for(err),
+    }
     let sid = token.as_deref().map(session::sid_of);
     let grant = grants::Grant {
         client_id: client.id.clone(),
@@ -264,6 +341,10 @@ async fn authorize(state: &AppState, p: &Provider, headers: &HeaderMap, query: S
         Err(err) => return error_page_for(err),
     };
     tracing::info!(client_id = %client.id, user_id = user.id, "authorization code issued");
+    let entry = Entry::new(Event::CodeIssued, origin)
+        .user(user.id)
+        .client(&client.id);
+    audit::record(state, entry).await;
     answer_client(redirect_uri, &[("code", &code)], client_state, &p.issuer)
 }
 

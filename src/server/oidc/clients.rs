@@ -12,6 +12,7 @@
 //! name = "Grafana"                      # what the phone calls it (default: the id)
 //! logo_uri = "https://grafana.example.com/public/img/grafana_icon.svg"
 //! require_consent_per_login = false     # true: every login to it is a new scan
+//! allowed_groups = ["ops"]              # only these groups' members (default: everyone)
 //!
 //! [[clients]]
 //! id = "spa"
@@ -58,6 +59,8 @@ struct ClientEntry {
     logo_uri: Option<String>,
     #[serde(default)]
     require_consent_per_login: bool,
+    #[serde(default)]
+    allowed_groups: Vec<String>,
 }
 
 /// One registered application.
@@ -80,6 +83,9 @@ pub struct Client {
     /// Every login to it is a new scan, so the phone names it every time, even for a
     /// person already logged in to scanlogin.
     pub require_consent_per_login: bool,
+    /// Only members of these groups (the admin console's) may use it; empty: everyone
+    /// who may log in.
+    pub allowed_groups: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -279,6 +285,16 @@ impl Clients {
                     error("logo_uri", &format!("{logo:?} must be an https URL"));
                 }
             }
+            if entry
+                .allowed_groups
+                .iter()
+                .any(|g| !crate::server::admin::is_group_name(g))
+            {
+                error(
+                    "allowed_groups",
+                    "group names are 1 to 40 characters, none of them control characters",
+                );
+            }
             if by_id.contains_key(&id) {
                 error("id", "used by another client");
             }
@@ -295,6 +311,7 @@ impl Clients {
                     name,
                     logo_uri: entry.logo_uri,
                     require_consent_per_login: entry.require_consent_per_login,
+                    allowed_groups: entry.allowed_groups.into_iter().collect(),
                 },
             );
         }

@@ -154,7 +154,8 @@ async fn end_session(
     if !of_this_session && step != Step::Confirmed {
         return confirmation_page(locale, client, back, client_state);
     }
-    match session::logout(state, &parts.headers).await {
+    let origin = crate::server::audit::Origin::of_parts(state, parts);
+    match session::logout(state, &parts.headers, &origin).await {
         Ok(cleared) => done(locale, back, client_state, Some(cleared)),
         Err(err) => failed(err),
     }

@@ -106,6 +106,7 @@ pub fn router(provider: &Provider) -> Router<AppState> {
             "/oauth/authorize",
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
+        .route("/oauth/authorize/refused", get(authorize::refused_get))
         .route(
             "/oauth/logout",
             get(logout::end_session_get).post(logout::end_session_post),

@@ -17,7 +17,10 @@ use super::{
     token::{self, AboutToken},
     Provider, ProviderOf,
 };
-use crate::server::context::AppState;
+use crate::server::{
+    audit::{self, Entry, Event, Origin},
+    context::AppState,
+};
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
@@ -51,7 +54,14 @@ async fn answer(
         return Ok(());
     }
     match grants::revoke_token(&state.store, &value, &client.id).await? {
-        Revoked::Yes | Revoked::Unknown => Ok(()),
+        Revoked::Yes => {
+            let caller = crate::server::context::Client::resolve(state, headers, peer.ip());
+            let entry =
+                Entry::new(Event::TokenRevoked, &Origin::of(headers, caller)).client(&client.id);
+            audit::record(state, entry).await;
+            Ok(())
+        }
+        Revoked::Unknown => Ok(()),
         Revoked::AnotherClients => Err(OAuthError::bad_request(
             "unauthorized_client",
             "the token was issued to another client",

@@ -30,6 +30,7 @@ use super::{
     keys, picture, Provider, ProviderOf,
 };
 use crate::server::{
+    audit::{self, Entry, Event, Origin},
     context::{AppState, Client as Caller},
     error::AppError,
     store::unix_now,
@@ -261,7 +262,8 @@ pub(super) async fn token(
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let caller = Caller::resolve(&state, &headers, peer.ip());
-    match token_answer(&state, &p, &caller, &headers, form).await {
+    let origin = Origin::of(&headers, caller);
+    match token_answer(&state, &p, &caller, &headers, &origin, form).await {
         Ok(json) => no_store(Json(json).into_response()),
         Err(err) => err.into_response(),
     }
@@ -288,6 +290,7 @@ async fn token_answer(
     p: &Provider,
     caller: &Caller,
     headers: &HeaderMap,
+    origin: &Origin,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Result<serde_json::Value, OAuthError> {
     let Ok(Form(req)) = form else {
@@ -308,20 +311,31 @@ async fn token_answer(
                 return Err(bad("invalid_request", "code is missing"));
             };
             let client = authenticate(state, p, caller, claimed).await?;
-            redeem_code(state, p, client, &code, &req).await
+            let (answer, user_id) = redeem_code(state, p, client, &code, &req).await?;
+            record(state, origin, Event::TokenIssued, client, user_id).await;
+            Ok(answer)
         }
         Some("refresh_token") => {
             let Some(refresh_token) = token_like(&req.refresh_token) else {
                 return Err(bad("invalid_request", "refresh_token is missing"));
             };
             let client = authenticate(state, p, caller, claimed).await?;
-            refresh(state, p, client, &refresh_token, req.scope.as_deref()).await
+            let (answer, user_id) =
+                refresh(state, p, client, &refresh_token, req.scope.as_deref()).await?;
+            record(state, origin, Event::TokenRefreshed, client, user_id).await;
+            Ok(answer)
         }
         _ => Err(bad(
             "unsupported_grant_type",
             "authorization_code or refresh_token",
         )),
     }
+}
+
+/// Records tokens issued to `client` for `user_id` in the audit trail.
+async fn record(state: &AppState, origin: &Origin, event: Event, client: &Client, user_id: i64) {
+    let entry = Entry::new(event, origin).client(&client.id).user(user_id);
+    audit::record(state, entry).await;
 }
 
 /// `grant_type=authorization_code`.
@@ -331,7 +345,7 @@ async fn redeem_code(
     client: &Client,
     code: &str,
     req: &TokenRequest,
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<(serde_json::Value, i64), OAuthError> {
     let bad = OAuthError::bad_request;
     // The code is checked before it is used up: only the client it was issued to, with
     // its redirect URI and PKCE verifier, takes it.
@@ -392,12 +406,8 @@ async fn redeem_code(
     )
     .await?;
     tracing::info!(client_id = %client.id, user_id = user.id, "tokens issued");
-    Ok(tokens_answer(
-        access_token,
-        id_token,
-        refresh_token,
-        &grant.scope,
-    ))
+    let answer = tokens_answer(access_token, id_token, refresh_token, &grant.scope);
+    Ok((answer, user.id))
 }
 
 /// The scope that makes refresh tokens (OpenID Connect Core §11).
@@ -416,7 +426,7 @@ async fn refresh(
     client: &Client,
     token: &str,
     scope: Option<&str>,
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<(serde_json::Value, i64), OAuthError> {
     let bad = OAuthError::bad_request;
     let asked = scope.map(str::trim).filter(|s| !s.is_empty());
     // The scope is checked before the token is spent: a refused request leaves it, so
@@ -472,7 +482,10 @@ async fn refresh(
     )
     .await?;
     tracing::info!(client_id = %client.id, user_id = user.id, "tokens refreshed");
-    Ok(tokens_answer(access_token, id_token, Some(next), &scope))
+    Ok((
+        tokens_answer(access_token, id_token, Some(next), &scope),
+        user.id,
+    ))
 }
 
 /// What an ID token says besides the user.

@@ -217,6 +217,7 @@ mod tests {
                 requested_at: "2026-01-01T00:00:00Z".into(),
             },
             application: None,
+            invitation: None,
             client: ClientKey::new("127.0.0.1".parse().unwrap(), 64),
         }
     }

@@ -25,11 +25,11 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-pub use scene::{Redeemed, Scanned, Scanner, Scene};
+pub use scene::{Admission, Redeemed, Scanned, Scanner, Scene};
 
 use super::{client::ClientKey, error::AppError};
 use crate::protocol::{
-    Application, BrowserInfo, BrowserKey, PushEvent, ScanToken, SceneId, Ticket, User,
+    Application, BrowserInfo, BrowserKey, PushEvent, Refusal, ScanToken, SceneId, Ticket, User,
 };
 
 /// The rules every registry applies.
@@ -93,6 +93,8 @@ pub struct NewScene {
     pub browser: BrowserInfo,
     /// The application the login is for, if it began at an OpenID request.
     pub application: Option<Application>,
+    /// The invitation the login page came from, by its id.
+    pub invitation: Option<i64>,
     pub client: ClientKey,
 }
 
@@ -188,7 +190,15 @@ impl Registry {
     pub async fn register(&self, new: NewScene) -> Result<Registration, AppError> {
         let now = self.clock.now();
         let ttl = self.config.ttl.as_millis() as u64;
-        let scene = Scene::new(&new.key, new.browser, new.application, new.client, now, ttl);
+        let scene = Scene::new(
+            &new.key,
+            new.browser,
+            new.application,
+            new.invitation,
+            new.client,
+            now,
+            ttl,
+        );
         let expires_in_secs = scene.expires_in_secs(now);
         match self.backend.insert(&new.id, scene).await? {
             Inserted::New => Ok(Registration {
@@ -237,9 +247,25 @@ impl Registry {
         self.backend.attach(id, &scene).await
     }
 
-    /// The scene still takes scans (asked before WeChat is).
-    pub async fn check_open(&self, id: &SceneId) -> Result<(), AppError> {
-        self.read(id, |scene, now| scene.check_open(now)).await
+    /// The scene still takes scans (asked before WeChat is): whom its login is for and
+    /// how it began, for the access rules.
+    pub async fn check_open(&self, id: &SceneId) -> Result<Admission, AppError> {
+        self.read(id, |scene, now| {
+            scene.check_open(now)?;
+            Ok(scene.admission())
+        })
+        .await
+    }
+
+    /// The access rules turn away `openid`, who scanned: the browser hears `reason`.
+    pub async fn refuse(
+        &self,
+        id: &SceneId,
+        openid: &str,
+        reason: Refusal,
+    ) -> Result<(), AppError> {
+        self.transition(id, |scene, now| scene.refuse(openid, reason, now))
+            .await
     }
 
     pub async fn scan(
@@ -252,10 +278,17 @@ impl Registry {
             .await
     }
 
-    /// Who holds `scan_token`, while the scene awaits their decision.
-    pub async fn scanner(&self, id: &SceneId, scan_token: &ScanToken) -> Result<Scanner, AppError> {
-        self.read(id, |scene, now| scene.scanner(scan_token, now))
-            .await
+    /// Who holds `scan_token`, while the scene awaits their decision, and the scene's
+    /// admission (for the access rules).
+    pub async fn scanner(
+        &self,
+        id: &SceneId,
+        scan_token: &ScanToken,
+    ) -> Result<(Scanner, Admission), AppError> {
+        self.read(id, |scene, now| {
+            Ok((scene.scanner(scan_token, now)?, scene.admission()))
+        })
+        .await
     }
 
     /// Confirms for the scanner of `scan_token`: `true` if this call decided, `false` if

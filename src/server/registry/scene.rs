@@ -1,7 +1,8 @@
 //! A scene: one login attempt, from the QR image on the login page to the ticket.
 //!
-//! The state machine is `waiting → scanned → confirmed | cancelled`, and any state but
-//! `confirmed` → `expired` once the scene's time is up. Every transition is a method of
+//! The state machine is `waiting → scanned → confirmed | cancelled`, `waiting | scanned →
+//! refused` when the access rules turn the scanner away, and any open state → `expired`
+//! once the scene's time is up. Every transition is a method of
 //! [`Scene`] taking `now` (milliseconds, from the registry's [`Clock`](super::Clock)), so
 //! the rules are tested here without a clock or a network, and both registries (in
 //! memory, and in Redis, where a scene is this struct as JSON) apply the very same rules.
@@ -12,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    protocol::{Application, BrowserInfo, BrowserKey, PushEvent, ScanToken, Ticket, User},
+    protocol::{Application, BrowserInfo, BrowserKey, PushEvent, Refusal, ScanToken, Ticket, User},
     server::{client::ClientKey, error::AppError, secret},
 };
 
@@ -49,7 +50,17 @@ enum Status {
     Scanned,
     Confirmed { ticket: Box<TicketState> },
     Cancelled,
+    Refused { reason: Refusal },
     Expired,
+}
+
+/// What the access rules need of a scene: whom the login is for and how it began.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// The OpenID client the login is for (its group rule applies).
+    pub client_id: Option<String>,
+    /// The invitation the login page came from (`/invite/<token>`), by its id.
+    pub invitation: Option<i64>,
 }
 
 /// What a scan gives the phone.
@@ -86,6 +97,9 @@ pub struct Scene {
     /// The application the login is for (OpenID), shown on the phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     application: Option<Box<Application>>,
+    /// The invitation the login page came from, by its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    invitation: Option<i64>,
     status: Status,
     scanner: Option<Box<Scanner>>,
     /// The latest event, for sockets that connect after it.
@@ -97,6 +111,7 @@ impl Scene {
         key: &BrowserKey,
         browser: BrowserInfo,
         application: Option<Application>,
+        invitation: Option<i64>,
         client: ClientKey,
         now: u64,
         ttl_ms: u64,
@@ -109,6 +124,7 @@ impl Scene {
             expires_at: now + ttl_ms,
             browser: Box::new(browser),
             application: application.map(Box::new),
+            invitation,
             status: Status::Waiting,
             scanner: None,
             event: None,
@@ -133,7 +149,16 @@ impl Scene {
             Status::Scanned => "scanned",
             Status::Confirmed { .. } => "confirmed",
             Status::Cancelled => "cancelled",
+            Status::Refused { .. } => "refused",
             Status::Expired => "expired",
+        }
+    }
+
+    /// Whom the login is for and how it began.
+    pub fn admission(&self) -> Admission {
+        Admission {
+            client_id: self.application.as_ref().map(|a| a.client_id.clone()),
+            invitation: self.invitation,
         }
     }
 
@@ -177,7 +202,7 @@ impl Scene {
             Status::Waiting if !self.watched => return self.counts_until(grace_ms),
             Status::Waiting | Status::Scanned => self.expires_at,
             Status::Confirmed { ticket, .. } => ticket.expires_at,
-            Status::Cancelled | Status::Expired => self.expires_at,
+            Status::Cancelled | Status::Refused { .. } | Status::Expired => self.expires_at,
         };
         finished + FINISHED_GRACE_MS
     }
@@ -254,6 +279,7 @@ impl Scene {
         match self.status {
             Status::Scanned => Ok((**scanner).clone()),
             Status::Confirmed { .. } => Err(AppError::AlreadyConfirmed),
+            Status::Refused { reason } => Err(AppError::Refused(reason)),
             _ => Err(AppError::AlreadyCancelled),
         }
     }
@@ -297,6 +323,22 @@ impl Scene {
         self.status = Status::Cancelled;
         self.event = Some(PushEvent::Cancelled);
         Ok(true)
+    }
+
+    /// The access rules turn away the WeChat user `openid`, who scanned (or is scanning)
+    /// this scene: nobody may log in with it any more, and the browser hears why. Only
+    /// while the scene is open, and not over another person's scan.
+    pub fn refuse(&mut self, openid: &str, reason: Refusal, now: u64) -> Result<(), AppError> {
+        self.check_open(now)?;
+        match (&self.status, &self.scanner) {
+            (Status::Waiting, _) => {}
+            (Status::Scanned, Some(scanner)) if scanner.openid == openid => {}
+            (Status::Refused { .. }, _) => return Ok(()),
+            _ => return Err(AppError::Conflict("this code was already used")),
+        }
+        self.status = Status::Refused { reason };
+        self.event = Some(PushEvent::Refused { reason });
+        Ok(())
     }
 
     /// The scanner of `scan_token` uploads their avatar: once per scan
@@ -362,7 +404,7 @@ mod tests {
 
     fn scene() -> Scene {
         let client = ClientKey::new("127.0.0.1".parse().unwrap(), 64);
-        Scene::new(&key("k"), browser(), None, client, NOW, TTL)
+        Scene::new(&key("k"), browser(), None, None, client, NOW, TTL)
     }
 
     fn user(id: i64) -> User {

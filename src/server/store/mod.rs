@@ -8,12 +8,14 @@
 //! migrations differ only where the dialects do, in `migrations/sqlite/` and
 //! `migrations/postgres/`, and run at start-up.
 
+pub mod access;
+pub mod audit;
 mod avatars;
 pub mod oidc;
 mod sessions;
 mod users;
 
-pub use sessions::{SessionPolicy, LAST_SEEN_RESOLUTION};
+pub use sessions::{SessionBrowser, SessionPolicy, LAST_SEEN_RESOLUTION};
 
 use std::{
     sync::{

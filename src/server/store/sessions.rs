@@ -11,6 +11,14 @@ use crate::{
 /// A session's last-seen time is kept to this precision: one write a minute at most.
 pub const LAST_SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 
+/// The browser a session was made in, as the console shows it.
+#[derive(Debug, Clone, Default)]
+pub struct SessionBrowser {
+    /// Its `User-Agent`, in words ("Chrome 131 on Windows 10").
+    pub user_agent: String,
+    pub ip: String,
+}
+
 /// The rules a session lives by.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
@@ -22,26 +30,41 @@ pub struct SessionPolicy {
 
 impl Store {
     /// Starts a session for `user_id`, whose scan was confirmed for the OpenID client
-    /// `confirmed_for` if the phone named one; returns the token for the cookie.
+    /// `confirmed_for` if the phone named one, in `browser`; returns the token for the
+    /// cookie.
     pub async fn create_session(
         &self,
         user_id: i64,
         policy: SessionPolicy,
         confirmed_for: Option<&str>,
     ) -> Result<String, AppError> {
+        self.create_session_in(user_id, policy, confirmed_for, &SessionBrowser::default())
+            .await
+    }
+
+    /// [`Self::create_session`], remembering the browser (for the console's list).
+    pub async fn create_session_in(
+        &self,
+        user_id: i64,
+        policy: SessionPolicy,
+        confirmed_for: Option<&str>,
+        browser: &SessionBrowser,
+    ) -> Result<String, AppError> {
         let _counted = self.start();
         let token = secret::token();
         let now = unix_now();
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at,
-                 confirmed_for)
-             VALUES ($1, $2, $3, $4, $3, $5)",
+                 confirmed_for, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $3, $5, $6, $7)",
         )
         .bind(secret::hash(&token).to_vec())
         .bind(user_id)
         .bind(now)
         .bind(now + policy.ttl.as_secs() as i64)
         .bind(confirmed_for)
+        .bind(&browser.user_agent)
+        .bind(&browser.ip)
         .execute(&self.pool)
         .await?;
         Ok(token)
@@ -73,7 +96,7 @@ impl Store {
                     sessions.created_at
              FROM sessions JOIN users ON users.id = sessions.user_id
              WHERE sessions.token_hash = $1 AND sessions.expires_at > $2
-                 AND sessions.last_seen_at > $3",
+                 AND sessions.last_seen_at > $3 AND users.disabled_at IS NULL",
         )
         .bind(hash.to_vec())
         .bind(now)

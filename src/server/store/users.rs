@@ -6,8 +6,8 @@ use sqlx::{any::AnyArguments, query::Query, Any, Row as _};
 
 use super::{unix_now, Dialect, Store};
 use crate::{
-    protocol::{Profile, User},
-    server::error::AppError,
+    protocol::{GrantSummary, Profile, User, UserQuery, UserSummary},
+    server::{audit::mask_openid, error::AppError, qr_image::rfc3339},
 };
 
 /// The one statement that makes a user (with its login's profile, so that the row is
@@ -305,6 +305,148 @@ impl Store {
             nickname,
             avatar_url,
         }))
+    }
+}
+
+/// A user row as the console lists it (groups and identities read after).
+type SummaryRow = (i64, String, String, Option<i64>, i64, Option<i64>);
+
+/// What the admin console reads of users.
+impl Store {
+    /// Users matching `query`, `per_page` a page, newest first, and how many match.
+    pub async fn list_users(
+        &self,
+        query: &UserQuery,
+        per_page: i64,
+    ) -> Result<(Vec<UserSummary>, i64), AppError> {
+        let search = query.search.trim();
+        let id: i64 = search.parse().unwrap_or(-1);
+        let pattern = format!(
+            "%{}%",
+            search
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        // Each filter is a condition true when it is unset: one statement for all.
+        let filter = "FROM users WHERE ($1 = '' OR users.id = $2 OR LOWER(users.nickname) LIKE LOWER($3) ESCAPE '\\')
+             AND ($4 = '' OR users.id IN (SELECT group_members.user_id FROM group_members
+                 JOIN access_groups ON access_groups.id = group_members.group_id
+                 WHERE access_groups.name = $4))
+             AND ($5 = '' OR ($5 = 'disabled' AND users.disabled_at IS NOT NULL)
+                 OR ($5 = 'enabled' AND users.disabled_at IS NULL)
+                 OR ($5 = 'admin' AND users.role = 'admin'))";
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {filter}"))
+            .bind(search)
+            .bind(id)
+            .bind(&pattern)
+            .bind(query.group.trim())
+            .bind(query.state.trim())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT users.id, users.nickname, users.role, users.disabled_at, users.created_at,
+                 (SELECT MAX(at) FROM audit_events WHERE audit_events.user_id = users.id
+                     AND audit_events.event = 'session_created')
+             {filter} ORDER BY users.id DESC LIMIT $6 OFFSET $7"
+        ))
+        .bind(search)
+        .bind(id)
+        .bind(&pattern)
+        .bind(query.group.trim())
+        .bind(query.state.trim())
+        .bind(per_page)
+        .bind((query.page.max(1) - 1) * per_page)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in rows {
+            users.push(self.summary(row).await?);
+        }
+        Ok((users, total))
+    }
+
+    /// One user as the console shows them.
+    pub async fn user_summary(&self, id: i64) -> Result<Option<UserSummary>, AppError> {
+        let row: Option<SummaryRow> = sqlx::query_as(
+            "SELECT users.id, users.nickname, users.role, users.disabled_at, users.created_at,
+                 (SELECT MAX(at) FROM audit_events WHERE audit_events.user_id = users.id
+                     AND audit_events.event = 'session_created')
+             FROM users WHERE users.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.summary(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn summary(
+        &self,
+        (id, nickname, role, disabled_at, created_at, last_login_at): SummaryRow,
+    ) -> Result<UserSummary, AppError> {
+        let identities: Vec<(String, String)> = sqlx::query_as(
+            "SELECT appid, openid FROM wechat_identities WHERE user_id = $1 ORDER BY appid",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(UserSummary {
+            id,
+            nickname,
+            admin: role == super::access::ADMIN,
+            disabled: disabled_at.is_some(),
+            created_at: rfc3339(created_at),
+            last_login_at: last_login_at.map(rfc3339),
+            groups: self.groups_of(id).await?,
+            identities: identities
+                .into_iter()
+                .map(|(appid, openid)| format!("{appid}: {}", mask_openid(&openid)))
+                .collect(),
+        })
+    }
+
+    /// The live sessions of `user_id`: (token hash, browser, ip, created, last seen).
+    #[allow(clippy::type_complexity)]
+    pub async fn sessions_of(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<(Vec<u8>, String, String, i64, i64)>, AppError> {
+        Ok(sqlx::query_as(
+            "SELECT token_hash, user_agent, ip, created_at, last_seen_at FROM sessions
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(unix_now())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The OpenID clients `user_id` has live tokens for.
+    pub async fn grants_of(&self, user_id: i64) -> Result<Vec<GrantSummary>, AppError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT client_id, MAX(expires_at), MAX(refresh) FROM (
+                 SELECT client_id, expires_at, CAST(0 AS BIGINT) AS refresh FROM oidc_tokens
+                 WHERE user_id = $1 AND expires_at > $2
+                 UNION ALL
+                 SELECT client_id, expires_at, CAST(1 AS BIGINT) AS refresh FROM oidc_refresh_tokens
+                 WHERE user_id = $1 AND expires_at > $2 AND used_at IS NULL
+             ) AS live GROUP BY client_id ORDER BY client_id",
+        )
+        .bind(user_id)
+        .bind(unix_now())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(client_id, until, refresh)| GrantSummary {
+                client_id,
+                until: rfc3339(until),
+                refresh_tokens: refresh != 0,
+            })
+            .collect())
     }
 }
 

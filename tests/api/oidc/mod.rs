@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 
 use crate::common::{
     eventually, eventually_within,
-    flow::{confirmed_ticket, cookie_pair},
-    services::free_port,
+    flow::cookie_pair,
+    services::{free_port, SharedDatabase},
     spawn_app_with_config, TestApp,
 };
 use openidconnect::{
@@ -19,6 +19,7 @@ use openidconnect::{
 };
 use serde_json::Value;
 
+mod access_denied;
 mod application;
 mod basic_op;
 mod oidcc_backchannel_rp_initiated_logout;
@@ -105,10 +106,7 @@ fn rp_http() -> impl Fn(
 
 /// A person logs in by scanning: the browser's session cookie.
 async fn scan_login(app: &TestApp, openid: &str, nickname: &str) -> String {
-    let (scene, key, ticket) = confirmed_ticket(app, openid, nickname).await;
-    let session = app.session(&scene, &ticket, &key).await;
-    assert_eq!(session.status, 200, "{}", session.body);
-    cookie_pair(session.set_cookie.as_deref().unwrap())
+    crate::common::flow::logged_in(app, openid, nickname).await
 }
 
 async fn get(app: &TestApp, url: &str, cookie: Option<&str>) -> reqwest::Response {
@@ -608,35 +606,6 @@ async fn two_instances_starting_at_once_agree_on_one_signing_key() {
         keys::active(&a).await.unwrap().kid,
         keys::active(&b).await.unwrap().kid
     );
-}
-
-/// A database two instances share: PostgreSQL's with the Redis + PostgreSQL backend, else
-/// an SQLite file of the test's own, deleted when dropped.
-struct SharedDatabase {
-    url: String,
-}
-
-impl SharedDatabase {
-    async fn new() -> Self {
-        let url = if crate::common::backend_is_redis_postgres() {
-            crate::common::services::shared_postgres_database().await
-        } else {
-            let file = std::env::temp_dir()
-                .join(format!("scanlogin-shared-{}.db", crate::common::flow::id()));
-            format!("sqlite://{}", file.display())
-        };
-        Self { url }
-    }
-}
-
-impl Drop for SharedDatabase {
-    fn drop(&mut self) {
-        if let Some(file) = self.url.strip_prefix("sqlite://") {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{file}{suffix}"));
-            }
-        }
-    }
 }
 
 #[tokio::test]

@@ -191,3 +191,40 @@ async fn a_client_that_refuses_a_logout_token_is_not_sent_it_again() {
     .await;
     assert_eq!(rp.received().len(), 1);
 }
+
+#[tokio::test]
+async fn disabling_a_user_tells_the_clients_of_each_of_their_sessions() {
+    let rp = receiver(&[]).await;
+    let (app, _file) = app_telling(&rp).await;
+    let cookie = scan_login(&app, "o-backchannel-disabled", "Gone").await;
+    let (_, id) = web_login_sid(&app, &cookie).await;
+    let admin = scan_login(&app, "o-backchannel-admin", "Admin").await;
+    let appid = scanlogin::server::wechat::simulator::DEMO_APPID;
+    let standing = |openid: &'static str| {
+        let app = &app;
+        async move {
+            app.store
+                .standing(appid, openid, None)
+                .await
+                .unwrap()
+                .unwrap()
+                .user_id
+        }
+    };
+    let admin_id = standing("o-backchannel-admin").await;
+    app.store.set_role(admin_id, true).await.unwrap();
+    let disabled = app
+        .post_raw(
+            "/api/admin/act",
+            "application/json",
+            serde_json::json!({"action": {"action": "disable_user",
+                "user_id": standing("o-backchannel-disabled").await}})
+            .to_string(),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    let claims = first_logout_claims(&app, &rp).await;
+    assert_eq!(claims["sid"], id["sid"]);
+    assert_eq!(claims["sub"], id["sub"]);
+}

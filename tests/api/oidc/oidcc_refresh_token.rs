@@ -184,14 +184,8 @@ async fn revoking_a_refresh_token_ends_its_family_and_introspection_knows_it() {
 #[tokio::test]
 async fn a_refresh_or_a_revocation_on_one_instance_holds_on_the_other() {
     // Two instances of one deployment: one database, and with Redis one Redis.
-    let database = SharedDatabase::new().await;
-    let redis = crate::common::backend_is_redis_postgres()
-        .then(crate::common::services::RedisServer::start);
-    let redis_url = redis.as_ref().map(|r| r.url());
-    let mut vars = vec![("SCANLOGIN_DATABASE_URL", database.url.as_str())];
-    if let Some(url) = &redis_url {
-        vars.push(("SCANLOGIN_REDIS_URL", url));
-    }
+    let stores = crate::common::services::SharedStores::new().await;
+    let vars = stores.vars();
     let (a, _file_a) = provider_app_with(OFFLINE, &vars).await;
     let (b, _file_b) = provider_app_with(OFFLINE, &vars).await;
     let cookie = scan_login(&a, "o-refresh-two", "Two").await;

@@ -1,0 +1,164 @@
+//! `/admin/users/<id>`: one user's groups, sessions, applications and recent audit
+//! entries, and what an administrator can do to them.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{failure, here, Console};
+use crate::{
+    api::admin_user,
+    components::admin_actions::{ActionButton, AddToGroup},
+    i18n::use_locale,
+    protocol::AdminAction,
+};
+
+#[component]
+pub fn AdminUserPage() -> impl IntoView {
+    let locale = use_locale();
+    let t = locale.admin();
+    let params = use_params_map();
+    let id = move || {
+        params.with(|p| {
+            p.get("id")
+                .and_then(|id| id.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
+    };
+    let detail = Resource::new(id, admin_user);
+    let here = here();
+    view! {
+        <Console heading=t.user>
+            <Suspense>
+                {move || {
+                    let here = here.clone();
+                    Suspend::new(async move {
+                        let d = match detail.await {
+                            Err(err) => return failure(t, &err),
+                            Ok(d) => d,
+                        };
+                        let user_id = d.user.id;
+                        let back = here.clone();
+                        let button = move |action: AdminAction, label: &'static str, testid: &str, danger: bool| {
+                            view! {
+                                <ActionButton
+                                    locale
+                                    action
+                                    label=label.to_owned()
+                                    here=here.clone()
+                                    testid=testid.to_owned()
+                                    danger
+                                />
+                            }
+                        };
+                        view! {
+                            <h2 data-testid="user-name">{d.user.nickname.clone()}" (#"{user_id}")"</h2>
+                            <dl class="admin-facts">
+                                <dt>{t.state}</dt>
+                                <dd data-testid="user-state">
+                                    {if d.user.disabled { t.disabled } else { t.enabled }}
+                                    {d.user.admin.then(|| format!(" · {}", t.admin))}
+                                </dd>
+                                <dt>{t.created}</dt><dd>{d.user.created_at.clone()}</dd>
+                                <dt>{t.last_login}</dt>
+                                <dd>{d.user.last_login_at.clone().unwrap_or_else(|| t.never.to_owned())}</dd>
+                                <dt>{t.identities}</dt><dd>{d.user.identities.join("; ")}</dd>
+                            </dl>
+                            <p class="admin-buttons">
+                                {if d.user.disabled {
+                                    button(AdminAction::EnableUser { user_id }, t.enable, "enable", false)
+                                } else {
+                                    button(AdminAction::DisableUser { user_id }, t.disable, "disable", true)
+                                }}
+                                {if d.user.admin {
+                                    button(AdminAction::SetAdmin { user_id, admin: false }, t.remove_admin, "remove-admin", false)
+                                } else {
+                                    button(AdminAction::SetAdmin { user_id, admin: true }, t.make_admin, "make-admin", false)
+                                }}
+                                {button(AdminAction::RevokeAllSessions { user_id }, t.revoke_all, "revoke-all", true)}
+                            </p>
+                            <h2>{t.groups}</h2>
+                            <ul data-testid="user-groups">
+                                {d.user.groups.iter().map(|name| {
+                                    let group = d.all_groups.iter().find(|g| &g.name == name).map(|g| g.id);
+                                    view! {
+                                        <li>
+                                            {name.clone()}" "
+                                            {group.map(|group_id| button(
+                                                AdminAction::SetMember { group_id, user_id, member: false },
+                                                t.remove_from_group,
+                                                &format!("remove-group-{name}"),
+                                                false,
+                                            ))}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            {(!d.all_groups.is_empty()).then(|| view! {
+                                <AddToGroup locale user_id groups=d.all_groups.clone() here=back.clone()/>
+                            })}
+                            <h2>{t.sessions}</h2>
+                            {if d.sessions.is_empty() {
+                                view! { <p>{t.no_sessions}</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="admin-table" data-testid="sessions">
+                                        <thead><tr>
+                                            <th scope="col">{t.browser}</th>
+                                            <th scope="col">{t.place}</th>
+                                            <th scope="col">{t.created}</th>
+                                            <th scope="col">{t.last_seen}</th>
+                                            <th scope="col"><span class="visually-hidden">{t.revoke}</span></th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {d.sessions.into_iter().map(|s| view! {
+                                                <tr>
+                                                    <td>{s.browser}{s.current.then_some(t.this_session)}</td>
+                                                    <td>{s.ip}</td>
+                                                    <td>{s.created_at}</td>
+                                                    <td>{s.last_seen_at}</td>
+                                                    <td>{button(
+                                                        AdminAction::RevokeSession { user_id, session: s.id.clone() },
+                                                        t.revoke,
+                                                        "revoke-session",
+                                                        false,
+                                                    )}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            }}
+                            <h2>{t.grants}</h2>
+                            {if d.grants.is_empty() {
+                                view! { <p>{t.no_grants}</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="admin-table">
+                                        <thead><tr>
+                                            <th scope="col">{t.client}</th>
+                                            <th scope="col">{t.until}</th>
+                                            <th scope="col">{t.refresh_tokens}</th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {d.grants.into_iter().map(|g| view! {
+                                                <tr>
+                                                    <td>{g.client_id}</td>
+                                                    <td>{g.until}</td>
+                                                    <td>{if g.refresh_tokens { "✓" } else { "" }}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            }}
+                            <h2>{t.recent}</h2>
+                            <super::audit::AuditTable entries=d.audit/>
+                            <p><a href=format!("/admin/audit?user={user_id}")>{t.audit}</a></p>
+                        }
+                            .into_any()
+                    })
+                }}
+            </Suspense>
+        </Console>
+    }
+}

@@ -1,0 +1,303 @@
+//! The audit trail: what happened to whom, by whom, from where. An append-only table
+//! (`store/audit.rs`), read and exported (CSV) in the admin console, purged by the
+//! housekeeping after `SCANLOGIN_AUDIT_RETENTION_DAYS`, and with `SCANLOGIN_AUDIT_LOG=1`
+//! also written to the log as a JSON line for a SIEM (target `scanlogin::audit`).
+//!
+//! Recording never fails the action it records: a person is not refused a login because
+//! the trail could not be written, which is logged as an error instead.
+
+use axum::http::{header, HeaderMap};
+
+use super::{
+    context::{AppState, Client},
+    store::{audit::AuditRow, unix_now},
+};
+
+/// What happened. Its name is the `event` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The phone confirmed a login.
+    LoginConfirmed,
+    /// The access rules refused a scan (`detail`: why).
+    LoginRefused,
+    /// The phone cancelled a login.
+    LoginCancelled,
+    /// A browser got a session from its ticket.
+    SessionCreated,
+    /// A session was ended: by its owner logging out, or by an administrator.
+    SessionRevoked,
+    /// The OpenID provider issued an authorization code.
+    CodeIssued,
+    /// The OpenID provider refused a client to a logged-in person (its group rule).
+    AccessDenied,
+    TokenIssued,
+    TokenRefreshed,
+    TokenRevoked,
+    UserDisabled,
+    UserEnabled,
+    AdminGranted,
+    AdminRevoked,
+    GroupCreated,
+    GroupRenamed,
+    GroupDeleted,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    InvitationCreated,
+    InvitationRevoked,
+    /// A login used an invitation (`detail`: its id).
+    InvitationUsed,
+    /// An administrator exported the audit trail.
+    AuditExported,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::LoginConfirmed => "login_confirmed",
+            Event::LoginRefused => "login_refused",
+            Event::LoginCancelled => "login_cancelled",
+            Event::SessionCreated => "session_created",
+            Event::SessionRevoked => "session_revoked",
+            Event::CodeIssued => "code_issued",
+            Event::AccessDenied => "access_denied",
+            Event::TokenIssued => "token_issued",
+            Event::TokenRefreshed => "token_refreshed",
+            Event::TokenRevoked => "token_revoked",
+            Event::UserDisabled => "user_disabled",
+            Event::UserEnabled => "user_enabled",
+            Event::AdminGranted => "admin_granted",
+            Event::AdminRevoked => "admin_revoked",
+            Event::GroupCreated => "group_created",
+            Event::GroupRenamed => "group_renamed",
+            Event::GroupDeleted => "group_deleted",
+            Event::GroupMemberAdded => "group_member_added",
+            Event::GroupMemberRemoved => "group_member_removed",
+            Event::InvitationCreated => "invitation_created",
+            Event::InvitationRevoked => "invitation_revoked",
+            Event::InvitationUsed => "invitation_used",
+            Event::AuditExported => "audit_exported",
+        }
+    }
+
+    /// Every event.
+    #[cfg(test)]
+    const ALL: [Event; 23] = [
+        Event::LoginConfirmed,
+        Event::LoginRefused,
+        Event::LoginCancelled,
+        Event::SessionCreated,
+        Event::SessionRevoked,
+        Event::CodeIssued,
+        Event::AccessDenied,
+        Event::TokenIssued,
+        Event::TokenRefreshed,
+        Event::TokenRevoked,
+        Event::UserDisabled,
+        Event::UserEnabled,
+        Event::AdminGranted,
+        Event::AdminRevoked,
+        Event::GroupCreated,
+        Event::GroupRenamed,
+        Event::GroupDeleted,
+        Event::GroupMemberAdded,
+        Event::GroupMemberRemoved,
+        Event::InvitationCreated,
+        Event::InvitationRevoked,
+        Event::InvitationUsed,
+        Event::AuditExported,
+    ];
+}
+
+/// Where a request came from, for its entries.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: String,
+    pub user_agent: String,
+    pub request_id: String,
+}
+
+impl Origin {
+    pub fn of(headers: &HeaderMap, client: Client) -> Self {
+        let text = |name: &header::HeaderName, max: usize| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(max).collect())
+                .unwrap_or_default()
+        };
+        Self {
+            ip: client.ip.to_string(),
+            user_agent: text(&header::USER_AGENT, 300),
+            request_id: text(&super::request_id::HEADER, 64),
+        }
+    }
+
+    /// The origin of a plain axum handler's request.
+    pub fn of_parts(state: &AppState, parts: &axum::http::request::Parts) -> Self {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
+        Self::of(&parts.headers, Client::resolve(state, &parts.headers, peer))
+    }
+}
+
+/// An entry to record: [`Entry::new`], then what applies.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    row: AuditRow,
+}
+
+impl Entry {
+    pub fn new(event: Event, origin: &Origin) -> Self {
+        Self {
+            row: AuditRow {
+                at: unix_now(),
+                event: event.as_str().to_owned(),
+                result: "ok".to_owned(),
+                ip: origin.ip.clone(),
+                user_agent: origin.user_agent.clone(),
+                request_id: origin.request_id.clone(),
+                ..AuditRow::default()
+            },
+        }
+    }
+
+    /// The person it concerns.
+    pub fn user(mut self, user_id: i64) -> Self {
+        self.row.user_id = Some(user_id);
+        self
+    }
+
+    /// The administrator who did it.
+    pub fn actor(mut self, actor_id: i64) -> Self {
+        self.row.actor_id = Some(actor_id);
+        self
+    }
+
+    /// A WeChat identity with no user (a refused stranger), masked.
+    pub fn wechat_identity(mut self, openid: &str) -> Self {
+        self.row.subject = mask_openid(openid);
+        self
+    }
+
+    pub fn client(mut self, client_id: &str) -> Self {
+        self.row.client_id = client_id.to_owned();
+        self
+    }
+
+    /// Refused, not done.
+    pub fn refused(mut self, why: &str) -> Self {
+        self.row.result = "refused".to_owned();
+        self.row.detail = why.to_owned();
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.row.detail = detail.into();
+        self
+    }
+}
+
+/// An openid as the console shows it: enough to tell two apart, not to use one.
+pub fn mask_openid(openid: &str) -> String {
+    let chars: Vec<char> = openid.chars().collect();
+    if chars.len() <= 8 {
+        return "…".to_owned();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 3..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Appends `entry` to the trail (and to the log, when asked).
+pub async fn record(state: &AppState, entry: Entry) {
+    let row = entry.row;
+    if state.config.audit.log {
+        log_line(&row);
+    }
+    if let Err(err) = state.store.append_audit(&row).await {
+        tracing::error!(%err, event = %row.event, "the audit trail could not be written");
+    }
+}
+
+/// An entry as a log line, each column a field (JSON with `SCANLOGIN_LOG_FORMAT=json`).
+fn log_line(row: &AuditRow) {
+    tracing::info!(
+        target: "scanlogin::audit",
+        event = %row.event,
+        result = %row.result,
+        actor_id = row.actor_id,
+        user_id = row.user_id,
+        subject = %row.subject,
+        client_id = %row.client_id,
+        ip = %row.ip,
+        user_agent = %row.user_agent,
+        request_id = %row.request_id,
+        detail = %row.detail,
+        "audit"
+    );
+}
+
+/// Deletes entries past the retention.
+pub async fn purge(state: &AppState) {
+    let before = unix_now() - i64::from(state.config.audit.retention_days) * 86_400;
+    if let Err(err) = state.store.purge_audit(before).await {
+        tracing::warn!(%err, "purging the audit trail failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_openid_is_masked_to_its_ends() {
+        assert_eq!(mask_openid("oABCdefghijkXYZ"), "oABC…XYZ");
+        assert_eq!(mask_openid("short"), "…");
+    }
+
+    #[test]
+    fn an_entry_is_a_json_line_with_every_column_for_a_siem() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let origin = Origin {
+            ip: "203.0.113.7".into(),
+            user_agent: "Chrome".into(),
+            request_id: "r-1".into(),
+        };
+        let entry = Entry::new(Event::UserDisabled, &origin).actor(1).user(2);
+        tracing::subscriber::with_default(subscriber, || log_line(&entry.row));
+        let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(logged.trim()).unwrap();
+        assert_eq!(line["target"], "scanlogin::audit");
+        let fields = &line["fields"];
+        assert_eq!(fields["event"], "user_disabled");
+        assert_eq!(fields["actor_id"], 1);
+        assert_eq!(fields["user_id"], 2);
+        assert_eq!(fields["ip"], "203.0.113.7");
+        assert_eq!(fields["request_id"], "r-1");
+    }
+
+    #[test]
+    fn the_console_offers_every_event_by_its_name() {
+        let names: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
+        assert_eq!(names, crate::protocol::AUDIT_EVENTS);
+    }
+}
