@@ -132,6 +132,7 @@ pub async fn users(state: &AppState, query: &UserQuery) -> Result<UserList, AppE
 }
 
 pub async fn user(state: &AppState, admin: &Admin, id: i64) -> Result<UserDetail, AppError> {
+    state.audit.flush().await;
     let user = state
         .store
         .user_summary(id)
@@ -302,7 +303,7 @@ pub async fn invite_from_command_line(
         ),
         ..AuditRow::default()
     };
-    store.append_audit(&row).await?;
+    store.append_audit(&[row]).await?;
     let origin = config
         .public_origin
         .clone()
@@ -337,6 +338,7 @@ pub async fn audit_entries(
     query: &AuditQuery,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, AppError> {
+    state.audit.flush().await;
     let filter = AuditFilter {
         user_id: query.user.trim().parse().ok(),
         event: Some(query.event.trim().to_owned()).filter(|e| !e.is_empty()),

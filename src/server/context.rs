@@ -53,6 +53,8 @@ pub struct AppStateInner {
     pub oidc_keys: Option<Arc<super::oidc::keys::PublishedKeys>>,
     /// The OpenID clients' secret checks, a few at a time.
     pub secret_checks: Arc<super::oidc::token::SecretChecks>,
+    /// Appends the audit trail's entries, in batches.
+    pub audit: super::audit::AuditWriter,
     /// Sends back-channel logout tokens to the OpenID clients.
     pub logout_sender: Arc<super::oidc::backchannel::LogoutSender>,
     /// Open-in-WeChat links made, and WeChat's refusals (see `open_link.rs`).

@@ -193,6 +193,7 @@ impl Application {
                 .as_ref()
                 .map(|p| Arc::new(super::oidc::keys::PublishedKeys::new(p.id_token_ttl))),
             secret_checks: Arc::new(super::oidc::token::SecretChecks::new()),
+            audit: super::audit::AuditWriter::start(store.clone()),
             logout_sender: Arc::new(
                 super::oidc::backchannel::LogoutSender::new(
                     config
@@ -272,6 +273,7 @@ impl Application {
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let _ = tokio::time::timeout_at(deadline, state.audit.flush()).await;
         let _ = tokio::time::timeout_at(deadline, state.store.close()).await;
         tracing::info!("stopped");
         served

@@ -36,25 +36,30 @@ pub struct AuditFilter {
 }
 
 impl Store {
-    pub async fn append_audit(&self, row: &AuditRow) -> Result<(), AppError> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, event, result, actor_id, user_id, subject, client_id,
-                 ip, user_agent, request_id, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(row.at)
-        .bind(&row.event)
-        .bind(&row.result)
-        .bind(row.actor_id)
-        .bind(row.user_id)
-        .bind(&row.subject)
-        .bind(&row.client_id)
-        .bind(&row.ip)
-        .bind(&row.user_agent)
-        .bind(&row.request_id)
-        .bind(&row.detail)
-        .execute(&self.pool)
-        .await?;
+    /// Appends `rows` in one transaction.
+    pub async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO audit_events (at, event, result, actor_id, user_id, subject,
+                     client_id, ip, user_agent, request_id, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(row.at)
+            .bind(&row.event)
+            .bind(&row.result)
+            .bind(row.actor_id)
+            .bind(row.user_id)
+            .bind(&row.subject)
+            .bind(&row.client_id)
+            .bind(&row.ip)
+            .bind(&row.user_agent)
+            .bind(&row.request_id)
+            .bind(&row.detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -111,7 +116,7 @@ mod tests {
                 user_id,
                 ..AuditRow::default()
             };
-            store.append_audit(&entry).await.unwrap();
+            store.append_audit(&[entry]).await.unwrap();
         }
         let all = store.audit(&AuditFilter::default(), 10, 0).await.unwrap();
         assert_eq!(
