@@ -167,6 +167,10 @@ pub struct AdminStrings {
     pub export_csv: &'static str,
     pub done: &'static str,
     pub none: &'static str,
+    pub error_not_found: &'static str,
+    pub error_conflict: &'static str,
+    pub error_malformed: &'static str,
+    pub error_failed: &'static str,
 }
 
 pub static ADMIN_ZH_CN: AdminStrings = AdminStrings {
@@ -245,6 +249,10 @@ pub static ADMIN_ZH_CN: AdminStrings = AdminStrings {
     export_csv: "导出 CSV",
     done: "已完成",
     none: "无",
+    error_not_found: "没有找到要操作的对象，可能已被删除。",
+    error_conflict: "无法执行：同名的用户组已存在，或这是最后一位管理员（请先设置另一位）。",
+    error_malformed: "填写的内容无效，请检查后重试。",
+    error_failed: "操作失败，请稍后重试。",
 };
 
 pub static ADMIN_EN: AdminStrings = AdminStrings {
@@ -323,6 +331,10 @@ pub static ADMIN_EN: AdminStrings = AdminStrings {
     export_csv: "Export CSV",
     done: "Done",
     none: "none",
+    error_not_found: "What you acted on was not found: it may have been deleted.",
+    error_conflict: "That cannot be done: a group of that name exists, or this is the last administrator (make another one first).",
+    error_malformed: "What was filled in is not valid: check it and try again.",
+    error_failed: "That did not work: try again shortly.",
 };
 
 /// Every text of the pages and the QR component.

@@ -64,6 +64,29 @@ pub async fn admin_invite(request: InvitationRequest) -> Result<InvitationLink, 
     .await
 }
 
+/// `POST /api/admin/new_invitation {}`: the invitation the console's form just made, once
+/// (its token comes in a cookie the form's answer set; this answer clears it).
+#[server(prefix = "/api/admin", endpoint = "new_invitation", input = server_fn::codec::Json)]
+pub async fn admin_new_invitation() -> Result<Option<InvitationLink>, ApiError> {
+    as_admin(|state, _, _| async move {
+        let (headers, _) = crate::server::context::request(&state).await?;
+        let link = crate::server::admin::new_invitation(&state, &headers);
+        if link.is_some() {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                let cleared = format!(
+                    "{}=; Path=/admin/invitations; Max-Age=0; HttpOnly; SameSite=Strict",
+                    crate::server::admin::NEW_INVITATION_COOKIE
+                );
+                if let Ok(value) = axum::http::HeaderValue::from_str(&cleared) {
+                    response.append_header(axum::http::header::SET_COOKIE, value);
+                }
+            }
+        }
+        Ok(link)
+    })
+    .await
+}
+
 /// `POST /api/admin/audit {"query":{"user","event","days","page"}}`.
 #[server(prefix = "/api/admin", endpoint = "audit", input = server_fn::codec::Json)]
 pub async fn admin_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {

@@ -84,6 +84,166 @@ pub async fn send_to_login(State(state): State<AppState>, req: Request, next: Ne
 
 pub use crate::protocol::AUDIT_CSV_PATH as CSV_PATH;
 
+/// Where the console's forms post.
+pub const FORM_PATH: &str = "/admin/act";
+
+/// The cookie that carries a new invitation's token to the page that shows it, once.
+pub const NEW_INVITATION_COOKIE: &str = "scanlogin_new_invitation";
+
+/// `POST /admin/act`: the console's forms (`application/x-www-form-urlencoded`), posted
+/// by plain HTML forms so that the console needs no WebAssembly. A plain axum handler,
+/// not a server function: it answers with a redirect back to the page (post, then
+/// redirect), `?error=<code>` when the action was refused, which the page words. A new
+/// invitation's token goes to the invitations page in a cookie that lives a minute, so
+/// that it is in no URL.
+pub async fn form_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    };
+    // Back to the console page the form is on, and nowhere else.
+    let back = field("back")
+        .filter(|b| {
+            (*b == "/admin" || b.starts_with("/admin/") || b.starts_with("/admin?"))
+                && !b.contains(['\\', '#'])
+                && !b.chars().any(|c| c.is_ascii_control())
+        })
+        .unwrap_or("/admin");
+    let back = back.split(['?']).next().unwrap_or("/admin").to_owned();
+    let done = async {
+        let admin = require(&state, &headers).await?;
+        let client = super::context::Client::resolve(&state, &headers, peer.ip());
+        let origin = Origin::of(&headers, client);
+        if field("action") == Some("invite") {
+            let request = InvitationRequest {
+                max_uses: field("max_uses").and_then(|v| v.parse().ok()).unwrap_or(0),
+                valid_days: field("valid_days").and_then(|v| v.parse().ok()).unwrap_or(0),
+                admin: field("admin") == Some("on"),
+                group_ids: fields
+                    .iter()
+                    .filter(|(k, _)| k == "group_id")
+                    .filter_map(|(_, v)| v.parse().ok())
+                    .collect(),
+                note: field("note").unwrap_or("").to_owned(),
+            };
+            let link = create_invitation(&state, &admin, &origin, &request).await?;
+            return Ok(Some(link.url));
+        }
+        let action = form_action(&field).ok_or_else(|| {
+            AppError::Malformed("not an action of the console".to_owned())
+        })?;
+        act(&state, &admin, &origin, &action).await?;
+        Ok::<_, AppError>(None)
+    };
+    match done.await {
+        Ok(None) => Redirect::to(&back).into_response(),
+        Ok(Some(url)) => {
+            let token = url.rsplit('/').next().unwrap_or_default();
+            let cookie = cookie::Cookie::build((NEW_INVITATION_COOKIE, token.to_owned()))
+                .path("/admin/invitations")
+                .http_only(true)
+                .same_site(cookie::SameSite::Strict)
+                .secure(state.secure_cookies)
+                .max_age(cookie::time::Duration::seconds(60))
+                .build();
+            let mut answer = Redirect::to("/admin/invitations").into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+                answer.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            answer
+        }
+        Err(AppError::NotLoggedIn) => {
+            let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        }
+        Err(AppError::NotAdmin) => AppError::NotAdmin.into_response(),
+        Err(err) => {
+            let code = form_error_code(&err);
+            err.record();
+            Redirect::to(&format!("{back}?error={code}")).into_response()
+        }
+    }
+}
+
+/// A refused action's code, as the console's pages word it.
+fn form_error_code(err: &AppError) -> &'static str {
+    match err {
+        AppError::StepUpNeeded => "step_up",
+        AppError::NotFound => "not_found",
+        AppError::Conflict(_) => "conflict",
+        AppError::Malformed(_) => "malformed",
+        _ => "failed",
+    }
+}
+
+/// The action a console form names (`action=` and its fields).
+fn form_action<'a>(field: &impl Fn(&str) -> Option<&'a str>) -> Option<AdminAction> {
+    let number = |name: &str| field(name).and_then(|v| v.parse::<i64>().ok());
+    let text = |name: &str| field(name).map(str::to_owned);
+    let yes = |name: &str| field(name) == Some("true");
+    Some(match field("action")? {
+        "disable_user" => AdminAction::DisableUser {
+            user_id: number("user_id")?,
+        },
+        "enable_user" => AdminAction::EnableUser {
+            user_id: number("user_id")?,
+        },
+        "set_admin" => AdminAction::SetAdmin {
+            user_id: number("user_id")?,
+            admin: yes("admin"),
+        },
+        "revoke_session" => AdminAction::RevokeSession {
+            user_id: number("user_id")?,
+            session: text("session")?,
+        },
+        "revoke_all_sessions" => AdminAction::RevokeAllSessions {
+            user_id: number("user_id")?,
+        },
+        "create_group" => AdminAction::CreateGroup { name: text("name")? },
+        "rename_group" => AdminAction::RenameGroup {
+            group_id: number("group_id")?,
+            name: text("name")?,
+        },
+        "delete_group" => AdminAction::DeleteGroup {
+            group_id: number("group_id")?,
+        },
+        "set_member" => AdminAction::SetMember {
+            group_id: number("group_id")?,
+            user_id: number("user_id")?,
+            member: yes("member"),
+        },
+        "revoke_invitation" => AdminAction::RevokeInvitation {
+            invitation_id: number("invitation_id")?,
+        },
+        _ => return None,
+    })
+}
+
+/// The invitation whose token the invitations page's cookie carries, once: its link.
+pub fn new_invitation(state: &AppState, headers: &HeaderMap) -> Option<InvitationLink> {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == NEW_INVITATION_COOKIE)?
+        .value()
+        .to_owned();
+    let token: crate::protocol::InvitationToken = token.parse().ok()?;
+    invitation_link(state, token.as_str()).ok()
+}
+
 /// `GET /admin/audit.csv?user=&event=&days=`: the audit trail as a file. A plain axum
 /// handler, not a server function: its answer is a CSV download, not JSON.
 pub async fn audit_csv_download(

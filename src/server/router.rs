@@ -146,6 +146,7 @@ server_functions!(
     crate::api::admin::AdminInvite,
     crate::api::admin::AdminAudit,
     crate::api::admin::AdminAct,
+    crate::api::admin::AdminNewInvitation,
 );
 
 #[cfg(test)]

@@ -439,3 +439,122 @@ async fn the_audit_trail_names_each_actor_and_exports_as_csv() {
     .await;
     assert_eq!(after.body[0]["actor_id"], admin_id);
 }
+
+/// A console form posted as a browser posts it (from our origin): the answer's status,
+/// `Location` and `Set-Cookie`.
+async fn post_form(
+    app: &TestApp,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> (u16, String, Option<String>) {
+    let mut req = app
+        .http
+        .post(app.url("/admin/act"))
+        .header("origin", format!("http://{}", app.addr))
+        .form(fields);
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    let res = req.send().await.unwrap();
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    (
+        res.status().as_u16(),
+        header("location").unwrap_or_default(),
+        header("set-cookie"),
+    )
+}
+
+#[tokio::test]
+async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
+    let app = spawn_app_with(&[]).await;
+    let (admin, _) = first_admin(&app, "o-form-admin").await;
+    let made = post_form(
+        &app,
+        Some(&admin),
+        &[("action", "create_group"), ("name", "ops"), ("back", "/admin/groups")],
+    )
+    .await;
+    assert_eq!((made.0, made.1.as_str()), (303, "/admin/groups"));
+    let groups = call(&app, Some(&admin), "groups", json!({})).await;
+    assert_eq!(groups.body[0]["name"], "ops");
+    // Back only to a console page.
+    let elsewhere = post_form(
+        &app,
+        Some(&admin),
+        &[("action", "create_group"), ("name", "x"), ("back", "https://evil.example/")],
+    )
+    .await;
+    assert_eq!(elsewhere.1, "/admin");
+    // A refusal comes back as ?error=, which the page words.
+    let taken = post_form(
+        &app,
+        Some(&admin),
+        &[("action", "create_group"), ("name", "ops"), ("back", "/admin/groups")],
+    )
+    .await;
+    assert_eq!(taken.1, "/admin/groups?error=conflict");
+    let page = app
+        .http
+        .get(app.url(&taken.1))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-testid=\"admin-error\""), "{page}");
+
+    // A new invitation's link is shown once, by the page the form goes back to.
+    let (status, to, set_cookie) = post_form(
+        &app,
+        Some(&admin),
+        &[("action", "invite"), ("max_uses", "2"), ("valid_days", "1"), ("back", "/admin/invitations")],
+    )
+    .await;
+    assert_eq!((status, to.as_str()), (303, "/admin/invitations"));
+    let flash = cookie_pair(&set_cookie.expect("the new invitation's cookie"));
+    let shown = app
+        .http
+        .get(app.url("/admin/invitations"))
+        .header("cookie", format!("{admin}; {flash}"))
+        .send()
+        .await
+        .unwrap();
+    let cleared = shown.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let page = shown.text().await.unwrap();
+    assert!(page.contains("/invite/"), "the link is on the page");
+
+    // A stale login: the sensitive action goes back with the way to a fresh scan.
+    logged_in(&app, "o-form-target", "Target").await;
+    let target = user_id(&app, "o-form-target").await;
+    let token = admin.split_once('=').unwrap().1;
+    app.store.backdate_session(token, 11 * 60).await.unwrap();
+    let back = format!("/admin/users/{target}");
+    let target_text = target.to_string();
+    let stale = post_form(
+        &app,
+        Some(&admin),
+        &[("action", "disable_user"), ("user_id", &target_text), ("back", &back)],
+    )
+    .await;
+    assert_eq!(stale.1, format!("{back}?error=step_up"));
+    let page = app.get_with_cookie(&stale.1, Some(&admin)).await;
+    assert_eq!(page.status, 200);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("data-testid=\"step-up\""), "{html}");
+
+    // Anyone else: refused, or sent to log in.
+    let person = logged_in(&app, "o-form-person", "Person").await;
+    let fields = [("action", "disable_user"), ("user_id", target_text.as_str()), ("back", "/admin")];
+    assert_eq!(post_form(&app, Some(&person), &fields).await.0, 403);
+    let anonymous = post_form(&app, None, &fields).await;
+    assert_eq!((anonymous.0, anonymous.1.as_str()), (303, "/login?next=%2Fadmin"));
+    let still = call(&app, Some(&admin), "user", json!({"id": target})).await;
+    assert_eq!(still.body["user"]["disabled"], false);
+}

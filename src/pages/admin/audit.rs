@@ -3,10 +3,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{failure, Console};
+use super::{escape, failure, Console};
 use crate::{
     api::admin_audit,
-    components::admin_actions::escape,
+    
     i18n::use_locale,
     protocol::{AuditEntry, AuditQuery},
 };

@@ -3,20 +3,18 @@
 
 use leptos::prelude::*;
 
-use super::{failure, here, Console};
-use crate::{
-    api::admin_groups,
-    components::admin_actions::{ActionButton, TextAction},
-    i18n::use_locale,
-    protocol::AdminAction,
+use super::{
+    escape, failure,
+    forms::{ActionForm, GroupNameForm},
+    path, Console,
 };
+use crate::{api::admin_groups, i18n::use_locale};
 
 #[component]
 pub fn AdminGroupsPage() -> impl IntoView {
-    let locale = use_locale();
-    let t = locale.admin();
+    let t = use_locale().admin();
     let groups = Resource::new(|| (), |_| admin_groups());
-    let here = here();
+    let here = path();
     view! {
         <Console heading=t.groups>
             <Suspense>
@@ -28,14 +26,11 @@ pub fn AdminGroupsPage() -> impl IntoView {
                             Ok(groups) => groups,
                         };
                         view! {
-                            <TextAction
-                                locale
-                                kind="create_group".to_owned()
-                                group_id=0
+                            <GroupNameForm
                                 value=String::new()
-                                label=t.create.to_owned()
+                                label=t.create
                                 field_label=t.new_group.to_owned()
-                                here=here.clone()
+                                back=here.clone()
                                 testid="create-group".to_owned()
                             />
                             <table class="admin-table" data-testid="groups">
@@ -48,26 +43,24 @@ pub fn AdminGroupsPage() -> impl IntoView {
                                 <tbody>
                                     {groups.into_iter().map(|g| view! {
                                         <tr data-testid=format!("group-{}", g.name)>
-                                            <td><a href=format!("/admin?group={}", crate::components::admin_actions::escape(&g.name))>{g.name.clone()}</a></td>
+                                            <td><a href=format!("/admin?group={}", escape(&g.name))>{g.name.clone()}</a></td>
                                             <td>{g.members}</td>
                                             <td>
-                                                <TextAction
-                                                    locale
-                                                    kind="rename_group".to_owned()
+                                                <GroupNameForm
                                                     group_id=g.id
                                                     value=g.name.clone()
-                                                    label=t.rename.to_owned()
+                                                    label=t.rename
                                                     field_label=format!("{} {}", t.rename, g.name)
-                                                    here=here.clone()
+                                                    back=here.clone()
                                                     testid=format!("rename-group-{}", g.id)
                                                 />
                                             </td>
                                             <td>
-                                                <ActionButton
-                                                    locale
-                                                    action=AdminAction::DeleteGroup { group_id: g.id }
-                                                    label=t.delete.to_owned()
-                                                    here=here.clone()
+                                                <ActionForm
+                                                    action="delete_group"
+                                                    fields=vec![("group_id", g.id.to_string())]
+                                                    label=t.delete
+                                                    back=here.clone()
                                                     testid=format!("delete-group-{}", g.id)
                                                     danger=true
                                                 />

@@ -2,38 +2,51 @@
 
 use leptos::prelude::*;
 
-use super::{failure, here, Console};
+use super::{
+    failure,
+    forms::{ActionForm, InvitationForm},
+    path, Console,
+};
 use crate::{
-    api::{admin_groups, admin_invitations},
-    components::admin_actions::{ActionButton, InvitationForm},
+    api::{admin_groups, admin_invitations, admin_new_invitation},
     i18n::use_locale,
-    protocol::AdminAction,
 };
 
 #[component]
 pub fn AdminInvitationsPage() -> impl IntoView {
-    let locale = use_locale();
-    let t = locale.admin();
+    let t = use_locale().admin();
     let data = Resource::new(
         || (),
         |_| async {
-            Ok::<_, crate::api::ApiError>((admin_groups().await?, admin_invitations().await?))
+            Ok::<_, crate::api::ApiError>((
+                admin_new_invitation().await?,
+                admin_groups().await?,
+                admin_invitations().await?,
+            ))
         },
     );
-    let here = here();
+    let here = path();
     view! {
         <Console heading=t.invitations>
             <Suspense>
                 {move || {
                     let here = here.clone();
                     Suspend::new(async move {
-                        let (groups, invitations) = match data.await {
+                        let (made, groups, invitations) = match data.await {
                             Err(err) => return failure(t, &err),
                             Ok(found) => found,
                         };
                         view! {
+                            {made.map(|link| view! {
+                                <section class="invitation-made" data-testid="invitation-made">
+                                    <h2>{t.invitation_link}</h2>
+                                    <p>{t.shown_once}</p>
+                                    <p><a data-testid="invitation-url" href=link.url.clone()>{link.url.clone()}</a></p>
+                                    <div class="invitation-qr" inner_html=link.qr_svg></div>
+                                </section>
+                            })}
                             <h2>{t.new_invitation}</h2>
-                            <InvitationForm locale groups here=here.clone()/>
+                            <InvitationForm t groups/>
                             <h2>{t.invitations}</h2>
                             <table class="admin-table" data-testid="invitations">
                                 <thead><tr>
@@ -57,13 +70,12 @@ pub fn AdminInvitationsPage() -> impl IntoView {
                                                     view! { {t.revoked} }.into_any()
                                                 } else {
                                                     view! {
-                                                        <ActionButton
-                                                            locale
-                                                            action=AdminAction::RevokeInvitation { invitation_id: i.id }
-                                                            label=t.revoke.to_owned()
-                                                            here=here.clone()
+                                                        <ActionForm
+                                                            action="revoke_invitation"
+                                                            fields=vec![("invitation_id", i.id.to_string())]
+                                                            label=t.revoke
+                                                            back=here.clone()
                                                             testid=format!("revoke-invitation-{}", i.id)
-                                                            danger=false
                                                         />
                                                     }.into_any()
                                                 }}

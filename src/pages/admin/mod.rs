@@ -5,6 +5,7 @@
 //! is the page's status (403), not a 200 with an error inside.
 
 pub mod audit;
+pub mod forms;
 pub mod groups;
 pub mod invitations;
 pub mod user;
@@ -30,10 +31,48 @@ pub fn here() -> String {
     "/admin".to_owned()
 }
 
-/// Every console page: its title, the console's navigation, and its content.
+/// `value` for a URL's query.
+pub fn escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The request's path (no query), where a form comes back to.
+pub fn path() -> String {
+    here().split('?').next().unwrap_or("/admin").to_owned()
+}
+
+/// Every console page: its title, the console's navigation, what became of the last
+/// action (`?error=` from the form's answer), and its content.
 #[component]
 pub fn Console(heading: &'static str, children: Children) -> impl IntoView {
     let t = use_locale().admin();
+    let error = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("error"));
+    let again = format!("/login?again=1&next={}", escape(&path()));
+    let said = error.map(|code| {
+        let words = match code.as_str() {
+            "step_up" => {
+                return view! {
+                    <p class="error" role="alert" data-testid="admin-error">
+                        {t.step_up}" "<a href=again data-testid="step-up">{t.step_up_link}</a>
+                    </p>
+                }
+                .into_any()
+            }
+            "not_found" => t.error_not_found,
+            "conflict" => t.error_conflict,
+            "malformed" => t.error_malformed,
+            _ => t.error_failed,
+        };
+        view! { <p class="error" role="alert" data-testid="admin-error">{words}</p> }.into_any()
+    });
     view! {
         <Title text=t.title/>
         <section class="card admin">
@@ -44,6 +83,7 @@ pub fn Console(heading: &'static str, children: Children) -> impl IntoView {
                 <a href="/admin/audit">{t.audit}</a>
             </nav>
             <h1>{heading}</h1>
+            {said}
             {children()}
         </section>
     }

@@ -4,18 +4,16 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{failure, here, Console};
-use crate::{
-    api::admin_user,
-    components::admin_actions::{ActionButton, AddToGroup},
-    i18n::use_locale,
-    protocol::AdminAction,
+use super::{
+    failure,
+    forms::{ActionForm, AddToGroupForm},
+    path, Console,
 };
+use crate::{api::admin_user, i18n::use_locale};
 
 #[component]
 pub fn AdminUserPage() -> impl IntoView {
-    let locale = use_locale();
-    let t = locale.admin();
+    let t = use_locale().admin();
     let params = use_params_map();
     let id = move || {
         params.with(|p| {
@@ -25,7 +23,7 @@ pub fn AdminUserPage() -> impl IntoView {
         })
     };
     let detail = Resource::new(id, admin_user);
-    let here = here();
+    let here = path();
     view! {
         <Console heading=t.user>
             <Suspense>
@@ -38,13 +36,14 @@ pub fn AdminUserPage() -> impl IntoView {
                         };
                         let user_id = d.user.id;
                         let back = here.clone();
-                        let button = move |action: AdminAction, label: &'static str, testid: &str, danger: bool| {
+                        let button = move |action: &'static str, mut fields: Vec<(&'static str, String)>, label: &'static str, testid: &str, danger: bool| {
+                            fields.push(("user_id", user_id.to_string()));
                             view! {
-                                <ActionButton
-                                    locale
+                                <ActionForm
                                     action
-                                    label=label.to_owned()
-                                    here=here.clone()
+                                    fields
+                                    label
+                                    back=here.clone()
                                     testid=testid.to_owned()
                                     danger
                                 />
@@ -65,16 +64,16 @@ pub fn AdminUserPage() -> impl IntoView {
                             </dl>
                             <p class="admin-buttons">
                                 {if d.user.disabled {
-                                    button(AdminAction::EnableUser { user_id }, t.enable, "enable", false)
+                                    button("enable_user", vec![], t.enable, "enable", false)
                                 } else {
-                                    button(AdminAction::DisableUser { user_id }, t.disable, "disable", true)
+                                    button("disable_user", vec![], t.disable, "disable", true)
                                 }}
                                 {if d.user.admin {
-                                    button(AdminAction::SetAdmin { user_id, admin: false }, t.remove_admin, "remove-admin", false)
+                                    button("set_admin", vec![("admin", "false".into())], t.remove_admin, "remove-admin", false)
                                 } else {
-                                    button(AdminAction::SetAdmin { user_id, admin: true }, t.make_admin, "make-admin", false)
+                                    button("set_admin", vec![("admin", "true".into())], t.make_admin, "make-admin", false)
                                 }}
-                                {button(AdminAction::RevokeAllSessions { user_id }, t.revoke_all, "revoke-all", true)}
+                                {button("revoke_all_sessions", vec![], t.revoke_all, "revoke-all", true)}
                             </p>
                             <h2>{t.groups}</h2>
                             <ul data-testid="user-groups">
@@ -84,7 +83,8 @@ pub fn AdminUserPage() -> impl IntoView {
                                         <li>
                                             {name.clone()}" "
                                             {group.map(|group_id| button(
-                                                AdminAction::SetMember { group_id, user_id, member: false },
+                                                "set_member",
+                                                vec![("group_id", group_id.to_string()), ("member", "false".into())],
                                                 t.remove_from_group,
                                                 &format!("remove-group-{name}"),
                                                 false,
@@ -94,7 +94,7 @@ pub fn AdminUserPage() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                             {(!d.all_groups.is_empty()).then(|| view! {
-                                <AddToGroup locale user_id groups=d.all_groups.clone() here=back.clone()/>
+                                <AddToGroupForm t user_id groups=d.all_groups.clone() back=back.clone()/>
                             })}
                             <h2>{t.sessions}</h2>
                             {if d.sessions.is_empty() {
@@ -117,7 +117,8 @@ pub fn AdminUserPage() -> impl IntoView {
                                                     <td>{s.created_at}</td>
                                                     <td>{s.last_seen_at}</td>
                                                     <td>{button(
-                                                        AdminAction::RevokeSession { user_id, session: s.id.clone() },
+                                                        "revoke_session",
+                                                        vec![("session", s.id.clone())],
                                                         t.revoke,
                                                         "revoke-session",
                                                         false,

@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{failure, Console};
+use super::{escape, failure, Console};
 use crate::{
-    api::admin_users, components::admin_actions::escape, i18n::use_locale, protocol::UserQuery,
+    api::admin_users,  i18n::use_locale, protocol::UserQuery,
 };
 
 #[component]
