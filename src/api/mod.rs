@@ -16,7 +16,8 @@ use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
 use serde::{Deserialize, Serialize};
 
 pub use admin::{
-    admin_act, admin_audit, admin_groups, admin_invitations, admin_invite, admin_user, admin_users,
+    admin_act, admin_audit, admin_groups, admin_invitations, admin_invite, admin_new_invitation,
+    admin_user, admin_users,
 };
 pub use demo::demo_login_code;
 pub use mp::{mp_cancel, mp_confirm, mp_scan};

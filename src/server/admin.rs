@@ -74,7 +74,8 @@ pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<Admin, App
 /// comes back here (any other refusal is the page's, 403, from its server function).
 pub async fn send_to_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let console = path == "/admin" || path.starts_with("/admin/");
+    let console = (path == "/admin" || path.starts_with("/admin/"))
+        && req.method() == axum::http::Method::GET;
     if console && session::token_from(&state, req.headers()).is_none() {
         let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
         return Redirect::to(&format!("/login?next={back}")).into_response();
@@ -127,7 +128,9 @@ pub async fn form_post(
         if field("action") == Some("invite") {
             let request = InvitationRequest {
                 max_uses: field("max_uses").and_then(|v| v.parse().ok()).unwrap_or(0),
-                valid_days: field("valid_days").and_then(|v| v.parse().ok()).unwrap_or(0),
+                valid_days: field("valid_days")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
                 admin: field("admin") == Some("on"),
                 group_ids: fields
                     .iter()
@@ -139,9 +142,8 @@ pub async fn form_post(
             let link = create_invitation(&state, &admin, &origin, &request).await?;
             return Ok(Some(link.url));
         }
-        let action = form_action(&field).ok_or_else(|| {
-            AppError::Malformed("not an action of the console".to_owned())
-        })?;
+        let action = form_action(&field)
+            .ok_or_else(|| AppError::Malformed("not an action of the console".to_owned()))?;
         act(&state, &admin, &origin, &action).await?;
         Ok::<_, AppError>(None)
     };
@@ -209,7 +211,9 @@ fn form_action<'a>(field: &impl Fn(&str) -> Option<&'a str>) -> Option<AdminActi
         "revoke_all_sessions" => AdminAction::RevokeAllSessions {
             user_id: number("user_id")?,
         },
-        "create_group" => AdminAction::CreateGroup { name: text("name")? },
+        "create_group" => AdminAction::CreateGroup {
+            name: text("name")?,
+        },
         "rename_group" => AdminAction::RenameGroup {
             group_id: number("group_id")?,
             name: text("name")?,

@@ -39,6 +39,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             super::admin::CSV_PATH,
             get(super::admin::audit_csv_download),
         )
+        .route(super::admin::FORM_PATH, post(super::admin::form_post))
         .merge(match &state.config.oidc {
             Some(provider) => super::oidc::router(provider),
             None => Router::new(),

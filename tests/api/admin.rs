@@ -475,7 +475,11 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
     let made = post_form(
         &app,
         Some(&admin),
-        &[("action", "create_group"), ("name", "ops"), ("back", "/admin/groups")],
+        &[
+            ("action", "create_group"),
+            ("name", "ops"),
+            ("back", "/admin/groups"),
+        ],
     )
     .await;
     assert_eq!((made.0, made.1.as_str()), (303, "/admin/groups"));
@@ -485,7 +489,11 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
     let elsewhere = post_form(
         &app,
         Some(&admin),
-        &[("action", "create_group"), ("name", "x"), ("back", "https://evil.example/")],
+        &[
+            ("action", "create_group"),
+            ("name", "x"),
+            ("back", "https://evil.example/"),
+        ],
     )
     .await;
     assert_eq!(elsewhere.1, "/admin");
@@ -493,7 +501,11 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
     let taken = post_form(
         &app,
         Some(&admin),
-        &[("action", "create_group"), ("name", "ops"), ("back", "/admin/groups")],
+        &[
+            ("action", "create_group"),
+            ("name", "ops"),
+            ("back", "/admin/groups"),
+        ],
     )
     .await;
     assert_eq!(taken.1, "/admin/groups?error=conflict");
@@ -513,7 +525,12 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
     let (status, to, set_cookie) = post_form(
         &app,
         Some(&admin),
-        &[("action", "invite"), ("max_uses", "2"), ("valid_days", "1"), ("back", "/admin/invitations")],
+        &[
+            ("action", "invite"),
+            ("max_uses", "2"),
+            ("valid_days", "1"),
+            ("back", "/admin/invitations"),
+        ],
     )
     .await;
     assert_eq!((status, to.as_str()), (303, "/admin/invitations"));
@@ -540,7 +557,11 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
     let stale = post_form(
         &app,
         Some(&admin),
-        &[("action", "disable_user"), ("user_id", &target_text), ("back", &back)],
+        &[
+            ("action", "disable_user"),
+            ("user_id", &target_text),
+            ("back", &back),
+        ],
     )
     .await;
     assert_eq!(stale.1, format!("{back}?error=step_up"));
@@ -551,10 +572,17 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
 
     // Anyone else: refused, or sent to log in.
     let person = logged_in(&app, "o-form-person", "Person").await;
-    let fields = [("action", "disable_user"), ("user_id", target_text.as_str()), ("back", "/admin")];
+    let fields = [
+        ("action", "disable_user"),
+        ("user_id", target_text.as_str()),
+        ("back", "/admin"),
+    ];
     assert_eq!(post_form(&app, Some(&person), &fields).await.0, 403);
     let anonymous = post_form(&app, None, &fields).await;
-    assert_eq!((anonymous.0, anonymous.1.as_str()), (303, "/login?next=%2Fadmin"));
+    assert_eq!(
+        (anonymous.0, anonymous.1.as_str()),
+        (303, "/login?next=%2Fadmin")
+    );
     let still = call(&app, Some(&admin), "user", json!({"id": target})).await;
     assert_eq!(still.body["user"]["disabled"], false);
 }

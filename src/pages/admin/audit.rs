@@ -6,7 +6,6 @@ use leptos_router::hooks::use_query_map;
 use super::{escape, failure, Console};
 use crate::{
     api::admin_audit,
-    
     i18n::use_locale,
     protocol::{AuditEntry, AuditQuery},
 };

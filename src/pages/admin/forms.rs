@@ -42,7 +42,11 @@ pub fn GroupNameForm(
     testid: String,
     back: String,
 ) -> impl IntoView {
-    let action = if group_id.is_some() { "rename_group" } else { "create_group" };
+    let action = if group_id.is_some() {
+        "rename_group"
+    } else {
+        "create_group"
+    };
     view! {
         <form method="post" action=ACTION class="admin-inline">
             <input type="hidden" name="action" value=action/>

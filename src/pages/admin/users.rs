@@ -4,9 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{escape, failure, Console};
-use crate::{
-    api::admin_users,  i18n::use_locale, protocol::UserQuery,
-};
+use crate::{api::admin_users, i18n::use_locale, protocol::UserQuery};
 
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
