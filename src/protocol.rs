@@ -138,12 +138,16 @@ checked_string!(
 /// Only the OpenID provider's authorization endpoint, with its query, or a page of the
 /// admin console (after the fresh scan that a sensitive action asks for).
 fn is_login_next(s: &str) -> bool {
-    let admin = s == "/admin" || s.starts_with("/admin/") || s.starts_with("/admin?");
     // No control character: one would make the redirect's `Location` an invalid header.
-    (s.starts_with("/oauth/authorize?") || admin)
+    (s.starts_with("/oauth/authorize?") || is_console_page(s))
         && !s.contains(['\\', '#'])
         && !s.chars().any(|c| c.is_ascii_control())
         && s.len() <= 4096
+}
+
+/// A page of the admin console, with or without a query.
+fn is_console_page(s: &str) -> bool {
+    s == "/admin" || s.starts_with("/admin/") || s.starts_with("/admin?")
 }
 
 checked_string!(
@@ -163,6 +167,12 @@ impl LoginNext {
         url::form_urlencoded::parse(query?.as_bytes())
             .find(|(name, _)| name == "next")
             .and_then(|(_, next)| next.parse().ok())
+    }
+
+    /// The path of the console page this is, without its query; `None` for an
+    /// authorization request.
+    pub fn console_page(&self) -> Option<&str> {
+        is_console_page(&self.0).then(|| self.0.split('?').next().unwrap_or("/admin"))
     }
 
     /// The `client_id` of the authorization request.
@@ -666,10 +676,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_login_goes_on_only_to_the_authorization_endpoint() {
-        assert!("/oauth/authorize?client_id=a".parse::<LoginNext>().is_ok());
+    fn a_login_goes_on_only_to_the_authorization_endpoint_or_the_console() {
+        let authorize: LoginNext = "/oauth/authorize?client_id=a".parse().unwrap();
+        assert_eq!(authorize.console_page(), None);
+        let console: LoginNext = "/admin/users?q=x".parse().unwrap();
+        assert_eq!(console.console_page(), Some("/admin/users"));
         for bad in [
             "/",
+            "/administrator",
+            "/admin#x",
             "//evil.example/oauth/authorize?",
             "https://evil.example/",
             "/oauth/authorizex",

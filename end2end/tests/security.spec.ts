@@ -11,7 +11,7 @@ test("pages carry security headers and a nonce CSP that hydration satisfies", as
   const headers = response!.headers();
   expect(headers["x-frame-options"]).toBe("DENY");
   expect(headers["x-content-type-options"]).toBe("nosniff");
-  expect(headers["referrer-policy"]).toBe("no-referrer");
+  expect(headers["referrer-policy"]).toBe("same-origin");
   const csp = headers["content-security-policy"];
   expect(csp).toContain("frame-ancestors 'none'");
   const nonce = csp.match(/'nonce-([^']+)'/)?.[1];

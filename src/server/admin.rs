@@ -114,13 +114,9 @@ pub async fn form_post(
     };
     // Back to the console page the form is on, and nowhere else.
     let back = field("back")
-        .filter(|b| {
-            (*b == "/admin" || b.starts_with("/admin/") || b.starts_with("/admin?"))
-                && !b.contains(['\\', '#'])
-                && !b.chars().any(|c| c.is_ascii_control())
-        })
-        .unwrap_or("/admin");
-    let back = back.split(['?']).next().unwrap_or("/admin").to_owned();
+        .and_then(|b| b.parse::<crate::protocol::LoginNext>().ok())
+        .and_then(|b| b.console_page().map(str::to_owned))
+        .unwrap_or_else(|| "/admin".to_owned());
     let done = async {
         let admin = require(&state, &headers).await?;
         let client = super::context::Client::resolve(&state, &headers, peer.ip());

@@ -331,32 +331,15 @@ mod tests {
 
     #[test]
     fn an_entry_is_a_json_line_with_every_column_for_a_siem() {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone, Default)]
-        struct Lines(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || writer.clone())
-            .finish();
         let origin = Origin {
             ip: "203.0.113.7".into(),
             user_agent: "Chrome".into(),
             request_id: "r-1".into(),
         };
         let entry = Entry::new(Event::UserDisabled, &origin).actor(1).user(2);
-        tracing::subscriber::with_default(subscriber, || log_line(&entry.row));
-        let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let logged = crate::server::telemetry::logged_while(tracing::Level::INFO, true, || {
+            log_line(&entry.row)
+        });
         let line: serde_json::Value = serde_json::from_str(logged.trim()).unwrap();
         assert_eq!(line["target"], "scanlogin::audit");
         let fields = &line["fields"];

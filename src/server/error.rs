@@ -409,35 +409,13 @@ pub fn log_failure(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tower_http::classify::ServerErrorsFailureClass;
 
     use super::*;
 
     /// The lines logged at ERROR while `f` runs on this thread.
     fn errors_logged(f: impl FnOnce()) -> String {
-        #[derive(Clone, Default)]
-        struct Lines(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::ERROR)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let logged = lines.0.lock().unwrap().clone();
-        String::from_utf8(logged).unwrap()
+        crate::server::telemetry::logged_while(tracing::Level::ERROR, false, f)
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub async fn exchange_ticket(
     };
     let token = state
         .store
-        .create_session_in(
+        .create_session(
             user.id,
             state.config.sessions,
             redeemed.application.as_deref(),
@@ -133,26 +133,22 @@ pub async fn logout(
     origin: &Origin,
 ) -> Result<HeaderValue, AppError> {
     if let Some(token) = token_from(state, headers) {
-        if let Some(user) = state
-            .store
-            .session_user(&token, state.config.sessions)
-            .await?
-        {
+        if let Some(user_id) = end(state, &token).await? {
             let entry = Entry::new(Event::SessionRevoked, origin)
-                .user(user.id)
+                .user(user_id)
                 .detail("logged out");
             audit::record(state, entry).await;
         }
-        end(state, &token).await?;
     }
     Ok(cookie(state, String::new(), cookie::time::Duration::ZERO))
 }
 
-/// Ends the session of `token`, and has the applications it logged in to told.
-async fn end(state: &AppState, token: &str) -> Result<(), AppError> {
-    state.store.delete_session(token).await?;
+/// Ends the session of `token`, and has the applications it logged in to told. Returns
+/// its user, if it was a session.
+async fn end(state: &AppState, token: &str) -> Result<Option<i64>, AppError> {
+    let user_id = state.store.delete_session(token).await?;
     tell_applications(state, &sid_of(token)).await;
-    Ok(())
+    Ok(user_id)
 }
 
 /// Has the applications the login session `sid` logged in to told that it ended (sessions

@@ -52,3 +52,35 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+/// What `f` logs on this thread at `level` and above, for the tests of what is logged: as
+/// JSON lines when `json` (as `SCANLOGIN_LOG_FORMAT=json` writes them), else as text.
+#[cfg(test)]
+pub(crate) fn logged_while(level: tracing::Level, json: bool, f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(move || writer.clone())
+        .with_ansi(false);
+    if json {
+        tracing::subscriber::with_default(builder.json().finish(), f);
+    } else {
+        tracing::subscriber::with_default(builder.finish(), f);
+    }
+    let logged = lines.0.lock().unwrap().clone();
+    String::from_utf8(logged).unwrap()
+}

@@ -3,10 +3,10 @@
 //! user behind; an invitation admits its holder, as many times as it says, with its
 //! groups.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::{
-    flow::{expect_event, id, logged_in, pushed_ticket, Answer},
+    flow::{expect_event, finish_login, id, logged_in, scan_from_page, ScannedPage},
     spawn_app_with, TestApp,
 };
 use scanlogin::server::{
@@ -14,42 +14,18 @@ use scanlogin::server::{
     wechat::simulator::DEMO_APPID,
 };
 
-/// A browser's page for a code (with `invitation`, if given) and its socket; the scan of
-/// `openid`, answered.
-async fn scan_from_page(
-    app: &TestApp,
-    openid: &str,
-    invitation: Option<&str>,
-) -> (String, String, crate::common::flow::Socket, Answer) {
-    let (scene, key) = (id(), id());
-    let mut asked = json!({"scene": scene, "key": key});
-    if let Some(token) = invitation {
-        asked["invitation"] = Value::from(token);
-    }
-    let code = app.post_json("/miniapp/getwxacodeunlimit", asked).await;
-    assert_eq!(code.status, 200, "{}", code.body);
-    let socket = app.hello(&scene, &key).await;
-    let login_code = app.wx_login(openid).await;
-    let scanned = app.scan(&scene, &login_code).await;
-    (scene, key, socket, scanned)
-}
-
 /// A refused scan: 403 with `reason` on the phone, the same reason in the browser, and no
 /// user for `openid`.
 async fn assert_refused(app: &TestApp, openid: &str, invitation: Option<&str>, reason: &str) {
-    let (_, _, mut socket, scanned) = scan_from_page(app, openid, invitation).await;
+    let ScannedPage {
+        mut socket,
+        scanned,
+        ..
+    } = scan_from_page(app, openid, invitation).await;
     assert_eq!(scanned.status, 403, "{}", scanned.body);
     assert_eq!(scanned.body["data"]["refusal"], reason);
     assert!(scanned.body["data"].get("scan_token").is_none());
     assert_eq!(expect_event(&mut socket, "refused").await["reason"], reason);
-}
-
-async fn is_known(app: &TestApp, openid: &str) -> bool {
-    app.store
-        .standing(DEMO_APPID, openid, None)
-        .await
-        .unwrap()
-        .is_some()
 }
 
 async fn invitation(app: &TestApp, max_uses: i64, group: Option<&str>) -> String {
@@ -68,27 +44,12 @@ async fn invitation(app: &TestApp, max_uses: i64, group: Option<&str>) -> String
     app.store.create_invitation(&new).await.unwrap().1
 }
 
-/// The whole login of a scan that was admitted.
-async fn finish_login(
-    app: &TestApp,
-    (scene, key, mut socket, scanned): (String, String, crate::common::flow::Socket, Answer),
-) -> String {
-    assert_eq!(scanned.status, 200, "{}", scanned.body);
-    let token = scanned.body["data"]["scan_token"].as_str().unwrap();
-    let confirmed = app.confirm(&scene, token, "Invited").await;
-    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
-    let ticket = pushed_ticket(&mut socket).await;
-    let session = app.session(&scene, &ticket, &key).await;
-    assert_eq!(session.status, 200, "{}", session.body);
-    crate::common::flow::cookie_pair(session.set_cookie.as_deref().unwrap())
-}
-
 #[tokio::test]
 async fn by_invitation_a_stranger_is_refused_and_a_known_user_logs_in() {
     let app = spawn_app_with(&[("SCANLOGIN_SIGNUP", "invite")]).await;
     assert_refused(&app, "o-stranger", None, "not_invited").await;
     assert!(
-        !is_known(&app, "o-stranger").await,
+        app.user_id("o-stranger").await.is_none(),
         "no user for a refused stranger"
     );
     app.store
@@ -103,18 +64,13 @@ async fn an_invitation_admits_as_many_people_as_it_says_with_its_groups() {
     let app = spawn_app_with(&[("SCANLOGIN_SIGNUP", "invite")]).await;
     let token = invitation(&app, 1, Some("staff")).await;
     let page = scan_from_page(&app, "o-invited", Some(&token)).await;
-    let cookie = finish_login(&app, page).await;
+    let cookie = finish_login(&app, page, "Invited").await;
     assert_eq!(
         app.get_with_cookie("/api/me", Some(&cookie)).await.status,
         200
     );
-    let user = app
-        .store
-        .standing(DEMO_APPID, "o-invited", None)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(app.store.groups_of(user.user_id).await.unwrap(), ["staff"]);
+    let user = app.user_id("o-invited").await.unwrap();
+    assert_eq!(app.store.groups_of(user).await.unwrap(), ["staff"]);
     // Used up: its page says so at once, and no one else gets in with it.
     let again = app
         .post_json(
@@ -133,19 +89,19 @@ async fn two_people_racing_for_an_invitations_last_use_let_in_one() {
     let token = invitation(&app, 1, None).await;
     // Both scan while it can still be used; the first to confirm spends it.
     let first = scan_from_page(&app, "o-first", Some(&token)).await;
-    let (scene, _, mut socket, scanned) = scan_from_page(&app, "o-late", Some(&token)).await;
-    assert_eq!(scanned.status, 200, "{}", scanned.body);
-    finish_login(&app, first).await;
-    let late_token = scanned.body["data"]["scan_token"].as_str().unwrap();
-    let confirmed = app.confirm(&scene, late_token, "Late").await;
+    let mut late = scan_from_page(&app, "o-late", Some(&token)).await;
+    assert_eq!(late.scanned.status, 200, "{}", late.scanned.body);
+    finish_login(&app, first, "Invited").await;
+    let late_token = late.scanned.body["data"]["scan_token"].as_str().unwrap();
+    let confirmed = app.confirm(&late.scene, late_token, "Late").await;
     assert_eq!(confirmed.status, 403, "{}", confirmed.body);
     assert_eq!(confirmed.body["data"]["refusal"], "invitation_invalid");
-    expect_event(&mut socket, "scanned").await;
+    expect_event(&mut late.socket, "scanned").await;
     assert_eq!(
-        expect_event(&mut socket, "refused").await["reason"],
+        expect_event(&mut late.socket, "refused").await["reason"],
         "invitation_invalid"
     );
-    assert!(!is_known(&app, "o-late").await);
+    assert!(app.user_id("o-late").await.is_none());
 }
 
 #[tokio::test]
@@ -159,5 +115,5 @@ async fn closed_admits_known_users_and_an_administrators_invitation_only() {
     assert_refused(&app, "o-outsider", None, "closed").await;
     let plain = invitation(&app, 5, None).await;
     assert_refused(&app, "o-outsider", Some(&plain), "closed").await;
-    assert!(!is_known(&app, "o-outsider").await);
+    assert!(app.user_id("o-outsider").await.is_none());
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     config_with,
-    flow::{cookie_pair, expect_event, id, logged_in, pushed_ticket, Answer},
+    flow::{cookie_pair, expect_event, finish_login, logged_in, scan_from_page, Answer},
     services::SharedStores,
     spawn_app_with, spawn_app_with_config, TestApp,
 };
@@ -27,30 +27,9 @@ async fn first_admin(app: &TestApp, openid: &str) -> (String, i64) {
     .await
     .unwrap();
     let token = url.rsplit('/').next().unwrap();
-    let (scene, key) = (id(), id());
-    let code = app
-        .post_json(
-            "/miniapp/getwxacodeunlimit",
-            json!({"scene": scene, "key": key, "invitation": token}),
-        )
-        .await;
-    assert_eq!(code.status, 200, "{}", code.body);
-    let mut socket = app.hello(&scene, &key).await;
-    let scan_token = app.scan_as(&scene, openid).await;
-    assert_eq!(app.confirm(&scene, &scan_token, "Admin").await.status, 200);
-    let ticket = pushed_ticket(&mut socket).await;
-    let session = app.session(&scene, &ticket, &key).await;
-    let cookie = cookie_pair(session.set_cookie.as_deref().unwrap());
-    (cookie, user_id(app, openid).await)
-}
-
-async fn user_id(app: &TestApp, openid: &str) -> i64 {
-    app.store
-        .standing(DEMO_APPID, openid, None)
-        .await
-        .unwrap()
-        .unwrap()
-        .user_id
+    let page = scan_from_page(app, openid, Some(token)).await;
+    let cookie = finish_login(app, page, "Admin").await;
+    (cookie, app.user_id(openid).await.unwrap())
 }
 
 /// A console server function, as the console's page calls it (JSON, from our origin).
@@ -113,7 +92,7 @@ async fn every_console_page_and_function_is_refused_to_a_non_admin_and_to_no_ses
     let app = spawn_app_with(&[]).await;
     let (admin, _) = first_admin(&app, "o-root").await;
     let person = logged_in(&app, "o-person", "Person").await;
-    let victim = user_id(&app, "o-root").await;
+    let victim = app.user_id("o-root").await.unwrap();
     for (endpoint, body) in every_function(victim) {
         let refused = call(&app, Some(&person), endpoint, body.clone()).await;
         assert_eq!(refused.status, 403, "{endpoint} {body}: {}", refused.body);
@@ -170,7 +149,7 @@ async fn a_person_cannot_read_another_persons_sessions_by_id() {
     let app = spawn_app_with(&[]).await;
     let _other = logged_in(&app, "o-other", "Other").await;
     let me = logged_in(&app, "o-me", "Me").await;
-    let other = user_id(&app, "o-other").await;
+    let other = app.user_id("o-other").await.unwrap();
     let read = call(&app, Some(&me), "user", json!({"id": other})).await;
     assert_eq!(read.status, 403, "{}", read.body);
     assert!(read.body.get("sessions").is_none());
@@ -181,7 +160,7 @@ async fn a_stale_admin_session_cannot_do_sensitive_things_without_a_fresh_scan()
     let app = spawn_app_with(&[]).await;
     let (admin, _) = first_admin(&app, "o-stale-admin").await;
     logged_in(&app, "o-target", "Target").await;
-    let target = user_id(&app, "o-target").await;
+    let target = app.user_id("o-target").await.unwrap();
     let token = admin.split_once('=').unwrap().1;
     app.store.backdate_session(token, 11 * 60).await.unwrap();
     for action in [
@@ -227,7 +206,7 @@ async fn the_last_administrator_cannot_be_disabled_or_demoted() {
     }
     // With a second administrator, the first may step down.
     logged_in(&app, "o-second-admin", "Second").await;
-    let second = user_id(&app, "o-second-admin").await;
+    let second = app.user_id("o-second-admin").await.unwrap();
     let made = act(
         &app,
         &admin,
@@ -262,7 +241,7 @@ async fn disabling_a_user_ends_their_sessions_on_every_instance_and_refuses_thei
     let (admin, _) = first_admin(&a, "o-admin").await;
     let on_a = logged_in(&a, "o-leaver", "Leaver").await;
     let on_b = logged_in(&b, "o-leaver", "Leaver").await;
-    let leaver = user_id(&a, "o-leaver").await;
+    let leaver = a.user_id("o-leaver").await.unwrap();
 
     let done = act(
         &a,
@@ -279,14 +258,11 @@ async fn disabling_a_user_ends_their_sessions_on_every_instance_and_refuses_thei
 
     // Their next scan, on either instance, is refused with the reason.
     for app in [&a, &b] {
-        let (scene, key) = (id(), id());
-        assert_eq!(app.code(&scene, &key).await.status, 200);
-        let mut socket = app.hello(&scene, &key).await;
-        let scanned = app.scan(&scene, &app.wx_login("o-leaver").await).await;
-        assert_eq!(scanned.status, 403, "{}", scanned.body);
-        assert_eq!(scanned.body["data"]["refusal"], "disabled");
+        let mut page = scan_from_page(app, "o-leaver", None).await;
+        assert_eq!(page.scanned.status, 403, "{}", page.scanned.body);
+        assert_eq!(page.scanned.body["data"]["refusal"], "disabled");
         assert_eq!(
-            expect_event(&mut socket, "refused").await["reason"],
+            expect_event(&mut page.socket, "refused").await["reason"],
             "disabled"
         );
     }
@@ -308,7 +284,7 @@ async fn an_administrator_ends_one_session_of_a_user_or_all() {
     let (admin, _) = first_admin(&app, "o-admin-sessions").await;
     let first = logged_in(&app, "o-many-sessions", "Many").await;
     let second = logged_in(&app, "o-many-sessions", "Many").await;
-    let id = user_id(&app, "o-many-sessions").await;
+    let id = app.user_id("o-many-sessions").await.unwrap();
     let detail = call(&app, Some(&admin), "user", json!({"id": id})).await;
     let sessions = detail.body["sessions"].as_array().unwrap().clone();
     assert_eq!(sessions.len(), 2, "{}", detail.body);
@@ -352,12 +328,8 @@ async fn the_audit_trail_names_each_actor_and_exports_as_csv() {
     let app = spawn_app_with(&[("SCANLOGIN_SIGNUP", "invite")]).await;
     let (admin, admin_id) = first_admin(&app, "o-auditor").await;
     // A refused stranger, a group, a member disabled.
-    let (scene, key) = (id(), id());
-    app.code(&scene, &key).await;
-    let refused = app
-        .scan(&scene, &app.wx_login("o-refused-stranger").await)
-        .await;
-    assert_eq!(refused.status, 403);
+    let refused = scan_from_page(&app, "o-refused-stranger", None).await;
+    assert_eq!(refused.scanned.status, 403);
     act(
         &app,
         &admin,
@@ -368,7 +340,7 @@ async fn the_audit_trail_names_each_actor_and_exports_as_csv() {
         .upsert_user(DEMO_APPID, "o-audited", None, None)
         .await
         .unwrap();
-    let audited = user_id(&app, "o-audited").await;
+    let audited = app.user_id("o-audited").await.unwrap();
     act(
         &app,
         &admin,
@@ -549,7 +521,7 @@ async fn the_consoles_forms_post_then_go_back_and_say_what_was_refused() {
 
     // A stale login: the sensitive action goes back with the way to a fresh scan.
     logged_in(&app, "o-form-target", "Target").await;
-    let target = user_id(&app, "o-form-target").await;
+    let target = app.user_id("o-form-target").await.unwrap();
     let token = admin.split_once('=').unwrap().1;
     app.store.backdate_session(token, 11 * 60).await.unwrap();
     let back = format!("/admin/users/{target}");

@@ -172,6 +172,54 @@ pub async fn logged_in(app: &TestApp, openid: &str, nickname: &str) -> String {
     cookie_pair(session.set_cookie.as_deref().unwrap())
 }
 
+/// A login page's state after a scan: its scene, key and socket, and the phone's answer.
+pub struct ScannedPage {
+    pub scene: String,
+    pub key: String,
+    pub socket: Socket,
+    pub scanned: Answer,
+}
+
+/// A browser's page for a code (with `invitation`, if given) and its socket; then the
+/// scan of `openid`, answered but not yet confirmed.
+pub async fn scan_from_page(app: &TestApp, openid: &str, invitation: Option<&str>) -> ScannedPage {
+    let (scene, key) = (id(), id());
+    let mut asked = json!({"scene": scene, "key": key});
+    if let Some(token) = invitation {
+        asked["invitation"] = Value::from(token);
+    }
+    let code = app.post_json("/miniapp/getwxacodeunlimit", asked).await;
+    assert_eq!(code.status, 200, "{}", code.body);
+    let socket = app.hello(&scene, &key).await;
+    let login_code = app.wx_login(openid).await;
+    let scanned = app.scan(&scene, &login_code).await;
+    ScannedPage {
+        scene,
+        key,
+        socket,
+        scanned,
+    }
+}
+
+/// The rest of an admitted scan's login: confirmed as `nickname`, the ticket exchanged.
+/// Returns the session cookie's `name=value`.
+pub async fn finish_login(app: &TestApp, page: ScannedPage, nickname: &str) -> String {
+    let ScannedPage {
+        scene,
+        key,
+        mut socket,
+        scanned,
+    } = page;
+    assert_eq!(scanned.status, 200, "{}", scanned.body);
+    let token = scanned.body["data"]["scan_token"].as_str().unwrap();
+    let confirmed = app.confirm(&scene, token, nickname).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let ticket = pushed_ticket(&mut socket).await;
+    let session = app.session(&scene, &ticket, &key).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    cookie_pair(session.set_cookie.as_deref().unwrap())
+}
+
 /// The ticket of the `confirmed` event a socket hears next. A socket hears the latest
 /// state: one that subscribed after the scan hears `confirmed` alone (the hello is not
 /// acknowledged), an earlier one `scanned` first.

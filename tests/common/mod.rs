@@ -36,6 +36,16 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// The user the demo WeChat identity `openid` belongs to, if it has logged in.
+    pub async fn user_id(&self, openid: &str) -> Option<i64> {
+        let standing = self.store.standing(
+            scanlogin::server::wechat::simulator::DEMO_APPID,
+            openid,
+            None,
+        );
+        standing.await.unwrap().map(|s| s.user_id)
+    }
 }
 
 impl Drop for TestApp {

@@ -472,9 +472,18 @@ mod tests {
         };
         let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
         let other = store.upsert_user("wx1", "o2", None, None).await.unwrap();
-        let a = store.create_session(user.id, policy, None).await.unwrap();
-        let b = store.create_session(user.id, policy, None).await.unwrap();
-        let kept = store.create_session(other.id, policy, None).await.unwrap();
+        let a = store
+            .create_session(user.id, policy, None, &Default::default())
+            .await
+            .unwrap();
+        let b = store
+            .create_session(user.id, policy, None, &Default::default())
+            .await
+            .unwrap();
+        let kept = store
+            .create_session(other.id, policy, None, &Default::default())
+            .await
+            .unwrap();
         let ended = store.set_disabled(user.id, true).await.unwrap().unwrap();
         assert_eq!(ended.len(), 2);
         for token in [&a, &b] {

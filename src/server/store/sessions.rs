@@ -37,17 +37,6 @@ impl Store {
         user_id: i64,
         policy: SessionPolicy,
         confirmed_for: Option<&str>,
-    ) -> Result<String, AppError> {
-        self.create_session_in(user_id, policy, confirmed_for, &SessionBrowser::default())
-            .await
-    }
-
-    /// [`Self::create_session`], remembering the browser (for the console's list).
-    pub async fn create_session_in(
-        &self,
-        user_id: i64,
-        policy: SessionPolicy,
-        confirmed_for: Option<&str>,
         browser: &SessionBrowser,
     ) -> Result<String, AppError> {
         let _counted = self.start();
@@ -163,13 +152,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_session(&self, token: &str) -> Result<(), AppError> {
+    pub async fn delete_session(&self, token: &str) -> Result<Option<i64>, AppError> {
         let _counted = self.start();
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(secret::hash(token).to_vec())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(
+            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+                .bind(secret::hash(token).to_vec())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Removes sessions past their lifetime.
@@ -195,14 +185,18 @@ mod tests {
     async fn sessions_live_until_deleted() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
-        let token = store.create_session(user.id, POLICY, None).await.unwrap();
+        let token = store
+            .create_session(user.id, POLICY, None, &SessionBrowser::default())
+            .await
+            .unwrap();
         assert_eq!(
             store.session_user(&token, POLICY).await.unwrap(),
-            Some(user)
+            Some(user.clone())
         );
         assert_eq!(store.session_user("forged", POLICY).await.unwrap(), None);
-        store.delete_session(&token).await.unwrap();
+        assert_eq!(store.delete_session(&token).await.unwrap(), Some(user.id));
         assert_eq!(store.session_user(&token, POLICY).await.unwrap(), None);
+        assert_eq!(store.delete_session(&token).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -213,7 +207,10 @@ mod tests {
             ttl: Duration::ZERO,
             idle: Duration::from_secs(600),
         };
-        let token = store.create_session(user.id, gone, None).await.unwrap();
+        let token = store
+            .create_session(user.id, gone, None, &SessionBrowser::default())
+            .await
+            .unwrap();
         assert_eq!(store.session_user(&token, POLICY).await.unwrap(), None);
         assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
     }
@@ -222,7 +219,10 @@ mod tests {
     async fn last_seen_is_written_at_most_once_a_minute() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
-        let token = store.create_session(user.id, POLICY, None).await.unwrap();
+        let token = store
+            .create_session(user.id, POLICY, None, &SessionBrowser::default())
+            .await
+            .unwrap();
         let set_last_seen = |at: i64| {
             let store = store.clone();
             let hash = secret::hash(&token);
