@@ -11,6 +11,7 @@ use crate::{
     components::language_switch::LanguageSwitch,
     i18n::use_locale,
     pages::{
+        account::AccountPage,
         admin::{
             audit::AdminAuditPage, groups::AdminGroupsPage, invitations::AdminInvitationsPage,
             user::AdminUserPage, users::AdminUsersPage,
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invite/:token") view=InvitePage/>
                     // The console renders once its data is there, so that a refusal is
                     // the page's status.
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/groups") view=AdminGroupsPage ssr=SsrMode::Async/>

@@ -67,6 +67,14 @@ impl Locale {
         }
     }
 
+    /// The account page's texts.
+    pub fn account(self) -> &'static AccountStrings {
+        match self {
+            Locale::ZhCn => &ACCOUNT_ZH_CN,
+            Locale::En => &ACCOUNT_EN,
+        }
+    }
+
     /// The admin console's texts.
     pub fn admin(self) -> &'static AdminStrings {
         match self {
@@ -89,6 +97,124 @@ impl Strings {
         }
     }
 }
+
+/// The account page's words.
+pub struct AccountStrings {
+    pub title: &'static str,
+    pub heading: &'static str,
+    pub link: &'static str,
+    pub deleted: &'static str,
+    pub sessions: &'static str,
+    pub browser: &'static str,
+    pub place: &'static str,
+    pub created: &'static str,
+    pub last_seen: &'static str,
+    pub this_session: &'static str,
+    pub end_session: &'static str,
+    pub end_others: &'static str,
+    pub applications: &'static str,
+    pub no_applications: &'static str,
+    pub application: &'static str,
+    pub until: &'static str,
+    pub revoke: &'static str,
+    pub recent: &'static str,
+    pub time: &'static str,
+    pub event: &'static str,
+    pub result: &'static str,
+    pub none: &'static str,
+    pub my_data: &'static str,
+    pub data_intro: &'static str,
+    pub download: &'static str,
+    pub delete_heading: &'static str,
+    pub delete_intro: &'static str,
+    pub delete_fresh: &'static str,
+    pub scan_again: &'static str,
+    pub understood: &'static str,
+    pub delete_button: &'static str,
+    pub error_step_up: &'static str,
+    pub error_not_found: &'static str,
+    pub error_rate_limited: &'static str,
+    pub error_malformed: &'static str,
+    pub error_failed: &'static str,
+}
+
+pub static ACCOUNT_ZH_CN: AccountStrings = AccountStrings {
+    title: "我的账号 · scanlogin",
+    heading: "我的账号",
+    link: "我的账号",
+    deleted: "你的账号已注销，与它有关的数据已删除。",
+    sessions: "登录的设备",
+    browser: "浏览器",
+    place: "地址",
+    created: "登录于",
+    last_seen: "最近使用",
+    this_session: "（本设备）",
+    end_session: "退出",
+    end_others: "退出其他所有设备",
+    applications: "我授权的应用",
+    no_applications: "没有应用持有你的授权。",
+    application: "应用",
+    until: "有效至",
+    revoke: "撤销授权",
+    recent: "最近的登录与操作",
+    time: "时间",
+    event: "事件",
+    result: "结果",
+    none: "暂无记录。",
+    my_data: "我的数据",
+    data_intro: "下载一个 JSON 文件，包含我们保存的关于你的全部信息：资料、微信身份、登录的设备、授权的应用和最近的记录。其中没有任何令牌或密钥。",
+    download: "下载我的数据",
+    delete_heading: "注销账号",
+    delete_intro: "注销后，你的资料、头像、微信身份、所有登录和应用授权都会被删除，已授权的应用会收到退出通知。审计记录只保留一个不再对应任何人的编号。之后再用同一个微信扫码，将是一个全新的账号。",
+    delete_fresh: "为确认是你本人，请先用微信重新扫码（10 分钟内有效）。",
+    scan_again: "重新扫码确认",
+    understood: "我明白注销后无法恢复",
+    delete_button: "注销我的账号",
+    error_step_up: "这一步需要刚刚扫过码：请重新扫码确认。",
+    error_not_found: "它已经不在了。",
+    error_rate_limited: "请稍等一分钟再下载。",
+    error_malformed: "请勾选确认后再提交。",
+    error_failed: "操作没有完成，请再试一次。",
+};
+
+pub static ACCOUNT_EN: AccountStrings = AccountStrings {
+    title: "My account · scanlogin",
+    heading: "My account",
+    link: "My account",
+    deleted: "Your account is deleted, and what was stored about you with it.",
+    sessions: "Where I am logged in",
+    browser: "Browser",
+    place: "Address",
+    created: "Logged in",
+    last_seen: "Last seen",
+    this_session: " (this one)",
+    end_session: "Log out",
+    end_others: "Log out everywhere else",
+    applications: "Applications I let in",
+    no_applications: "No application holds a grant of yours.",
+    application: "Application",
+    until: "Until",
+    revoke: "Revoke",
+    recent: "Recent logins and changes",
+    time: "Time",
+    event: "Event",
+    result: "Result",
+    none: "Nothing yet.",
+    my_data: "My data",
+    data_intro: "Download a JSON file of everything stored about you: profile, WeChat identities, where you are logged in, applications you let in and recent activity. It holds no token or key.",
+    download: "Download my data",
+    delete_heading: "Delete my account",
+    delete_intro: "Deleting removes your profile, avatar, WeChat identities, every login and every application's grant, and applications are told you logged out. The audit trail keeps only a number that no longer stands for anyone. Scanning with the same WeChat later makes a new account.",
+    delete_fresh: "To make sure it is you, scan again with WeChat first (valid for 10 minutes).",
+    scan_again: "Scan again to confirm",
+    understood: "I understand this cannot be undone",
+    delete_button: "Delete my account",
+    error_step_up: "This needs a scan just now: scan again to confirm.",
+    error_not_found: "It is no longer there.",
+    error_rate_limited: "Please wait a minute before downloading again.",
+    error_malformed: "Tick the confirmation first.",
+    error_failed: "That did not work; please try again.",
+};
 
 /// Every text of the admin console.
 pub struct AdminStrings {
@@ -473,8 +599,8 @@ pub static ZH_CN: Strings = Strings {
     error_other: "请换一个小程序码再试。",
     open_in_wechat: "在微信中打开",
     open_in_wechat_hint: "正在用手机浏览？在微信中打开并确认，然后回到这里，就会自动登录。",
-    link_refused: "微信暂时无法生成打开链接。请用另一部手机扫码，或截图后在微信「扫一扫」中从相册选取。",
-    in_wechat_hint: "长按上面的小程序码，选择「识别小程序码」。",
+    link_refused: "微信暂时无法生成打开链接。请用另一部手机的微信「扫一扫」扫描这个码。",
+    in_wechat_hint: "在右上角「···」中选择「在默认浏览器中打开」，再点「在微信中打开」。（从图片识别的登录码会被小程序拒绝，以防有人转发登录码盗用账号。）",
 
     home_title: "scanlogin",
     home_intro: "用微信扫小程序码登录本站。",
@@ -556,8 +682,8 @@ pub static EN: Strings = Strings {
     error_other: "Get a new code and try again.",
     open_in_wechat: "Open in WeChat",
     open_in_wechat_hint: "On your phone? Open the login in WeChat, confirm, then come back here: this page logs you in.",
-    link_refused: "WeChat cannot make a link to open right now. Scan the code with another phone, or take a screenshot and pick it from your album in WeChat’s Scan.",
-    in_wechat_hint: "Long-press the code above and choose “Scan QR code in image” (识别小程序码).",
+    link_refused: "WeChat cannot make a link to open right now. Scan the code with WeChat’s Scan on another phone.",
+    in_wechat_hint: "Tap “···” at the top right, choose “Open in browser”, then tap “Open in WeChat”. (The mini program refuses a login code recognised in a picture, so that no one can forward you a code to take over your account.)",
 
     home_title: "scanlogin",
     home_intro: "Log in to this site by scanning a WeChat mini-program code.",

@@ -136,10 +136,11 @@ checked_string!(
 );
 
 /// Only the OpenID provider's authorization endpoint, with its query, or a page of the
-/// admin console (after the fresh scan that a sensitive action asks for).
+/// admin console or the account (after the fresh scan that a sensitive action asks for).
 fn is_login_next(s: &str) -> bool {
+    let account = s == "/account" || s.starts_with("/account?");
     // No control character: one would make the redirect's `Location` an invalid header.
-    (s.starts_with("/oauth/authorize?") || is_console_page(s))
+    (s.starts_with("/oauth/authorize?") || is_console_page(s) || account)
         && !s.contains(['\\', '#'])
         && !s.chars().any(|c| c.is_ascii_control())
         && s.len() <= 4096
@@ -152,11 +153,11 @@ fn is_console_page(s: &str) -> bool {
 
 checked_string!(
     /// Where a login goes on once the person is in (`/login?next=`): an OpenID client's
-    /// authorization request or the admin console, never anywhere else (so `next` is no
-    /// open redirect).
+    /// authorization request, the admin console or the account page, never anywhere else
+    /// (so `next` is no open redirect).
     LoginNext,
     is_login_next,
-    "next is an authorization request (/oauth/authorize?...) or /admin",
+    "next is an authorization request (/oauth/authorize?...), /admin or /account",
     secret = false
 );
 
@@ -506,10 +507,38 @@ pub struct SessionSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantSummary {
     pub client_id: String,
+    /// Its display name (the id when it has none).
+    pub name: String,
     /// The latest expiry of its tokens.
     pub until: String,
     pub refresh_tokens: bool,
 }
+
+/// The person's own account (`/account`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: User,
+    /// Where they are logged in, this session marked.
+    pub sessions: Vec<SessionSummary>,
+    /// The OpenID clients they let in that still hold a token.
+    pub applications: Vec<GrantSummary>,
+    /// Their recent entries of the audit trail, newest first.
+    pub recent: Vec<AuditEntry>,
+    /// Their login is fresh enough to delete the account (a scan in the last 10 minutes).
+    pub fresh: bool,
+}
+
+/// How many sessions an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ended {
+    pub ended: usize,
+}
+
+/// Where the account page's forms post.
+pub const ACCOUNT_FORM_PATH: &str = "/account/act";
+
+/// Where the person downloads a copy of their data.
+pub const ACCOUNT_DATA_PATH: &str = "/account/data.json";
 
 /// An entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -610,6 +639,9 @@ pub const AUDIT_EVENTS: &[&str] = &[
     "invitation_revoked",
     "invitation_used",
     "audit_exported",
+    "application_revoked",
+    "data_exported",
+    "account_deleted",
 ];
 
 /// Where the console's CSV export of the audit trail is downloaded.

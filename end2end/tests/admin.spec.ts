@@ -3,14 +3,13 @@
 // the phone and in the browser, a person disabled while logged in on two instances, an
 // application's group rule answered `access_denied` at its relying party, and the audit
 // log showing it all with its actors, exported as CSV. Every console page is axe-clean.
-import AxeBuilder from "@axe-core/playwright";
 import { Browser, BrowserContext, expect, Page, test } from "@playwright/test";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 
 import { ADMIN_A_PORT, ADMIN_B_PORT, ADMIN_DATABASE } from "../playwright.config";
-import { scanOn } from "./helpers";
+import { axeClean, logIn, scanAndConfirm, submit } from "./helpers";
 
 const A = `http://127.0.0.1:${ADMIN_A_PORT}`;
 const B = `http://127.0.0.1:${ADMIN_B_PORT}`;
@@ -51,36 +50,6 @@ function startRelyingParty(): Promise<http.Server> {
 /** A new browser (its own cookies), in English. */
 async function newBrowser(browser: Browser): Promise<BrowserContext> {
   return browser.newContext({ locale: "en-US" });
-}
-
-/** On `page` (a login or invitation page), waits for the code; `person` scans it and confirms on a phone of `base`. */
-async function scanAndConfirm(browser: Browser, page: Page, base: string, person: number) {
-  const qr = page.getByTestId("qr-login");
-  await expect(qr).toHaveAttribute("data-state", "waiting");
-  const scene = await qr.getAttribute("data-scene");
-  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-  await phone.goto(`${base}/phone?scene=${scene}`);
-  await scanOn(phone, person);
-  await phone.getByTestId("phone-confirm").click();
-  await expect(phone.getByTestId("phone-done")).toContainText("Confirmed");
-  await phone.context().close();
-}
-
-/** Logs `person` in on `base` in the browser `page`; lands on the home page. */
-async function logIn(browser: Browser, page: Page, base: string, person: number) {
-  await page.goto(`${base}/login`);
-  await scanAndConfirm(browser, page, base, person);
-  await expect(page).toHaveURL(`${base}/`);
-}
-
-async function axeClean(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  expect(results.violations, JSON.stringify(results.violations, null, 1)).toEqual([]);
-}
-
-/** Submits a console form (a plain HTML form: post, then redirect back) and waits for the page. */
-async function submit(page: Page, testid: string) {
-  await Promise.all([page.waitForEvent("load"), page.getByTestId(testid).first().click()]);
 }
 
 test("a team runs its logins from the console", async ({ browser }) => {

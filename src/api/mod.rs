@@ -5,6 +5,7 @@
 //! envelope `{"code","msg","data":null}` and whose HTTP status the server sets through
 //! Leptos's `ResponseOptions`, malformed input (400) included.
 
+pub mod account;
 pub mod admin;
 pub mod demo;
 pub mod mp;
@@ -15,12 +16,13 @@ pub mod session;
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError};
 use serde::{Deserialize, Serialize};
 
+pub use account::get_account;
 pub use admin::{
     admin_act, admin_audit, admin_groups, admin_invitations, admin_invite, admin_new_invitation,
     admin_user, admin_users,
 };
 pub use demo::demo_login_code;
-pub use mp::{mp_cancel, mp_confirm, mp_scan};
+pub use mp::{mp_account, mp_cancel, mp_confirm, mp_delete_account, mp_logout_everywhere, mp_scan};
 pub use qr_image::get_wxacode;
 pub use scene::{open_link, scene_status};
 pub use session::{create_session, get_me, logout};

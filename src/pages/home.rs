@@ -14,6 +14,9 @@ pub fn HomePage() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_me());
     let locale = use_locale();
     let t: &'static Strings = locale.strings();
+    // Where a deleted account's browser lands (`server::account::DELETED_PAGE`).
+    let deleted = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("deleted").is_some_and(|d| d == "1"));
 
     view! {
         <Title text=t.home_title/>
@@ -36,6 +39,7 @@ pub fn HomePage() -> impl IntoView {
                                             {t.logged_in_as}
                                             <strong data-testid="user-nickname">{me.user.nickname.clone()}</strong>
                                         </p>
+                                        <p><a href="/account" data-testid="account-link">{locale.account().link}</a></p>
                                         <LogoutButton label=t.log_out.to_owned()/>
                                     </div>
                                 }
@@ -44,6 +48,9 @@ pub fn HomePage() -> impl IntoView {
                             Err(_) => {
                                 view! {
                                     <div>
+                                        {deleted.then(|| view! {
+                                            <p role="status" data-testid="account-deleted">{locale.account().deleted}</p>
+                                        })}
                                         <p>{t.home_intro}</p>
                                         <a class="button" href="/login">{t.log_in}</a>
                                     </div>

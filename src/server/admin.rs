@@ -6,9 +6,8 @@
 //! request: a session ended or a user disabled here is refused by every instance at once.
 
 use axum::{
-    extract::{ConnectInfo, Query, Request, State},
+    extract::{ConnectInfo, Query, State},
     http::{header, HeaderMap, HeaderValue},
-    middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 
@@ -16,7 +15,8 @@ use super::{
     audit::{self, Entry, Event, Origin},
     context::AppState,
     error::AppError,
-    session,
+    form::{self, Fields},
+    session::{self, Ending, LoggedIn},
     store::{
         access::NewInvitation,
         audit::{AuditFilter, AuditRow},
@@ -25,62 +25,31 @@ use super::{
 };
 use crate::protocol::{
     AdminAction, AuditEntry, AuditQuery, GroupSummary, InvitationLink, InvitationRequest,
-    InvitationSummary, SessionSummary, UserDetail, UserList, UserQuery,
+    InvitationSummary, UserDetail, UserList, UserQuery,
 };
-
-/// A sensitive action needs a login at most this old (a fresh scan: step-up).
-pub const STEP_UP_SECS: i64 = 600;
 
 /// Users on a page of the list.
 pub const PER_PAGE: i64 = 50;
 
-/// The administrator making a request.
-pub struct Admin {
-    pub user_id: i64,
-    auth_time: i64,
-    sid: String,
-}
+/// The administrator making a request: a [`LoggedIn`] person whose role was checked.
+pub struct Admin(LoggedIn);
 
-impl Admin {
-    /// Refuses a sensitive action by a login older than [`STEP_UP_SECS`].
-    fn step_up(&self) -> Result<(), AppError> {
-        if unix_now() - self.auth_time > STEP_UP_SECS {
-            return Err(AppError::StepUpNeeded);
-        }
-        Ok(())
+impl std::ops::Deref for Admin {
+    type Target = LoggedIn;
+
+    fn deref(&self) -> &LoggedIn {
+        &self.0
     }
 }
 
 /// The request's administrator: `NotLoggedIn` without a session, `NotAdmin` for anyone
 /// else.
 pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<Admin, AppError> {
-    let token = session::token_from(state, headers).ok_or(AppError::NotLoggedIn)?;
-    let (user, auth_time) = state
-        .store
-        .session(&token, state.config.sessions)
-        .await?
-        .ok_or(AppError::NotLoggedIn)?;
-    if !state.store.is_admin(user.id).await? {
+    let person = session::require(state, headers).await?;
+    if !state.store.is_admin(person.user.id).await? {
         return Err(AppError::NotAdmin);
     }
-    Ok(Admin {
-        user_id: user.id,
-        auth_time,
-        sid: session::sid_of(&token),
-    })
-}
-
-/// The console's pages: a browser without a session is sent to the scan login, which
-/// comes back here (any other refusal is the page's, 403, from its server function).
-pub async fn send_to_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let console = (path == "/admin" || path.starts_with("/admin/"))
-        && req.method() == axum::http::Method::GET;
-    if console && session::token_from(&state, req.headers()).is_none() {
-        let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
-        return Redirect::to(&format!("/login?next={back}")).into_response();
-    }
-    next.run(req).await
+    Ok(Admin(person))
 }
 
 pub use crate::protocol::AUDIT_CSV_PATH as CSV_PATH;
@@ -91,29 +60,18 @@ pub const FORM_PATH: &str = "/admin/act";
 /// The cookie that carries a new invitation's token to the page that shows it, once.
 pub const NEW_INVITATION_COOKIE: &str = "scanlogin_new_invitation";
 
-/// `POST /admin/act`: the console's forms (`application/x-www-form-urlencoded`), posted
-/// by plain HTML forms so that the console needs no WebAssembly. A plain axum handler,
-/// not a server function: it answers with a redirect back to the page (post, then
-/// redirect), `?error=<code>` when the action was refused, which the page words. A new
-/// invitation's token goes to the invitations page in a cookie that lives a minute, so
-/// that it is in no URL.
+/// `POST /admin/act`: the console's forms (see [`super::form`]). A new invitation's token
+/// goes to the invitations page in a cookie that lives a minute, so that it is in no URL.
 pub async fn form_post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-    };
+    let fields = Fields::parse(&body);
     // Back to the console page the form is on, and nowhere else.
-    let back = field("back")
+    let back = fields
+        .get("back")
         .and_then(|b| b.parse::<crate::protocol::LoginNext>().ok())
         .and_then(|b| b.console_page().map(str::to_owned))
         .unwrap_or_else(|| "/admin".to_owned());
@@ -121,30 +79,27 @@ pub async fn form_post(
         let admin = require(&state, &headers).await?;
         let client = super::context::Client::resolve(&state, &headers, peer.ip());
         let origin = Origin::of(&headers, client);
-        if field("action") == Some("invite") {
+        if fields.get("action") == Some("invite") {
+            let number = |name| fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
             let request = InvitationRequest {
-                max_uses: field("max_uses").and_then(|v| v.parse().ok()).unwrap_or(0),
-                valid_days: field("valid_days")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-                admin: field("admin") == Some("on"),
+                max_uses: number("max_uses"),
+                valid_days: number("valid_days"),
+                admin: fields.get("admin") == Some("on"),
                 group_ids: fields
-                    .iter()
-                    .filter(|(k, _)| k == "group_id")
-                    .filter_map(|(_, v)| v.parse().ok())
+                    .all("group_id")
+                    .filter_map(|v| v.parse().ok())
                     .collect(),
-                note: field("note").unwrap_or("").to_owned(),
+                note: fields.get("note").unwrap_or("").to_owned(),
             };
             let link = create_invitation(&state, &admin, &origin, &request).await?;
             return Ok(Some(link.url));
         }
-        let action = form_action(&field)
+        let action = form_action(&fields)
             .ok_or_else(|| AppError::Malformed("not an action of the console".to_owned()))?;
         act(&state, &admin, &origin, &action).await?;
         Ok::<_, AppError>(None)
     };
     match done.await {
-        Ok(None) => Redirect::to(&back).into_response(),
         Ok(Some(url)) => {
             let token = url.rsplit('/').next().unwrap_or_default();
             let cookie = cookie::Cookie::build((NEW_INVITATION_COOKIE, token.to_owned()))
@@ -160,32 +115,13 @@ pub async fn form_post(
             }
             answer
         }
-        Err(AppError::NotLoggedIn) => {
-            let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
-            Redirect::to(&format!("/login?next={next}")).into_response()
-        }
-        Err(AppError::NotAdmin) => AppError::NotAdmin.into_response(),
-        Err(err) => {
-            let code = form_error_code(&err);
-            err.record();
-            Redirect::to(&format!("{back}?error={code}")).into_response()
-        }
-    }
-}
-
-/// A refused action's code, as the console's pages word it.
-fn form_error_code(err: &AppError) -> &'static str {
-    match err {
-        AppError::StepUpNeeded => "step_up",
-        AppError::NotFound => "not_found",
-        AppError::Conflict(_) => "conflict",
-        AppError::Malformed(_) => "malformed",
-        _ => "failed",
+        done => form::answer(done.map(|_| ()), &back),
     }
 }
 
 /// The action a console form names (`action=` and its fields).
-fn form_action<'a>(field: &impl Fn(&str) -> Option<&'a str>) -> Option<AdminAction> {
+fn form_action(fields: &Fields) -> Option<AdminAction> {
+    let field = |name: &str| fields.get(name);
     let number = |name: &str| field(name).and_then(|v| v.parse::<i64>().ok());
     let text = |name: &str| field(name).map(str::to_owned);
     let yes = |name: &str| field(name) == Some("true");
@@ -257,23 +193,11 @@ pub async fn audit_csv_download(
         let client = super::context::Client::resolve(&state, &headers, peer.ip());
         audit_csv(&state, &admin, &Origin::of(&headers, client), &query).await
     };
-    match answer.await {
-        Ok(csv) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("attachment; filename=\"scanlogin-audit.csv\""),
-                ),
-            ],
-            csv,
-        )
-            .into_response(),
-        Err(err) => err.into_response(),
-    }
+    form::download(
+        answer.await.map(String::into_bytes),
+        "text/csv; charset=utf-8",
+        "scanlogin-audit.csv",
+    )
 }
 
 /// A group's name: 1 to 40 characters, none of them control characters, not blank.
@@ -298,23 +222,7 @@ pub async fn user(state: &AppState, admin: &Admin, id: i64) -> Result<UserDetail
         .user_summary(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let sessions = state
-        .store
-        .sessions_of(id)
-        .await?
-        .into_iter()
-        .map(|(hash, browser, ip, created_at, last_seen_at)| {
-            let sid = session::sid_of_hash(&hash);
-            SessionSummary {
-                current: sid == admin.sid,
-                id: sid,
-                browser,
-                ip,
-                created_at: super::qr_image::rfc3339(created_at),
-                last_seen_at: super::qr_image::rfc3339(last_seen_at),
-            }
-        })
-        .collect();
+    let sessions = session::sessions_of(state, id, &admin.sid).await?;
     let filter = AuditFilter {
         user_id: Some(id),
         ..AuditFilter::default()
@@ -328,7 +236,7 @@ pub async fn user(state: &AppState, admin: &Admin, id: i64) -> Result<UserDetail
             .audit(&filter, 20, 0)
             .await?
             .into_iter()
-            .map(entry)
+            .map(AuditEntry::from)
             .collect(),
         all_groups: groups(state).await?,
     })
@@ -392,7 +300,7 @@ pub async fn create_invitation(
         )));
     }
     let new = NewInvitation {
-        created_by: Some(admin.user_id),
+        created_by: Some(admin.user.id),
         max_uses: request.max_uses,
         expires_at: unix_now() + request.valid_days * 86_400,
         grants_admin: request.admin,
@@ -401,7 +309,7 @@ pub async fn create_invitation(
     };
     let (id, token) = state.store.create_invitation(&new).await?;
     let entry = Entry::new(Event::InvitationCreated, origin)
-        .actor(admin.user_id)
+        .actor(admin.user.id)
         .detail(format!(
             "invitation {id}: {} uses, {} days{}",
             request.max_uses,
@@ -515,7 +423,7 @@ pub async fn audit_entries(
         .audit(&filter, limit, offset)
         .await?
         .into_iter()
-        .map(entry)
+        .map(AuditEntry::from)
         .collect())
 }
 
@@ -534,7 +442,7 @@ pub async fn audit_csv(
     audit::record(
         state,
         Entry::new(Event::AuditExported, origin)
-            .actor(admin.user_id)
+            .actor(admin.user.id)
             .detail(format!("{} entries", entries.len())),
     )
     .await;
@@ -579,23 +487,6 @@ fn csv_field(value: &str) -> String {
     }
 }
 
-fn entry(row: AuditRow) -> AuditEntry {
-    AuditEntry {
-        id: row.id,
-        at: super::qr_image::rfc3339(row.at),
-        event: row.event,
-        result: row.result,
-        actor_id: row.actor_id,
-        user_id: row.user_id,
-        subject: row.subject,
-        client_id: row.client_id,
-        ip: row.ip,
-        user_agent: row.user_agent,
-        request_id: row.request_id,
-        detail: row.detail,
-    }
-}
-
 /// Does `action` as `admin`, and records it.
 pub async fn act(
     state: &AppState,
@@ -606,7 +497,7 @@ pub async fn act(
     let store = &state.store;
     let record = |event: Event, user_id: Option<i64>, detail: String| {
         let mut entry = Entry::new(event, origin)
-            .actor(admin.user_id)
+            .actor(admin.user.id)
             .detail(detail);
         if let Some(user_id) = user_id {
             entry = entry.user(user_id);
@@ -658,16 +549,7 @@ pub async fn act(
             user_id,
             session: sid,
         } => {
-            let hash = store
-                .sessions_of(*user_id)
-                .await?
-                .into_iter()
-                .map(|(hash, ..)| hash)
-                .find(|hash| session::sid_of_hash(hash) == *sid)
-                .ok_or(AppError::NotFound)?;
-            for hash in store.end_sessions_of(*user_id, Some(&hash)).await? {
-                session::tell_applications(state, &session::sid_of_hash(&hash)).await;
-            }
+            session::end_sessions(state, *user_id, Ending::One(sid)).await?;
             record(
                 Event::SessionRevoked,
                 Some(*user_id),
@@ -677,12 +559,13 @@ pub async fn act(
         }
         AdminAction::RevokeAllSessions { user_id } => {
             admin.step_up()?;
-            let ended = store.end_sessions_of(*user_id, None).await?;
-            for hash in &ended {
-                session::tell_applications(state, &session::sid_of_hash(hash)).await;
-            }
-            let detail = format!("all {} sessions", ended.len());
-            record(Event::SessionRevoked, Some(*user_id), detail).await;
+            let ended = session::end_sessions(state, *user_id, Ending::All).await?;
+            record(
+                Event::SessionRevoked,
+                Some(*user_id),
+                format!("all {ended} sessions"),
+            )
+            .await;
         }
         AdminAction::CreateGroup { name } => {
             let name = group_name(name)?;

@@ -57,6 +57,12 @@ pub enum Event {
     InvitationUsed,
     /// An administrator exported the audit trail.
     AuditExported,
+    /// A person ended their logins at an application (`client_id`).
+    ApplicationRevoked,
+    /// A person downloaded a copy of their data.
+    DataExported,
+    /// A person deleted their account; the entries about them keep only their number.
+    AccountDeleted,
 }
 
 impl Event {
@@ -85,12 +91,15 @@ impl Event {
             Event::InvitationRevoked => "invitation_revoked",
             Event::InvitationUsed => "invitation_used",
             Event::AuditExported => "audit_exported",
+            Event::ApplicationRevoked => "application_revoked",
+            Event::DataExported => "data_exported",
+            Event::AccountDeleted => "account_deleted",
         }
     }
 
     /// Every event.
     #[cfg(test)]
-    const ALL: [Event; 23] = [
+    const ALL: [Event; 26] = [
         Event::LoginConfirmed,
         Event::LoginRefused,
         Event::LoginCancelled,
@@ -114,6 +123,9 @@ impl Event {
         Event::InvitationRevoked,
         Event::InvitationUsed,
         Event::AuditExported,
+        Event::ApplicationRevoked,
+        Event::DataExported,
+        Event::AccountDeleted,
     ];
 }
 

@@ -14,6 +14,7 @@
 //! origins and sets headers.
 
 pub mod access;
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod avatar;
@@ -23,6 +24,7 @@ pub mod connections;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod form;
 pub mod guard;
 pub mod health;
 pub mod housekeeping;

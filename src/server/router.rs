@@ -14,7 +14,10 @@ use tower_http::{
 };
 
 use super::{context::AppState, error, guard, session, socket, wechat::simulator::Simulator};
-use crate::app::{shell, App};
+use crate::{
+    app::{shell, App},
+    protocol::{ACCOUNT_DATA_PATH, ACCOUNT_FORM_PATH},
+};
 
 /// Every route of the server, with its layers, over `state`.
 pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
@@ -40,6 +43,8 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             get(super::admin::audit_csv_download),
         )
         .route(super::admin::FORM_PATH, post(super::admin::form_post))
+        .route(ACCOUNT_FORM_PATH, post(super::account::form_post))
+        .route(ACCOUNT_DATA_PATH, get(super::account::data_download))
         .merge(match &state.config.oidc {
             Some(provider) => super::oidc::router(provider),
             None => Router::new(),
@@ -56,7 +61,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            super::admin::send_to_login,
+            session::send_to_login,
         ))
         .layer(RequestBodyLimitLayer::new(
             state.config.limits.max_body_bytes,
@@ -134,6 +139,9 @@ server_functions!(
     crate::api::mp::MpScan,
     crate::api::mp::MpConfirm,
     crate::api::mp::MpCancel,
+    crate::api::mp::MpAccount,
+    crate::api::mp::MpLogoutEverywhere,
+    crate::api::mp::MpDeleteAccount,
     crate::api::session::CreateSession,
     crate::api::session::GetMe,
     crate::api::session::Logout,
@@ -148,6 +156,7 @@ server_functions!(
     crate::api::admin::AdminAudit,
     crate::api::admin::AdminAct,
     crate::api::admin::AdminNewInvitation,
+    crate::api::account::GetAccount,
 );
 
 #[cfg(test)]

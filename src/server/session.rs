@@ -14,9 +14,9 @@ use super::{
     audit::{self, Entry, Event, Origin},
     context::AppState,
     error::AppError,
-    store::SessionBrowser,
+    store::{access::Sessions, SessionBrowser},
 };
-use crate::protocol::{BrowserKey, LoginNext, Me, SceneId, Ticket, User};
+use crate::protocol::{BrowserKey, LoginNext, Me, SceneId, SessionSummary, Ticket, User};
 
 /// The cookie's name: with `__Host-` under https, which pins it to this host and path `/`
 /// and requires `Secure`.
@@ -57,6 +57,121 @@ pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
 /// and known again from the cookie at logout without being stored.
 pub fn sid_of(token: &str) -> String {
     sid_of_hash(&super::secret::hash(token))
+}
+
+/// A sensitive action needs a login at most this old: a fresh scan (step-up).
+pub const STEP_UP_SECS: i64 = 600;
+
+/// The person whose session a request carries.
+pub struct LoggedIn {
+    pub user: User,
+    /// When they scanned for this session (seconds since the epoch).
+    pub auth_time: i64,
+    /// The session's id ([`sid_of`]).
+    pub sid: String,
+}
+
+impl LoggedIn {
+    /// Refuses a sensitive action by a login older than [`STEP_UP_SECS`].
+    pub fn step_up(&self) -> Result<(), AppError> {
+        if super::store::unix_now() - self.auth_time > STEP_UP_SECS {
+            return Err(AppError::StepUpNeeded);
+        }
+        Ok(())
+    }
+}
+
+/// The request's person: `NotLoggedIn` without a live session.
+pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<LoggedIn, AppError> {
+    let token = token_from(state, headers).ok_or(AppError::NotLoggedIn)?;
+    let (user, auth_time) = state
+        .store
+        .session(&token, state.config.sessions)
+        .await?
+        .ok_or(AppError::NotLoggedIn)?;
+    Ok(LoggedIn {
+        user,
+        auth_time,
+        sid: sid_of(&token),
+    })
+}
+
+/// The live sessions of `user_id`, newest first, `current_sid`'s marked.
+pub async fn sessions_of(
+    state: &AppState,
+    user_id: i64,
+    current_sid: &str,
+) -> Result<Vec<SessionSummary>, AppError> {
+    use super::qr_image::rfc3339;
+    Ok(state
+        .store
+        .sessions_of(user_id)
+        .await?
+        .into_iter()
+        .map(|(hash, browser, ip, created_at, last_seen_at)| {
+            let sid = sid_of_hash(&hash);
+            SessionSummary {
+                current: sid == current_sid,
+                id: sid,
+                browser,
+                ip,
+                created_at: rfc3339(created_at),
+                last_seen_at: rfc3339(last_seen_at),
+            }
+        })
+        .collect())
+}
+
+/// Which of a person's sessions to end, by their ids ([`sid_of`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    All,
+    One(&'a str),
+    AllBut(&'a str),
+}
+
+/// Ends `which` of `user_id`'s sessions (at once on every instance: each reads sessions
+/// from the database) and has the applications they logged in to told. Returns how many
+/// ended; `NotFound` for one that is not theirs.
+pub async fn end_sessions(
+    state: &AppState,
+    user_id: i64,
+    which: Ending<'_>,
+) -> Result<usize, AppError> {
+    let hash_of = |sid: &str| {
+        let sid = sid.to_owned();
+        async move {
+            state
+                .store
+                .sessions_of(user_id)
+                .await?
+                .into_iter()
+                .map(|(hash, ..)| hash)
+                .find(|hash| sid_of_hash(hash) == sid)
+                .ok_or(AppError::NotFound)
+        }
+    };
+    let ended = match which {
+        Ending::All => state.store.end_sessions_of(user_id, Sessions::All).await?,
+        Ending::One(sid) => {
+            let hash = hash_of(sid).await?;
+            state
+                .store
+                .end_sessions_of(user_id, Sessions::One(&hash))
+                .await?
+        }
+        Ending::AllBut(sid) => {
+            let hash = hash_of(sid).await?;
+            state
+                .store
+                .end_sessions_of(user_id, Sessions::AllBut(&hash))
+                .await?
+        }
+    };
+    for hash in &ended {
+        tell_applications(state, &sid_of_hash(hash)).await;
+    }
+    Ok(ended.len())
 }
 
 /// [`sid_of`] from the session token's hash, as the database keeps it.
@@ -140,7 +255,12 @@ pub async fn logout(
             audit::record(state, entry).await;
         }
     }
-    Ok(cookie(state, String::new(), cookie::time::Duration::ZERO))
+    Ok(cleared_cookie(state))
+}
+
+/// The `Set-Cookie` that removes the session's cookie from the browser.
+pub fn cleared_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, String::new(), cookie::time::Duration::ZERO)
 }
 
 /// Ends the session of `token`, and has the applications it logged in to told. Returns
@@ -158,6 +278,22 @@ pub async fn tell_applications(state: &AppState, sid: &str) {
         // The person is logged out here whatever the applications are told.
         tracing::warn!(%err, "recording back-channel logouts failed");
     }
+}
+
+/// The pages that are someone's (the admin console, the account page): a browser without
+/// a live session (none, or one that ended) is sent to the scan login, which comes back
+/// here. Any other refusal is the page's own (403 from its server function).
+pub async fn send_to_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let someones = path == "/admin" || path.starts_with("/admin/") || path == "/account";
+    if someones
+        && req.method() == axum::http::Method::GET
+        && matches!(current_user(&state, req.headers()).await, Ok(None))
+    {
+        let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        return Redirect::to(&format!("/login?next={back}")).into_response();
+    }
+    next.run(req).await
 }
 
 /// `GET /login` when already logged in: straight on, to its `next=` (an authorization

@@ -419,25 +419,7 @@ async fn post_form(
     cookie: Option<&str>,
     fields: &[(&str, &str)],
 ) -> (u16, String, Option<String>) {
-    let mut req = app
-        .http
-        .post(app.url("/admin/act"))
-        .header("origin", format!("http://{}", app.addr))
-        .form(fields);
-    if let Some(cookie) = cookie {
-        req = req.header("cookie", cookie);
-    }
-    let res = req.send().await.unwrap();
-    let header = |name: &str| {
-        res.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
-    (
-        res.status().as_u16(),
-        header("location").unwrap_or_default(),
-        header("set-cookie"),
-    )
+    app.post_form("/admin/act", cookie, fields).await
 }
 
 #[tokio::test]

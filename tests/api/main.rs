@@ -11,6 +11,7 @@
 mod common;
 
 mod access;
+mod account;
 mod admin;
 mod attacks;
 mod login_flow;

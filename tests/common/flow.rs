@@ -58,6 +58,35 @@ impl TestApp {
         answer(req.send().await.unwrap()).await
     }
 
+    /// A plain HTML form posted to `path` from our own page: its status, `Location` and
+    /// `Set-Cookie`.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("origin", format!("http://{}", self.addr))
+            .form(fields);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        let res = req.send().await.unwrap();
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        (
+            res.status().as_u16(),
+            header("location").unwrap_or_default(),
+            header("set-cookie"),
+        )
+    }
+
     /// The browser asks for a code for `scene`, registering it to `key`.
     pub async fn code(&self, scene: &str, key: &str) -> Answer {
         self.post_json(

@@ -9,7 +9,8 @@ use crate::{i18n::AdminStrings, protocol::GroupSummary};
 /// Where the forms post (the server's `admin::FORM_PATH`).
 const ACTION: &str = "/admin/act";
 
-/// A button that does one action: `action` with its `fields`, then back to `back`.
+/// A button that does one action: `action` with its `fields`, posted to `to` (the
+/// console's by default), then back to `back`.
 #[component]
 pub fn ActionForm(
     action: &'static str,
@@ -18,9 +19,10 @@ pub fn ActionForm(
     testid: String,
     back: String,
     #[prop(optional)] danger: bool,
+    #[prop(optional)] to: Option<&'static str>,
 ) -> impl IntoView {
     view! {
-        <form method="post" action=ACTION class="admin-inline">
+        <form method="post" action=to.unwrap_or(ACTION) class="admin-inline">
             <input type="hidden" name="action" value=action/>
             {fields
                 .into_iter()

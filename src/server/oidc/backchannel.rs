@@ -21,7 +21,10 @@ use super::{keys, Provider};
 use crate::server::{
     context::AppState,
     error::AppError,
-    store::{oidc::LogoutDelivery, unix_now, Store},
+    store::{
+        oidc::{LoggedOut, LogoutDelivery},
+        unix_now, Store,
+    },
 };
 
 /// Attempts before a delivery is given up (and logged).
@@ -72,6 +75,12 @@ fn delay_after(retry: Duration, attempts: i64) -> Duration {
 /// The login session `sid` ended: its clients that take back-channel logout are to be
 /// told, soon, by whichever instance gets to it first.
 pub async fn session_ended(state: &AppState, sid: &str) -> Result<(), AppError> {
+    logged_out(state, LoggedOut::Session(sid)).await
+}
+
+/// Writes down a logout token for each application `ended` logged in to that takes them,
+/// and wakes the sender.
+pub async fn logged_out(state: &AppState, ended: LoggedOut<'_>) -> Result<(), AppError> {
     let Some(p) = &state.config.oidc else {
         return Ok(());
     };
@@ -83,7 +92,7 @@ pub async fn session_ended(state: &AppState, sid: &str) -> Result<(), AppError> 
     };
     if state
         .store
-        .record_logouts(sid, takes_them, unix_now())
+        .record_logouts(ended, takes_them, unix_now())
         .await?
         > 0
     {

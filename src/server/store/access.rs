@@ -157,7 +157,7 @@ impl Store {
             return Ok(None);
         }
         let ended = if disabled {
-            let ended = end_user_sessions(&mut tx, user_id, None).await?;
+            let ended = end_user_sessions(&mut tx, user_id, Sessions::All).await?;
             for table in ["oidc_tokens", "oidc_refresh_tokens", "oidc_codes"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                     .bind(user_id)
@@ -172,15 +172,15 @@ impl Store {
         Ok(Some(ended))
     }
 
-    /// Ends `user_id`'s sessions: all, or the one whose hash is `only`. Returns the hashes
-    /// of the sessions ended.
+    /// Ends `which` of `user_id`'s sessions, in one statement. Returns the hashes of the
+    /// sessions ended.
     pub async fn end_sessions_of(
         &self,
         user_id: i64,
-        only: Option<&[u8]>,
+        which: Sessions<'_>,
     ) -> Result<Vec<Vec<u8>>, AppError> {
         let mut tx = self.pool.begin().await?;
-        let ended = end_user_sessions(&mut tx, user_id, only).await?;
+        let ended = end_user_sessions(&mut tx, user_id, which).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -409,29 +409,37 @@ impl Store {
     }
 }
 
-/// Deletes `user_id`'s sessions (all, or the one hashed `only`), returning their hashes.
+/// Which of a user's sessions to end, by the hash of their tokens.
+#[derive(Debug, Clone, Copy)]
+pub enum Sessions<'a> {
+    All,
+    One(&'a [u8]),
+    AllBut(&'a [u8]),
+}
+
 async fn end_user_sessions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: i64,
-    only: Option<&[u8]>,
+    which: Sessions<'_>,
 ) -> Result<Vec<Vec<u8>>, AppError> {
-    let ended: Vec<Vec<u8>> =
-        match only {
-            Some(hash) => sqlx::query_scalar(
-                "DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2 RETURNING token_hash",
-            )
-            .bind(user_id)
-            .bind(hash)
-            .fetch_all(&mut **tx)
-            .await?,
-            None => {
-                sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
-                    .bind(user_id)
-                    .fetch_all(&mut **tx)
-                    .await?
-            }
-        };
-    Ok(ended)
+    let (only, but): (&[u8], &[u8]) = match which {
+        Sessions::All => (&[], &[]),
+        Sessions::One(hash) => (hash, &[]),
+        Sessions::AllBut(hash) => (&[], hash),
+    };
+    // An empty hash is no condition: one statement for the three.
+    Ok(sqlx::query_scalar(
+        "DELETE FROM sessions WHERE user_id = $1 AND ($2 = 0 OR token_hash = $3)
+             AND ($4 = 0 OR token_hash <> $5)
+         RETURNING token_hash",
+    )
+    .bind(user_id)
+    .bind(i64::from(!only.is_empty()))
+    .bind(only.to_vec())
+    .bind(i64::from(!but.is_empty()))
+    .bind(but.to_vec())
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 #[cfg(test)]
@@ -461,6 +469,41 @@ mod tests {
         assert!(store.revoke_invitation(other).await.unwrap());
         assert_eq!(store.usable_invitation_id(&token).await.unwrap(), None);
         assert_eq!(store.spend_invitation(other).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn one_session_all_but_one_or_all_end() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let policy = super::super::SessionPolicy {
+            ttl: std::time::Duration::from_secs(3600),
+            idle: std::time::Duration::from_secs(600),
+        };
+        let user = store.upsert_user("wx1", "o1", None, None).await.unwrap();
+        let browser = Default::default();
+        let mut tokens = Vec::new();
+        let mut hashes = Vec::new();
+        for _ in 0..4 {
+            let token = store.create_session(user.id, policy, None, &browser);
+            let token = token.await.unwrap();
+            hashes.push(crate::server::secret::hash(&token).to_vec());
+            tokens.push(token);
+        }
+        let one = store.end_sessions_of(user.id, Sessions::One(&hashes[0]));
+        assert_eq!(one.await.unwrap(), [hashes[0].clone()]);
+        let but = store.end_sessions_of(user.id, Sessions::AllBut(&hashes[1]));
+        assert_eq!(but.await.unwrap().len(), 2);
+        assert!(store
+            .session_user(&tokens[1], policy)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store
+            .session_user(&tokens[2], policy)
+            .await
+            .unwrap()
+            .is_none());
+        let all = store.end_sessions_of(user.id, Sessions::All);
+        assert_eq!(all.await.unwrap(), [hashes[1].clone()]);
     }
 
     #[tokio::test]

@@ -74,4 +74,35 @@ mod tests {
         assert!(store.avatar("kept").await.unwrap().is_some());
         assert!(store.avatar("unused").await.unwrap().is_none());
     }
+
+    #[tokio::test]
+    async fn a_deleted_users_avatar_goes_with_them_unless_another_shows_it() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.save_avatar("own", b"jpeg-1").await.unwrap();
+        store.save_avatar("shared", b"jpeg-2").await.unwrap();
+        let shows = |avatar: &str| Profile {
+            nickname: "A".into(),
+            avatar_url: format!("/avatars/{avatar}"),
+        };
+        let leaving = store
+            .upsert_user("wx1", "o1", None, Some(&shows("own")))
+            .await
+            .unwrap();
+        let sharing = store
+            .upsert_user("wx1", "o2", None, Some(&shows("shared")))
+            .await
+            .unwrap();
+        store
+            .upsert_user("wx1", "o3", None, Some(&shows("shared")))
+            .await
+            .unwrap();
+        assert!(store.delete_user(leaving.id).await.unwrap());
+        assert!(store.delete_user(sharing.id).await.unwrap());
+        assert!(
+            !store.delete_user(leaving.id).await.unwrap(),
+            "gone already"
+        );
+        assert!(store.avatar("own").await.unwrap().is_none());
+        assert!(store.avatar("shared").await.unwrap().is_some());
+    }
 }

@@ -445,6 +445,36 @@ impl Store {
     }
 }
 
+/// Logins at applications that ended, for back-channel logout.
+#[derive(Debug, Clone, Copy)]
+pub enum LoggedOut<'a> {
+    /// A login session, at every application it logged in to.
+    Session(&'a str),
+    /// Every login session of a user, at one application (the person revoked it).
+    UserAtClient(i64, &'a str),
+}
+
+impl Store {
+    /// Ends `user_id`'s authorization codes, access tokens and refresh tokens for
+    /// `client_id`, together. Returns whether there were any.
+    pub async fn revoke_client(&self, user_id: i64, client_id: &str) -> Result<bool, AppError> {
+        let mut tx = self.pool.begin().await?;
+        let mut ended = 0;
+        for table in ["oidc_codes", "oidc_tokens", "oidc_refresh_tokens"] {
+            let done = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE user_id = $1 AND client_id = $2"
+            ))
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+            ended += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(ended > 0)
+    }
+}
+
 /// What back-channel logout needs: the clients of each login session, and the logout
 /// tokens still to deliver.
 impl Store {
@@ -470,24 +500,39 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the clients of the login session `sid` and writes down a logout for each
+    /// Forgets the applications `ended` logged in to and writes down a logout for each
     /// that `logout_of` gives a `jti` for, together (a failure in between loses none).
     /// Of two logouts at once, one finds the clients. Returns how many were written.
     pub async fn record_logouts(
         &self,
-        sid: &str,
+        ended: LoggedOut<'_>,
         logout_of: impl Fn(&str) -> Option<String>,
         now: i64,
     ) -> Result<usize, AppError> {
         let mut tx = self.pool.begin().await?;
-        let clients: Vec<(String, i64)> = sqlx::query_as(
-            "DELETE FROM oidc_session_clients WHERE sid = $1 RETURNING client_id, user_id",
-        )
-        .bind(sid)
-        .fetch_all(&mut *tx)
-        .await?;
+        let returning = "RETURNING sid, client_id, user_id";
+        let clients: Vec<(String, String, i64)> = match ended {
+            LoggedOut::Session(sid) => {
+                sqlx::query_as(&format!(
+                    "DELETE FROM oidc_session_clients WHERE sid = $1 {returning}"
+                ))
+                .bind(sid)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            LoggedOut::UserAtClient(user_id, client_id) => {
+                sqlx::query_as(&format!(
+                    "DELETE FROM oidc_session_clients WHERE user_id = $1 AND client_id = $2
+                     {returning}"
+                ))
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
         let mut written = 0;
-        for (client_id, user_id) in clients {
+        for (sid, client_id, user_id) in clients {
             let Some(jti) = logout_of(&client_id) else {
                 continue;
             };

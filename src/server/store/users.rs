@@ -387,12 +387,7 @@ impl Store {
         &self,
         (id, nickname, role, disabled_at, created_at, last_login_at): SummaryRow,
     ) -> Result<UserSummary, AppError> {
-        let identities: Vec<(String, String)> = sqlx::query_as(
-            "SELECT appid, openid FROM wechat_identities WHERE user_id = $1 ORDER BY appid",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let identities = self.identities_of(id).await?;
         Ok(UserSummary {
             id,
             nickname,
@@ -424,6 +419,49 @@ impl Store {
         .await?)
     }
 
+    /// The WeChat identities (appid, openid) of `user_id`.
+    pub async fn identities_of(&self, user_id: i64) -> Result<Vec<(String, String)>, AppError> {
+        Ok(sqlx::query_as(
+            "SELECT appid, openid FROM wechat_identities WHERE user_id = $1 ORDER BY appid",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Deletes `user_id` and all that is theirs, in one transaction: identities,
+    /// sessions, group memberships, OpenID codes, tokens and logins (the tables' cascades);
+    /// their avatar, unless another user shows the same image; and the address, browser
+    /// and WeChat identity in the audit entries about them, which keep only the number of
+    /// a user who no longer exists (numbers are never reused). `false`: no such user.
+    pub async fn delete_user(&self, user_id: i64) -> Result<bool, AppError> {
+        let mut tx = self.pool.begin().await?;
+        let avatar_url: Option<String> =
+            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING avatar_url")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(avatar_url) = avatar_url else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "DELETE FROM avatars WHERE '/avatars/' || id = $1
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_url = $1)",
+        )
+        .bind(&avatar_url)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE audit_events SET ip = '', user_agent = '', subject = ''
+             WHERE user_id = $1 OR actor_id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The OpenID clients `user_id` has live tokens for.
     pub async fn grants_of(&self, user_id: i64) -> Result<Vec<GrantSummary>, AppError> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
@@ -442,6 +480,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(client_id, until, refresh)| GrantSummary {
+                name: client_id.clone(),
                 client_id,
                 until: rfc3339(until),
                 refresh_tokens: refresh != 0,

@@ -228,3 +228,46 @@ async fn disabling_a_user_tells_the_clients_of_each_of_their_sessions() {
     assert_eq!(claims["sid"], id["sid"]);
     assert_eq!(claims["sub"], id["sub"]);
 }
+
+#[tokio::test]
+async fn a_person_revoking_an_application_ends_its_tokens_and_tells_it() {
+    let rp = receiver(&[]).await;
+    let web = format!(
+        "backchannel_logout_uri = \"{}\"\nscopes = [\"openid\", \"profile\", \"offline_access\"]\n",
+        rp.url
+    );
+    let (app, _file) = provider_app_with(&web, &[]).await;
+    let cookie = scan_login(&app, "o-revoker", "Revoker").await;
+    let (status, tokens) =
+        web_token_answer_for(&app, &cookie, "openid profile offline_access").await;
+    assert_eq!(status, 200, "{tokens}");
+    let (_, id) = verified_jwt(&app, tokens["id_token"].as_str().unwrap()).await;
+    let mine = app.get_with_cookie("/api/account", Some(&cookie)).await;
+    assert_eq!(
+        mine.body["applications"][0]["client_id"], "web",
+        "{}",
+        mine.body
+    );
+
+    let fields = [("action", "revoke_application"), ("client_id", "web")];
+    let (status, to, _) = app.post_form("/account/act", Some(&cookie), &fields).await;
+    assert_eq!((status, to.as_str()), (303, "/account"));
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, refused) = token_post(&app, &refresh, Some(("web", WEB_SECRET))).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&app, access).await, 401);
+    assert_eq!(first_logout_claims(&app, &rp).await["sid"], id["sid"]);
+    // Logged in here still; the application is gone from the page, and a second
+    // revocation finds nothing.
+    let mine = app.get_with_cookie("/api/account", Some(&cookie)).await;
+    assert_eq!(mine.body["applications"], serde_json::json!([]));
+    let (_, again, _) = app.post_form("/account/act", Some(&cookie), &fields).await;
+    assert_eq!(again, "/account?error=not_found");
+}
