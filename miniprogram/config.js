@@ -22,4 +22,10 @@ function apiBase() {
   return ORIGINS[version] || ORIGINS.release;
 }
 
-module.exports = { ORIGINS, apiBase };
+// Opt-in notifications: the id of a subscription-message template (订阅消息, from the admin
+// console: 功能 → 订阅消息), e.g. "new login to your account". When set, tapping confirm first
+// asks the person whether they want such messages (wx.requestSubscribeMessage); the login
+// goes on whatever they answer. Empty: nothing is asked. Sending them is the server's part.
+const notifyTemplateId = '';
+
+module.exports = { ORIGINS, apiBase, notifyTemplateId };

@@ -1,18 +1,32 @@
 // The scanlogin mini-program API, over `request` and `uploadFile` functions with the
 // shapes of wx.request and wx.uploadFile. Each call resolves with `data` or rejects with an
 // ApiError whose `kind` names the screen to show.
+//
+// Every call carries a fresh `X-Request-Id`. The server keeps a client's id only from a
+// trusted proxy and otherwise answers with its own (src/server/request_id.rs), so an
+// error records the id the answer names (the one in the server's logs), else ours.
 
 class ApiError extends Error {
   constructor(kind, status, message, retryAfter, refusal = null) {
     super(message || kind);
-    // expired | used | confirmed | cancelled | rescan | refused | limited | badrequest | network | server
+    // expired | used | confirmed | cancelled | rescan | refused | limited | badrequest |
+    // network | server, and for the account calls noaccount
     this.kind = kind;
     this.status = status;
     // Seconds to wait before trying again (429's Retry-After).
     this.retryAfter = retryAfter;
     // Why the site refused this person (403's `data.refusal`, one of REFUSALS), or null.
     this.refusal = refusal;
+    // The request's id, to find it in the server's logs.
+    this.requestId = '';
   }
+}
+
+/** 32 random hex digits (Math.random: a name for one request in the logs, not a secret). */
+function newRequestId() {
+  let id = '';
+  for (let i = 0; i < 32; i += 1) id += Math.floor(Math.random() * 16).toString(16);
+  return id;
 }
 
 /**
@@ -27,12 +41,16 @@ function headerOf(headers, name) {
   return key === undefined ? undefined : headers[key];
 }
 
-/** What an HTTP status (and its envelope) of the API means for the person holding the phone. */
-function errorOf(status, payload, headers) {
+/**
+ * What an HTTP status (and its envelope) of the API means for the person holding the phone.
+ * `notFound` names a 404's kind: an unknown or expired scene for the login calls, no
+ * account for this WeChat identity for the account calls.
+ */
+function errorOf(status, payload, headers, notFound = 'expired') {
   const msg = payload && payload.msg;
   switch (status) {
-    case 404: // unknown or expired scene
-      return new ApiError('expired', status, msg);
+    case 404:
+      return new ApiError(notFound, status, msg);
     case 409: {
       // A decision already made: cancel after confirm means the login happened, confirm
       // after cancel that nobody was logged in; anything else, the code was used.
@@ -59,38 +77,60 @@ function errorOf(status, payload, headers) {
   }
 }
 
-/** A success is HTTP 200 *and* the envelope's own `code` 200; anything else is an error. */
-function settle(statusCode, payload, headers, resolve, reject) {
-  if (statusCode === 200 && payload && payload.code === 200) resolve(payload.data);
-  else reject(errorOf(statusCode === 200 ? 500 : statusCode, payload, headers));
+/**
+ * A success is HTTP 200 *and* the envelope's own `code` 200; anything else is an error,
+ * named by the answer's request id, or else by ours.
+ */
+function settle(res, payload, ours, resolve, reject, notFound) {
+  const { statusCode, header } = res;
+  if (statusCode === 200 && payload && payload.code === 200) {
+    resolve(payload.data);
+    return;
+  }
+  const error = errorOf(statusCode === 200 ? 500 : statusCode, payload, header, notFound);
+  error.requestId = headerOf(header, 'x-request-id') || ours;
+  reject(error);
 }
 
-function createApi({ request, uploadFile, apiBase, timeout = 10000 }) {
+function networkError(err, fallback, ours) {
+  const error = new ApiError('network', 0, (err && err.errMsg) || fallback);
+  error.requestId = ours;
+  return error;
+}
+
+/**
+ * `timeout` bounds each API call; `uploadTimeout` the avatar's upload, a file over what may
+ * be a slow mobile network (a failed upload only leaves the avatar out, see lib/avatar.js).
+ */
+function createApi({ request, uploadFile, apiBase, timeout = 10000, uploadTimeout = 20000 }) {
   const base = apiBase.replace(/\/$/, '');
 
-  function post(path, body) {
+  function post(path, body, notFound) {
+    const id = newRequestId();
     return new Promise((resolve, reject) => {
       request({
         url: base + path,
         method: 'POST',
         data: body,
-        header: { 'content-type': 'application/json' },
+        header: { 'content-type': 'application/json', 'X-Request-Id': id },
         timeout,
-        success: (res) => settle(res.statusCode, res.data || {}, res.header, resolve, reject),
-        fail: (err) => reject(new ApiError('network', 0, (err && err.errMsg) || 'network error')),
+        success: (res) => settle(res, res.data || {}, id, resolve, reject, notFound),
+        fail: (err) => reject(networkError(err, 'network error', id)),
       });
     });
   }
 
   /** Uploads a chooseAvatar file; resolves with the URL the server serves it at. */
   function uploadAvatar(scene, scanToken, filePath) {
+    const id = newRequestId();
     return new Promise((resolve, reject) => {
       uploadFile({
         url: `${base}/api/mp/avatar`,
         filePath,
         name: 'avatar',
         formData: { scene, scan_token: scanToken },
-        timeout,
+        header: { 'X-Request-Id': id },
+        timeout: uploadTimeout,
         success(res) {
           let payload = {};
           try {
@@ -98,9 +138,9 @@ function createApi({ request, uploadFile, apiBase, timeout = 10000 }) {
           } catch (e) {
             payload = {};
           }
-          settle(res.statusCode, payload, res.header, (data) => resolve(data && data.avatar_url), reject);
+          settle(res, payload, id, (data) => resolve(data && data.avatar_url), reject);
         },
-        fail: (err) => reject(new ApiError('network', 0, (err && err.errMsg) || 'upload failed')),
+        fail: (err) => reject(networkError(err, 'upload failed', id)),
       });
     });
   }
@@ -111,6 +151,12 @@ function createApi({ request, uploadFile, apiBase, timeout = 10000 }) {
       post('/api/mp/confirm', profile ? { scene, scan_token: scanToken, profile } : { scene, scan_token: scanToken }),
     cancel: (scene, scanToken) => post('/api/mp/cancel', { scene, scan_token: scanToken }),
     uploadAvatar,
+    // The account page's calls. Each is proved by a wx.login code of its own, never a
+    // stored token: a login code is single-use and lives five minutes, so a lost or copied
+    // one is worth nothing. A 404 is `noaccount`: this WeChat identity has no account.
+    account: (code) => post('/api/mp/account', { code }, 'noaccount'),
+    logoutEverywhere: (code) => post('/api/mp/logout_everywhere', { code }, 'noaccount'),
+    deleteAccount: (code) => post('/api/mp/delete_account', { code }, 'noaccount'),
   };
 }
 
@@ -159,4 +205,4 @@ function profileOf(nickname, uploadedAvatarUrl) {
   return { nickname: name, avatar_url: avatar };
 }
 
-module.exports = { ApiError, REFUSALS, createApi, errorOf, loginCode, scanFlow, profileOf, cutNickname, NICKNAME_MAX };
+module.exports = { ApiError, REFUSALS, createApi, errorOf, newRequestId, loginCode, scanFlow, profileOf, cutNickname, NICKNAME_MAX };

@@ -52,6 +52,37 @@ const TEXTS = {
     privacyGuide: '《隐私保护指引》',
     privacyAgree: '同意',
     privacyDecline: '拒绝',
+    // The home page.
+    about: '用微信扫一扫网站登录页上的小程序码，在手机上确认，就能登录电脑上的网站，不用输入密码。',
+    cameraScan: '用相机扫码',
+    account: '我的账号',
+    backHome: '返回首页',
+    // A code from a picture (entry scenes 1048, 1049: see lib/entry.js): refused.
+    relayed: '为了保护你的账号，不能用图片中的二维码登录：有人可能把登录二维码的图片发给你，想借此登录你的账号。请用相机扫描你面前屏幕上的二维码。',
+    relayedInWeChat: '如果这个二维码在这台手机的微信网页中，请点右上角「···」选择「在浏览器打开」，再点页面上的「在微信中打开」。',
+    // Opened by a link from this phone's browser (1194, 1065): no computer in front of you.
+    warnPhone: '确认后将在这台手机的浏览器上登录。如果你刚才没有在这台手机的浏览器上登录，请取消。',
+    updateTitle: '发现新版本',
+    updateText: '新版本已经准备好，重启小程序即可使用。现在重启吗？',
+    // The account page.
+    accountLoading: '正在读取你的账号…',
+    sessionsTitle: '登录中的浏览器',
+    noSessions: '目前没有登录中的浏览器。',
+    lastSeen: '最近使用',
+    recentTitle: '最近的登录',
+    noRecent: '还没有登录记录。',
+    loginEvents: { login_confirmed: '确认登录', login_refused: '登录被拒绝', login_cancelled: '取消登录' },
+    logoutEverywhere: '在所有浏览器上退出登录',
+    logoutTitle: '退出所有登录？',
+    logoutText: '所有浏览器上的登录都会结束，之后可以重新扫码登录。',
+    logoutConfirm: '退出',
+    loggedOut: (n) => `已结束 ${n} 个登录。`,
+    deleteAccount: '删除我的账号',
+    deleteTitle: '删除账号？',
+    deleteText: '你的账号和资料将被删除，所有浏览器上的登录都会结束。此操作无法撤销。',
+    deleteConfirm: '删除',
+    deleted: '你的账号已删除。',
+    noAccount: '这个微信还没有在本网站登录过，没有账号。',
   },
   en: {
     title: 'Scan to log in',
@@ -100,12 +131,49 @@ const TEXTS = {
     privacyGuide: 'Privacy guide',
     privacyAgree: 'Accept',
     privacyDecline: 'Decline',
+    about: 'Scan the code on a site\'s login page with WeChat and confirm on your phone to log in on your computer, no password needed.',
+    cameraScan: 'Scan with the camera',
+    account: 'My account',
+    backHome: 'Back to home',
+    relayed: 'For your safety, a login code in a picture cannot be used: someone may have sent you a picture of a login code to take over your account. Scan the code on the screen in front of you with the camera instead.',
+    relayedInWeChat: 'If the code is on a page open in WeChat on this phone, tap ··· at the top right, choose Open in Browser, then tap “Open in WeChat” on the page.',
+    warnPhone: "Confirming logs you in on this phone's browser. If you did not just start logging in on this phone's browser, cancel.",
+    updateTitle: 'Update ready',
+    updateText: 'A new version is ready. Restart the mini program to use it now?',
+    accountLoading: 'Loading your account…',
+    sessionsTitle: 'Where you are logged in',
+    noSessions: 'You are not logged in anywhere.',
+    lastSeen: 'Last seen',
+    recentTitle: 'Recent logins',
+    noRecent: 'No logins yet.',
+    loginEvents: { login_confirmed: 'Login confirmed', login_refused: 'Login refused', login_cancelled: 'Login cancelled' },
+    logoutEverywhere: 'Log out everywhere',
+    logoutTitle: 'Log out everywhere?',
+    logoutText: 'Every browser you are logged in to will be logged out. You can log in again by scanning.',
+    logoutConfirm: 'Log out',
+    loggedOut: (n) => `Ended ${n} ${n === 1 ? 'login' : 'logins'}.`,
+    deleteAccount: 'Delete my account',
+    deleteTitle: 'Delete your account?',
+    deleteText: 'Your account and its data will be deleted and every browser logged out. This cannot be undone.',
+    deleteConfirm: 'Delete',
+    deleted: 'Your account was deleted.',
+    noAccount: 'This WeChat account has not logged in to this site: there is no account.',
   },
 };
 
 /** The texts for WeChat's language (`zh_CN`, `en`, ...). */
 function textsFor(language) {
   return /^en/i.test(language || '') ? TEXTS.en : TEXTS.zh;
+}
+
+/** WeChat's language (`zh_CN`, `en`, ...), Chinese when it cannot be had. */
+function currentLanguage() {
+  try {
+    const info = typeof wx.getAppBaseInfo === 'function' ? wx.getAppBaseInfo() : wx.getSystemInfoSync();
+    return info.language;
+  } catch (e) {
+    return 'zh_CN';
+  }
 }
 
 /** The texts that are plain strings, for the page's data (setData takes JSON only). */
@@ -127,4 +195,4 @@ function formatTime(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-module.exports = { TEXTS, textsFor, stringsOf, describeBrowser, formatTime };
+module.exports = { TEXTS, textsFor, currentLanguage, stringsOf, describeBrowser, formatTime };

@@ -1,4 +1,6 @@
 const { createApi, profileOf, loginCode, cutNickname, REFUSALS } = require('../lib/api.js');
+const { accountActions, recentLogins, sessionsOf } = require('../lib/account.js');
+const { TEXTS } = require('../lib/i18n.js');
 
 /** A wx.request stand-in that answers `status` with `body` (and `header`), and records the call. */
 function answering(status, body, header = {}) {
@@ -110,4 +112,118 @@ test('nicknames are cut by characters, never inside an emoji', () => {
 test('wx.login failures are network failures', async () => {
   await expect(loginCode(({ fail }) => fail({ errMsg: 'login:fail' }))).rejects.toMatchObject({ kind: 'network' });
   await expect(loginCode(({ success }) => success({ code: 'abc' }))).resolves.toBe('abc');
+});
+
+test('every call carries a request id of its own (X-Request-Id, 128 random bits in hex)', async () => {
+  const { request, calls } = answering(200, { code: 200, msg: 'ok', data: null });
+  const api = createApi({ request, apiBase: 'https://x' });
+  await api.confirm('S', 'T');
+  await api.cancel('S', 'T');
+  const ids = calls.map((c) => c.header['X-Request-Id']);
+  for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+  expect(ids[0]).not.toBe(ids[1]);
+  expect(calls[0].header['content-type']).toBe('application/json');
+});
+
+test("an error names the request: the server's id when it answers one, else ours", async () => {
+  const echoed = answering(500, { code: 500, msg: 'boom' }, { 'X-Request-Id': 'server-id-1' });
+  await expect(createApi({ request: echoed.request, apiBase: 'https://x' }).scan('S', 'C')).rejects.toMatchObject({ requestId: 'server-id-1' });
+  const calls = [];
+  const request = (options) => {
+    calls.push(options);
+    options.fail({ errMsg: 'request:fail' });
+  };
+  const error = await createApi({ request, apiBase: 'https://x' }).scan('S', 'C').catch((e) => e);
+  expect(error.requestId).toBe(calls[0].header['X-Request-Id']);
+});
+
+test('the avatar upload has its own, longer timeout, and a request id', async () => {
+  const uploads = [];
+  const requests = [];
+  const uploadFile = (options) => {
+    uploads.push(options);
+    options.success({ statusCode: 200, data: '{"code":200,"msg":"ok","data":{"avatar_url":"/avatars/a"}}' });
+  };
+  const request = (options) => {
+    requests.push(options);
+    options.success({ statusCode: 200, data: { code: 200, data: null } });
+  };
+  const api = createApi({ request, uploadFile, apiBase: 'https://x' });
+  await api.uploadAvatar('S', 'T', 'tmp/a.jpg');
+  await api.confirm('S', 'T');
+  expect(requests[0].timeout).toBe(10000);
+  expect(uploads[0].timeout).toBeGreaterThan(requests[0].timeout);
+  expect(uploads[0].header['X-Request-Id']).toMatch(/^[0-9a-f]{32}$/);
+  const custom = createApi({ request, uploadFile, apiBase: 'https://x', uploadTimeout: 5000 });
+  await custom.uploadAvatar('S', 'T', 'tmp/a.jpg');
+  expect(uploads[1].timeout).toBe(5000);
+});
+
+test.each([
+  ['account', '/api/mp/account'],
+  ['logoutEverywhere', '/api/mp/logout_everywhere'],
+  ['deleteAccount', '/api/mp/delete_account'],
+])('%s posts the login code to %s and resolves with data', async (name, path) => {
+  const data = name === 'logoutEverywhere' ? { ended: 2 } : name === 'account' ? { user: { id: 1 }, sessions: [], recent: [] } : null;
+  const { request, calls } = answering(200, { code: 200, msg: 'ok', data });
+  const api = createApi({ request, apiBase: 'https://login.example.com/' });
+  await expect(api[name]('C1')).resolves.toEqual(data);
+  expect(calls[0]).toMatchObject({ url: `https://login.example.com${path}`, method: 'POST', data: { code: 'C1' } });
+  expect(calls[0].header['X-Request-Id']).toMatch(/^[0-9a-f]{32}$/);
+});
+
+test.each([
+  [404, 'noaccount'],
+  [401, 'rescan'],
+  [403, 'refused'],
+  [429, 'limited'],
+  [400, 'badrequest'],
+  [500, 'server'],
+])('an account call answered %i is %s', async (status, kind) => {
+  const { request } = answering(status, { code: status, msg: 'no', data: null });
+  const api = createApi({ request, apiBase: 'https://x' });
+  for (const name of ['account', 'logoutEverywhere', 'deleteAccount']) {
+    await expect(api[name]('C')).rejects.toMatchObject({ kind, status });
+  }
+});
+
+test('an account call with an envelope that is not 200 is an error, and a lost one a network error', async () => {
+  const { request } = answering(200, { code: 404, msg: 'no', data: null });
+  await expect(createApi({ request, apiBase: 'https://x' }).account('C')).rejects.toMatchObject({ kind: 'server' });
+  const lost = (options) => options.fail({ errMsg: 'request:fail timeout' });
+  await expect(createApi({ request: lost, apiBase: 'https://x' }).deleteAccount('C')).rejects.toMatchObject({ kind: 'network' });
+});
+
+test('each account action asks wx.login for a fresh code, never reusing one', async () => {
+  const { request, calls } = answering(200, { code: 200, msg: 'ok', data: { ended: 1 } });
+  const api = createApi({ request, apiBase: 'https://x' });
+  let n = 0;
+  const wxLogin = jest.fn(({ success }) => success({ code: `code-${(n += 1)}` }));
+  const actions = accountActions(api, wxLogin);
+  await actions.load();
+  await actions.logoutEverywhere();
+  await actions.deleteAccount();
+  expect(wxLogin).toHaveBeenCalledTimes(3);
+  expect(calls.map((c) => c.data.code)).toEqual(['code-1', 'code-2', 'code-3']);
+  // No code, no call.
+  const failing = accountActions(api, ({ fail }) => fail({ errMsg: 'login:fail' }));
+  await expect(failing.deleteAccount()).rejects.toMatchObject({ kind: 'network' });
+  expect(calls).toHaveLength(3);
+});
+
+test('the account page shows login events of the trail, and the sessions, worded', () => {
+  const t = TEXTS.en;
+  const recent = [
+    { id: 3, at: '2026-11-25T08:00:00Z', event: 'login_confirmed', result: 'ok', client_id: 'grafana', ip: '1.2.3.4', user_agent: 'x', detail: '' },
+    { id: 2, at: '2026-11-25T07:00:00Z', event: 'session_created', result: 'ok', client_id: '', ip: '1.2.3.4', user_agent: 'x', detail: '' },
+    { id: 1, at: '2026-11-24T07:00:00Z', event: 'login_refused', result: 'refused', client_id: '', ip: '5.6.7.8', user_agent: 'x', detail: 'closed' },
+  ];
+  const shown = recentLogins(t, recent);
+  expect(shown.map((r) => r.what)).toEqual(['Login confirmed', 'Login refused']);
+  expect(shown[0]).toMatchObject({ id: '3', client: 'grafana', ip: '1.2.3.4' });
+  expect(shown[0].at).toMatch(/^2026-11-25 \d\d:00:00$/);
+  expect(recentLogins(t, undefined)).toEqual([]);
+  const sessions = sessionsOf(t, [{ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '1.2.3.4', created_at: '2026-11-25T08:00:00Z', last_seen_at: '2026-11-25T09:00:00Z', current: false }, { id: 's2', browser: '', ip: '' }]);
+  expect(sessions[0]).toMatchObject({ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '1.2.3.4' });
+  expect(sessions[1].browser).toBe('An unknown browser');
 });

@@ -170,3 +170,33 @@ test('an avatar chosen on the phone is uploaded, re-encoded and served by the se
   expect((await session.json()).user.avatar_url).toBe(url);
   browser.socket.close();
 });
+
+test('the account page logic against the server: my logins, log out everywhere, delete me', async () => {
+  const { accountActions } = require('../lib/account.js');
+  const api = createApi({ request, apiBase: BASE() });
+  const openid = 'o-mini-program-account';
+  // Logged in once on the web through the mini program's own flow.
+  const browser = await browserWaits();
+  const asked = await scanFlow({ api, wxLogin: wxLoginAs(openid), scene: browser.scene });
+  await api.confirm(browser.scene, asked.scanToken, { nickname: 'Account', avatar_url: '' });
+  const confirmed = await browser.next('confirmed');
+  const session = await fetch(`${BASE()}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scene: browser.scene, ticket: confirmed.ticket, key: browser.key }),
+  });
+  const cookie = session.headers.get('set-cookie').split(';')[0];
+  browser.socket.close();
+  const me = () => fetch(`${BASE()}/api/me`, { headers: { cookie } }).then((r) => r.status);
+  expect(await me()).toBe(200);
+
+  const actions = accountActions(api, wxLoginAs(openid));
+  const account = await actions.load();
+  expect(account.user.nickname).toBe('Account');
+  expect(account.recent.some((e) => e.event === 'login_confirmed')).toBe(true);
+  expect(account.sessions).toHaveLength(1);
+  expect((await actions.logoutEverywhere()).ended).toBe(1);
+  expect(await me()).toBe(401);
+  await actions.deleteAccount();
+  await expect(actions.load()).rejects.toMatchObject({ kind: 'noaccount', status: 404 });
+});

@@ -15,13 +15,26 @@ let answers;
 let requests;
 let uploads;
 let privacyListener;
+let networkListeners;
+/** What wx.getEnterOptionsSync() says: how WeChat opened the mini program. */
+let enter;
 
 function mockWx(language = 'zh_CN') {
   requests = [];
   uploads = [];
   privacyListener = null;
+  networkListeners = [];
   global.wx = {
     getAppBaseInfo: () => ({ language }),
+    getEnterOptionsSync: jest.fn(() => enter),
+    reLaunch: jest.fn(),
+    navigateTo: jest.fn(),
+    requestSubscribeMessage: jest.fn(),
+    compressImage: jest.fn(({ src, success }) => setTimeout(() => success({ tempFilePath: `${src}.small.jpg` }), 0)),
+    onNetworkStatusChange: jest.fn((listener) => networkListeners.push(listener)),
+    offNetworkStatusChange: jest.fn((listener) => {
+      networkListeners = networkListeners.filter((l) => l !== listener);
+    }),
     setNavigationBarTitle: jest.fn(),
     onNeedPrivacyAuthorization: jest.fn((listener) => {
       privacyListener = listener;
@@ -75,6 +88,10 @@ const sent = (p) => requests.filter((r) => r.url.endsWith(p));
 const submit = (page, nickname = '') => page.instance.onSubmit({ detail: { value: { nickname } } });
 
 beforeEach(() => {
+  enter = { scene: 1047, path: 'pages/login/login', query: { scene: SCENE } };
+  // The page logs failed steps (lib/log.js); the tests say what they expect instead.
+  jest.spyOn(console, 'warn').mockImplementation(() => {});
+  jest.spyOn(console, 'info').mockImplementation(() => {});
   answers = {
     '/api/mp/scan': ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER }),
     '/api/mp/confirm': ok(null),
@@ -85,6 +102,8 @@ beforeEach(() => {
 
 afterEach(() => {
   jest.useRealTimers();
+  jest.restoreAllMocks();
+  require('../config.js').notifyTemplateId = '';
 });
 
 test('it logs in, scans, and shows which browser is asking, in words of its own', async () => {
@@ -174,7 +193,10 @@ test('a chosen avatar is uploaded and the profile carries the server URL, never 
   expect(page.querySelector('.avatar')).toBeDefined(); // the chosen file, shown on the phone
   expect(page.data.avatarPath).toBe('http://tmp/abc.jpg');
   await submit(page);
-  expect(uploads[0]).toMatchObject({ filePath: 'http://tmp/abc.jpg', name: 'avatar', formData: { scene: SCENE, scan_token: 'scan-token' } });
+  // Compressed first, and the compressed file is what is sent.
+  expect(wx.compressImage).toHaveBeenCalledWith(expect.objectContaining({ src: 'http://tmp/abc.jpg', quality: 80 }));
+  expect(uploads[0]).toMatchObject({ filePath: 'http://tmp/abc.jpg.small.jpg', name: 'avatar', formData: { scene: SCENE, scan_token: 'scan-token' } });
+  expect(uploads[0].timeout).toBeGreaterThan(10000); // its own timeout, not the API calls'
   expect(sent('/api/mp/confirm')[0].data.profile).toEqual({ nickname: '', avatar_url: '/avatars/a1' });
 });
 
@@ -289,19 +311,12 @@ test('the countdown reaches zero: the expired screen replaces confirm', async ()
   expect(page.querySelector('.confirm')).toBeUndefined();
 });
 
-test('opened without a code it is a home screen whose scan button runs the same flow', async () => {
+test('opened without a code it hands over to the home page, and asks nothing', async () => {
   const page = await openPage({});
-  expect(page.data.state).toBe('home');
+  expect(wx.reLaunch).toHaveBeenCalledWith({ url: '/pages/home/home' });
   expect(requests).toHaveLength(0);
-  wx.scanCode.mockImplementation(({ success }) => success({ path: `pages/login/login?scene=${SCENE}` }));
-  page.querySelector('.scan').dispatchEvent('tap');
-  await until(() => page.data.state === 'asking');
-  expect(sent('/api/mp/scan')[0].data.scene).toBe(SCENE);
-  const other = await openPage({});
-  wx.scanCode.mockImplementation(({ success }) => success({ result: 'https://example.com/' }));
-  other.querySelector('.scan').dispatchEvent('tap');
-  await until(() => other.data.state === 'error');
-  expect(other.data.error).toBe('notOurs');
+  expect(wx.login).not.toHaveBeenCalled();
+  expect(page.data.state).toBe('loading');
 });
 
 test('opened by "Open in WeChat" (a URL link or scheme with query scene=<id>), it scans that scene', async () => {
@@ -401,4 +416,247 @@ test('English when WeChat is in English: titles, screens and the browser', async
   answers['/api/mp/scan'] = err(404);
   const expired = await openPage();
   expect(text(expired, '.error')).toContain('refresh the code on your computer');
+});
+
+// ---- The way home (item: home page) ---------------------------------------------------
+
+test.each([
+  ['logged in', async (page) => submit(page)],
+  ['cancelled', async (page) => page.instance.cancel()],
+])('the "%s" screen has a button back to home', async (_, end) => {
+  const page = await openPage();
+  await end(page);
+  expect(['done', 'cancelled']).toContain(page.data.state);
+  page.querySelector('.home').dispatchEvent('tap');
+  await until(() => wx.reLaunch.mock.calls.length === 1);
+  expect(wx.reLaunch).toHaveBeenCalledWith({ url: '/pages/home/home' });
+});
+
+test.each([
+  ['expired', err(404)],
+  ['used', err(409)],
+  ['refused', err(403)],
+  ['badrequest', err(400)],
+  ['server', err(500)],
+  ['network', 'fail'],
+  ['rescan', err(401)],
+])('the %s error screen has a button back to home', async (kind, answer) => {
+  answers['/api/mp/scan'] = answer;
+  const page = await openPage();
+  expect(page.data.error).toBe(kind);
+  page.querySelector('.home').dispatchEvent('tap');
+  await until(() => wx.reLaunch.mock.calls.length === 1);
+  expect(wx.reLaunch).toHaveBeenCalledWith({ url: '/pages/home/home' });
+});
+
+test('a hot start from the recent list after the login ended lands on home', async () => {
+  const page = await openPage();
+  await submit(page);
+  expect(text(page, '.done')).toBe('登录成功，可以放下手机了。');
+  // The person leaves; half an hour later WeChat restores the page (no path): onShow.
+  page.instance.onHide();
+  enter = { scene: 1001, path: 'pages/login/login', query: {} };
+  page.instance.onShow();
+  expect(wx.reLaunch).toHaveBeenCalledWith({ url: '/pages/home/home' });
+});
+
+test('coming back to a login in progress, or to a step that can be retried, keeps the page', async () => {
+  const page = await openPage();
+  page.instance.onHide(); // e.g. to check something in a chat, or the avatar picker
+  page.instance.onShow();
+  expect(page.data.state).toBe('asking');
+  answers['/api/mp/confirm'] = 'fail';
+  await submit(page);
+  expect(page.data.error).toBe('network');
+  page.instance.onHide(); // to turn the network on
+  page.instance.onShow();
+  expect(wx.reLaunch).not.toHaveBeenCalled();
+});
+
+test('the camera opened by "scan another code" on an end screen is not a hot start', async () => {
+  answers['/api/mp/scan'] = err(404);
+  const page = await openPage();
+  wx.scanCode.mockImplementation(() => {}); // the camera is open
+  page.querySelector('.scan-other').dispatchEvent('tap');
+  await until(() => wx.scanCode.mock.calls.length === 1);
+  page.instance.onHide();
+  page.instance.onShow();
+  expect(wx.reLaunch).not.toHaveBeenCalled();
+});
+
+test('a hot start with another code is left to WeChat, which reLaunches to it', async () => {
+  const page = await openPage();
+  await submit(page);
+  page.instance.onHide();
+  enter = { scene: 1047, path: 'pages/login/login', query: { scene: 'An0therAn0therAn0therAn0therAn0t' } };
+  page.instance.onShow();
+  expect(wx.reLaunch).not.toHaveBeenCalled();
+});
+
+// ---- Relayed codes (item: entry scenes) -------------------------------------------------
+
+test.each([1048, 1049])('a code from a picture (entry scene %i) is refused before the server hears of it', async (scene) => {
+  enter = { scene, path: 'pages/login/login', query: { scene: SCENE } };
+  const page = await openPage();
+  expect(page.data.state).toBe('error');
+  expect(page.data.error).toBe('relayed');
+  expect(wx.login).not.toHaveBeenCalled();
+  expect(requests).toHaveLength(0);
+  expect(text(page, '.error')).toContain('有人可能把登录二维码的图片发给你');
+  expect(text(page, '.error')).toContain('请用相机扫描你面前屏幕上的二维码');
+  expect(page.querySelector('.retry')).toBeUndefined();
+  // Its way on: the camera, then the same flow.
+  expect(text(page, '.scan-other')).toBe('用相机扫码');
+  wx.scanCode.mockImplementation(({ success }) => success({ path: `pages/login/login?scene=${SCENE}` }));
+  page.querySelector('.scan-other').dispatchEvent('tap');
+  await until(() => page.data.state === 'asking');
+  expect(wx.scanCode.mock.calls[0][0]).toMatchObject({ onlyFromCamera: true, scanType: ['wxCode', 'qrCode'] });
+  expect(text(page, '.warn')).toBe('请确认这是你面前的电脑，否则请取消。');
+  mockWx('en');
+  const english = await openPage();
+  expect(text(english, '.error')).toMatch(/someone may have sent you a picture of a login code to take over your account.*Scan the code on the screen in front of you with the camera instead/);
+  expect(text(english, '.scan-other')).toBe('Scan with the camera');
+});
+
+test('a code the home page scanned with the camera is not refused for how the mini program was opened', async () => {
+  enter = { scene: 1048, path: 'pages/login/login', query: { scene: 'An0therAn0therAn0therAn0therAn0t' } };
+  require('../lib/entry.js').markCameraScan(SCENE);
+  const page = await openPage({ scene: SCENE });
+  expect(page.data.state).toBe('asking');
+});
+
+test.each([1194, 1065])('opened by a link from this phone\'s browser (entry scene %i), it says the login is for that browser', async (scene) => {
+  enter = { scene, path: 'pages/login/login', query: { scene: SCENE } };
+  const page = await openPage();
+  expect(page.data.state).toBe('asking');
+  expect(text(page, '.warn')).toContain('在这台手机的浏览器上登录');
+  expect(text(page, '.warn')).not.toContain('面前的电脑');
+  mockWx('en');
+  const english = await openPage();
+  expect(text(english, '.warn')).toContain("logs you in on this phone's browser");
+  expect(text(english, '.warn')).not.toContain('computer in front of you');
+});
+
+// ---- The avatar never blocks a login ---------------------------------------------------
+
+test.each([
+  ['no network', (o) => o.fail({ errMsg: 'uploadFile:fail' })],
+  ['a timeout', (o) => o.fail({ errMsg: 'uploadFile:fail timeout' })],
+  ['a server error (500)', (o) => o.success({ statusCode: 500, data: '{"code":500,"msg":"boom","data":null}' })],
+  ['a bad gateway (502, not JSON)', (o) => o.success({ statusCode: 502, data: '<html>bad gateway</html>' })],
+])('an avatar upload that fails with %s leaves the avatar out, and the login goes on', async (_, answer) => {
+  wx.uploadFile.mockImplementation((options) => setTimeout(() => answer(options), 0));
+  const page = await openPage();
+  page.instance.onChooseAvatar({ detail: { avatarUrl: 'http://tmp/abc.jpg' } });
+  await submit(page);
+  expect(page.data.state).toBe('done');
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token' });
+  expect(page.data.avatarPath).toBe('');
+});
+
+test('an image that cannot be compressed is uploaded as it is', async () => {
+  wx.compressImage.mockImplementation(({ fail }) => setTimeout(() => fail({ errMsg: 'compressImage:fail' }), 0));
+  const page = await openPage();
+  page.instance.onChooseAvatar({ detail: { avatarUrl: 'http://tmp/abc.png' } });
+  await submit(page);
+  expect(uploads[0].filePath).toBe('http://tmp/abc.png');
+  expect(page.data.state).toBe('done');
+});
+
+// ---- The network's return ----------------------------------------------------------------
+
+test('a step the network interrupted is tried again by itself when the network returns', async () => {
+  answers['/api/mp/confirm'] = 'fail';
+  const page = await openPage();
+  await submit(page);
+  expect(page.data.error).toBe('network');
+  expect(networkListeners).toHaveLength(1);
+  answers['/api/mp/confirm'] = ok(null);
+  networkListeners.forEach((l) => l({ isConnected: false, networkType: 'none' }));
+  expect(sent('/api/mp/confirm')).toHaveLength(1);
+  networkListeners.slice().forEach((l) => l({ isConnected: true, networkType: 'wifi' }));
+  await until(() => page.data.state === 'done');
+  expect(sent('/api/mp/confirm')).toHaveLength(2);
+  expect(networkListeners).toHaveLength(0); // the app-wide listener is removed
+});
+
+test('a retry tapped before the network returns stops waiting for it', async () => {
+  answers['/api/mp/scan'] = 'fail';
+  const page = await openPage();
+  expect(networkListeners).toHaveLength(1);
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER });
+  page.querySelector('.retry').dispatchEvent('tap');
+  await until(() => page.data.state === 'asking');
+  expect(networkListeners).toHaveLength(0);
+});
+
+// ---- Accessibility -----------------------------------------------------------------------
+
+test('the countdown is announced at 60, 30 and 10 seconds left, not every second', async () => {
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 62, browser: BROWSER });
+  jest.useFakeTimers();
+  const opened = openPage();
+  await jest.advanceTimersByTimeAsync(1);
+  const page = await opened;
+  const heard = new Set();
+  for (let s = 0; s < 62; s += 1) {
+    heard.add(page.data.announcement);
+    await jest.advanceTimersByTimeAsync(1000);
+  }
+  expect([...heard]).toEqual(['', '60 秒后过期', '30 秒后过期', '10 秒后过期']);
+  expect(page.querySelector('.countdown')).toBeUndefined(); // the expired screen announces itself
+  expect(page.data.error).toBe('expired');
+});
+
+/** The attributes of the element with `cls` in a template (j-component keeps none of aria-*). */
+function attributesOf(template, cls) {
+  const tag = require('fs')
+    .readFileSync(path.join(__dirname, '..', template), 'utf8')
+    .match(new RegExp(`<[a-z-]+[^>]*class="[^"]*\\b${cls}\\b[^"]*"[^>]*>`));
+  return tag ? tag[0] : '';
+}
+
+test('in the template: only the coarse announcement is live, the dialog is a modal dialog, the guide a link', () => {
+  expect(attributesOf('pages/login/login.wxml', 'countdown')).not.toContain('aria-live');
+  expect(attributesOf('pages/login/login.wxml', 'announcement')).toContain('aria-live="polite"');
+  const dialog = attributesOf('pages/login/login.wxml', 'privacy');
+  expect(dialog).toContain('aria-role="dialog"');
+  expect(dialog).toContain('aria-modal="true"');
+  expect(attributesOf('pages/login/login.wxml', 'privacy-guide')).toContain('aria-role="link"');
+  expect(attributesOf('pages/login/login.wxml', 'confirm')).toContain('bindtap="onConfirmTap"');
+});
+
+// ---- Opt-in notifications ----------------------------------------------------------------
+
+test('with a template configured, tapping confirm first asks for notifications, and a refusal still confirms', async () => {
+  require('../config.js').notifyTemplateId = 'tmpl-1';
+  wx.requestSubscribeMessage.mockImplementation(({ success }) => success && success({ errMsg: 'requestSubscribeMessage:ok', 'tmpl-1': 'reject' }));
+  const page = await openPage();
+  const before = requests.length;
+  // The tap handler (bound on the confirm button: see the template test) asks
+  // synchronously, before it returns and before anything else happens.
+  page.instance.onConfirmTap();
+  expect(wx.requestSubscribeMessage).toHaveBeenCalledTimes(1);
+  expect(wx.requestSubscribeMessage.mock.calls[0][0]).toMatchObject({ tmplIds: ['tmpl-1'] });
+  expect(requests).toHaveLength(before);
+  await submit(page); // the same button submits the form
+  expect(page.data.state).toBe('done');
+  expect(wx.requestSubscribeMessage.mock.invocationCallOrder[0]).toBeLessThan(wx.request.mock.invocationCallOrder.at(-1));
+});
+
+test('a subscription request that fails outright still confirms', async () => {
+  require('../config.js').notifyTemplateId = 'tmpl-1';
+  wx.requestSubscribeMessage.mockImplementation(({ fail }) => fail && fail({ errMsg: 'requestSubscribeMessage:fail can only be invoked by user TAP gesture.' }));
+  const page = await openPage();
+  page.instance.onConfirmTap();
+  await submit(page);
+  expect(page.data.state).toBe('done');
+});
+
+test('without a template, nothing is asked', async () => {
+  const page = await openPage();
+  page.instance.onConfirmTap();
+  await submit(page);
+  expect(wx.requestSubscribeMessage).not.toHaveBeenCalled();
+  expect(page.data.state).toBe('done');
 });

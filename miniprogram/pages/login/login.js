@@ -1,34 +1,39 @@
 // The page a scanlogin code opens: who is asking, then confirm or cancel. Opened without a
-// code (from the recent list) it is a home screen with a scan button.
+// code it hands over to the home page (pages/home/home), where the scan button is.
 // Built with Component() (WeChat allows it for pages), so its lifecycle is in `methods`.
 
 const config = require('../../config.js');
 const { decodeScene, sceneFromScan } = require('../../lib/scene.js');
 const { createApi, scanFlow, profileOf, cutNickname } = require('../../lib/api.js');
-const { textsFor, stringsOf, describeBrowser, formatTime } = require('../../lib/i18n.js');
+const { textsFor, currentLanguage, stringsOf, describeBrowser, formatTime } = require('../../lib/i18n.js');
+const { entryKind, enterOptions, takeCameraScan } = require('../../lib/entry.js');
+const { uploadedOrNothing } = require('../../lib/avatar.js');
+const { announcement } = require('../../lib/countdown.js');
+const { onceOnline } = require('../../lib/network.js');
+const { holdUpdates } = require('../../lib/update.js');
+const log = require('../../lib/log.js');
 
 /** How long a nickname may wait for WeChat's content review before it is left out. */
 const REVIEW_WAIT_MS = 3000;
 
-function language() {
-  try {
-    const info = typeof wx.getAppBaseInfo === 'function' ? wx.getAppBaseInfo() : wx.getSystemInfoSync();
-    return info.language;
-  } catch (e) {
-    return 'zh_CN';
-  }
-}
+const HOME = '/pages/home/home';
+
+/** Error screens whose step may still succeed (a retry, a new scan, a wait): the flow goes on. */
+const GOING_ON = ['network', 'server', 'limited', 'rescan'];
 
 Component({
   data: {
-    // home | loading | asking | sending | done | cancelled | error
+    // loading | asking | sending | done | cancelled | error
     state: 'loading',
-    // The error screen's kind (see lib/api.js) and its words.
+    // The error screen's kind (see lib/api.js; `relayed`: a code from a picture) and its words.
     error: '',
     errorText: '',
+    errorHint: '',
     canRetry: false,
     canRescan: false,
     canScan: false,
+    // The scan button's words: "scan another code", or "scan with the camera".
+    scanLabel: '',
     // A request is in flight: every button is disabled and shows it.
     busy: false,
     t: stringsOf(textsFor('zh_CN')),
@@ -38,7 +43,13 @@ Component({
     browserText: '',
     ip: '',
     askedAt: '',
+    // The visible countdown (changes every second), and what a screen reader is told of it
+    // (at coarse steps only: lib/countdown.js).
     countdown: '',
+    announcement: '',
+    // "Check this is the computer in front of you", or, opened from this phone's own
+    // browser, "this logs you in on this phone's browser".
+    warnText: '',
     // The chosen avatar as the phone shows it (a temporary file: never sent as a URL).
     avatarPath: '',
     privacyShown: false,
@@ -46,8 +57,8 @@ Component({
 
   methods: {
     onLoad(options) {
-      this.texts = textsFor(language());
-      this.setData({ t: stringsOf(this.texts) });
+      this.texts = textsFor(currentLanguage());
+      this.setData({ t: stringsOf(this.texts), scanLabel: this.texts.scanOther });
       wx.setNavigationBarTitle({ title: this.texts.title });
       this.api = createApi({ request: wx.request, uploadFile: wx.uploadFile, apiBase: config.apiBase() });
       if (typeof wx.onNeedPrivacyAuthorization === 'function') {
@@ -59,7 +70,8 @@ Component({
       }
       const scene = decodeScene(options);
       if (scene === undefined) {
-        this.setData({ state: 'home' });
+        // Nothing to log in to: the home page says what this is and has the scan button.
+        wx.reLaunch({ url: HOME });
         return Promise.resolve();
       }
       if (scene === null) {
@@ -68,18 +80,62 @@ Component({
         return Promise.resolve();
       }
       this.scene = scene;
+      // A camera scan on the home page, or how WeChat opened us (lib/entry.js).
+      const kind = takeCameraScan(scene) ? 'scan' : entryKind(options.scene);
+      if (kind === 'relayed') {
+        // Refused before the server hears of it: the browser behind the code is not told
+        // that it was scanned.
+        this.fail('relayed');
+        return Promise.resolve();
+      }
+      this.setData({ warnText: kind === 'phone' ? this.texts.warnPhone : this.texts.warn });
       return this.scan();
     },
 
     onUnload() {
       this.stopTimers();
+      holdUpdates(false);
     },
 
-    /** Home screen: scan a login code from inside the mini program. */
+    // Hot start. A person who comes back from WeChat's recent list (no path) finds the
+    // mini program as they left it (运行机制 → 热启动: "若启动的场景中不带 path，则保留上次的
+    // 浏览状态"; with a path, WeChat reLaunches to that page itself). So this page, restored,
+    // is shown again, maybe half an hour later, still saying "登录成功". Its own onShow is
+    // where that is known: App.onShow fires for the same return, but cannot tell it from a
+    // return from the camera or the avatar picker, nor knows whether a flow has ended. The
+    // rule: the flow had ended when the page was hidden, and still has, and we did not
+    // hide it ourselves to scan (wx.scanCode opens the camera over the page).
+    onHide() {
+      this.endedWhenHidden = this.ended();
+    },
+
+    onShow() {
+      const cameBack = this.endedWhenHidden;
+      this.endedWhenHidden = false;
+      if (!cameBack || this.scanning || !this.ended()) return;
+      // A hot start with another code: WeChat reLaunches to it; do not race it.
+      const next = decodeScene(enterOptions().query);
+      if (next && next !== this.scene) return;
+      wx.reLaunch({ url: HOME });
+    },
+
+    /** The flow is over: logged in, cancelled, or an error no retry or new scan mends. */
+    ended() {
+      const { state, error } = this.data;
+      return state === 'done' || state === 'cancelled' || (state === 'error' && !GOING_ON.includes(error));
+    },
+
+    goHome() {
+      wx.reLaunch({ url: HOME });
+    },
+
+    /** Scans another code, with the camera only: a picture of a code may be a relayed one. */
     scanCode() {
       if (this.data.busy) return Promise.resolve();
+      this.scanning = true;
       return new Promise((resolve) => {
         wx.scanCode({
+          onlyFromCamera: true,
           scanType: ['wxCode', 'qrCode'],
           success: (res) => {
             const scene = sceneFromScan(res);
@@ -89,24 +145,30 @@ Component({
               return;
             }
             this.scene = scene;
+            this.setData({ warnText: this.texts.warn });
             resolve(this.scan());
           },
-          // Closing the camera is not an error: stay on the home screen.
+          // Closing the camera is not an error: stay on this screen.
           fail: () => resolve(),
+          complete: () => {
+            this.scanning = false;
+          },
         });
       });
     },
 
     async scan() {
       this.stopTimers();
+      holdUpdates(true);
       this.lastAction = 'scan';
       // Only the newest scan's answer counts: a later scan by the same person revokes the
       // token of an earlier one.
       const attempt = (this.scanAttempt || 0) + 1;
       this.scanAttempt = attempt;
-      this.setData({ state: 'loading', busy: true, avatarPath: '' });
+      this.setData({ state: 'loading', busy: true, avatarPath: '', announcement: '' });
       this.uploadedAvatar = '';
       this.nicknameReview = 'none';
+      this.secondsLeft = undefined;
       try {
         const asked = await scanFlow({ api: this.api, wxLogin: wx.login, scene: this.scene });
         if (attempt !== this.scanAttempt) return;
@@ -135,7 +197,9 @@ Component({
         this.fail('expired');
         return;
       }
-      this.setData({ countdown: this.texts.expiresIn(left) });
+      const said = announcement(this.secondsLeft, left);
+      this.secondsLeft = left;
+      this.setData(said === null ? { countdown: this.texts.expiresIn(left) } : { countdown: this.texts.expiresIn(left), announcement: this.texts.expiresIn(said) });
       this.countdownTimer = setTimeout(() => this.tick(), 1000);
     },
 
@@ -143,6 +207,8 @@ Component({
       clearTimeout(this.countdownTimer);
       clearTimeout(this.limitTimer);
       clearTimeout(this.reviewTimer);
+      if (this.stopWaitingOnline) this.stopWaitingOnline();
+      this.stopWaitingOnline = null;
     },
 
     onChooseAvatar(e) {
@@ -176,6 +242,26 @@ Component({
       });
     },
 
+    /**
+     * The confirm button's tap (the confirm itself comes with the form's submit, which
+     * carries the nickname). With a template configured, it first asks whether this
+     * person wants a notification of the login. That must be the tap handler's first,
+     * synchronous call: WeChat opens wx.requestSubscribeMessage's dialog only with the
+     * tap's click state, which does not survive a setTimeout (and on iOS not even a
+     * Promise) (框架 → 视图层 → 事件 → 点击态). Whether a form's submit handler has a click
+     * state is not documented, so it is asked here. The answer is not waited for, and
+     * changes nothing: the login goes on either way.
+     */
+    onConfirmTap() {
+      const id = config.notifyTemplateId;
+      if (!id || typeof wx.requestSubscribeMessage !== 'function') return;
+      wx.requestSubscribeMessage({
+        tmplIds: [id],
+        // A callback, so that WeChat returns no Promise to be rejected unhandled.
+        fail: (e) => log.info('subscription not asked:', (e && e.errMsg) || ''),
+      });
+    },
+
     /** The confirm form: the nickname comes from the submit, after WeChat's review. */
     async onSubmit(e) {
       if (this.data.busy || this.data.state !== 'asking') return;
@@ -192,14 +278,10 @@ Component({
       this.setData({ busy: true });
       try {
         if (this.data.avatarPath && !this.uploadedAvatar) {
-          try {
-            this.uploadedAvatar = await this.api.uploadAvatar(this.scene, this.scanToken, this.data.avatarPath);
-          } catch (e) {
-            // The avatar is optional: one the server refuses (not an image, too large) is
-            // left out rather than standing in the way of the login.
-            if (e.kind !== 'badrequest') throw e;
-            this.setData({ avatarPath: '' });
-          }
+          // Compressed, uploaded, or left out: never in the way of the login.
+          this.uploadedAvatar = await uploadedOrNothing(this.api, this.scene, this.scanToken, this.data.avatarPath);
+          // Not tried again by a retry of the confirm: the person sees it was left out.
+          if (!this.uploadedAvatar) this.setData({ avatarPath: '' });
         }
         await this.api.confirm(this.scene, this.scanToken, profileOf(this.nickname, this.uploadedAvatar));
         this.finish('done');
@@ -223,6 +305,7 @@ Component({
     finish(state) {
       this.stopTimers();
       this.setData({ state, busy: false });
+      holdUpdates(false);
     },
 
     /** Tries the failed step again (the same scan token): a network or server failure may pass. */
@@ -265,6 +348,9 @@ Component({
         return;
       }
       this.stopTimers();
+      if (typeof error !== 'string' && ['network', 'server'].includes(kind)) {
+        log.warn('login step failed:', this.lastAction, kind, error.status, error.message, error.requestId);
+      }
       const t = this.texts;
       const retryIn = kind === 'limited' ? error.retryAfter || 5 : 0;
       // A refusal says why when the server gave a reason lib/api.js knows; otherwise it is
@@ -275,13 +361,20 @@ Component({
         busy: kind === 'limited',
         error: kind,
         errorText: kind === 'limited' ? t.limited(retryIn) : refusalText || t[kind] || t.server,
+        errorHint: kind === 'relayed' ? t.relayedInWeChat : '',
         canRetry: kind === 'network' || kind === 'server',
         canRescan: kind === 'rescan',
         // Every other screen leads somewhere: scanning another code. A refusal too: a retry
         // or a new scan of this code meets the same rule, but another site's or
         // application's code may be one this person is admitted to.
-        canScan: !['network', 'server', 'rescan', 'limited'].includes(kind),
+        canScan: !GOING_ON.includes(kind),
+        scanLabel: kind === 'relayed' ? t.cameraScan : t.scanOther,
       });
+      if (!GOING_ON.includes(kind)) holdUpdates(false);
+      if (kind === 'network') {
+        // Tried again by itself as soon as the phone is back online.
+        this.stopWaitingOnline = onceOnline(() => this.retry());
+      }
       if (kind === 'limited') {
         // Waits as the server asked, then tries the same step again by itself.
         this.limitTimer = setTimeout(() => {
