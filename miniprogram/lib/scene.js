@@ -33,4 +33,21 @@ function sceneFromScan(res) {
   return null;
 }
 
-module.exports = { decodeScene, sceneFromScan };
+/**
+ * Scans a code with the camera only (onlyFromCamera: a code picked from the album may be a
+ * picture someone sent to take over the account; see lib/entry.js). Resolves to the
+ * scene; null for a code that is not a login code; undefined when the camera was closed
+ * (not an error).
+ */
+function scanWithCamera() {
+  return new Promise((resolve) => {
+    wx.scanCode({
+      onlyFromCamera: true,
+      scanType: ['wxCode', 'qrCode'],
+      success: (res) => resolve(sceneFromScan(res)),
+      fail: () => resolve(undefined),
+    });
+  });
+}
+
+module.exports = { decodeScene, sceneFromScan, scanWithCamera };

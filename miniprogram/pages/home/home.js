@@ -3,7 +3,7 @@
 // `pages`), and every end screen of the login page leads back here.
 // Built with Component() (WeChat allows it for pages), so its lifecycle is in `methods`.
 
-const { sceneFromScan } = require('../../lib/scene.js');
+const { scanWithCamera } = require('../../lib/scene.js');
 const { textsFor, currentLanguage, stringsOf } = require('../../lib/i18n.js');
 const { markCameraScan } = require('../../lib/entry.js');
 const { askPending } = require('../../lib/update.js');
@@ -27,32 +27,17 @@ Component({
       askPending();
     },
 
-    /**
-     * The camera only (onlyFromCamera): a code picked from the album may be a picture
-     * someone sent to take over the account (see lib/entry.js). A code of ours gives its
-     * page's `path` with `scene=` (URL-encoded, as WeChat gives it).
-     */
-    scan() {
-      return new Promise((resolve) => {
-        wx.scanCode({
-          onlyFromCamera: true,
-          scanType: ['wxCode', 'qrCode'],
-          success: (res) => {
-            const scene = sceneFromScan(res);
-            if (!scene) {
-              this.setData({ notice: this.texts.notOurs });
-              resolve();
-              return;
-            }
-            this.setData({ notice: '' });
-            markCameraScan(scene);
-            wx.navigateTo({ url: `/pages/login/login?scene=${encodeURIComponent(scene)}` });
-            resolve();
-          },
-          // Closing the camera is not an error.
-          fail: () => resolve(),
-        });
-      });
+    /** Scans a login code with the camera (lib/scene.js) and opens its login page. */
+    async scan() {
+      const scene = await scanWithCamera();
+      if (scene === undefined) return;
+      if (!scene) {
+        this.setData({ notice: this.texts.notOurs });
+        return;
+      }
+      this.setData({ notice: '' });
+      markCameraScan(scene);
+      wx.navigateTo({ url: `/pages/login/login?scene=${encodeURIComponent(scene)}` });
     },
 
     openPrivacyGuide() {

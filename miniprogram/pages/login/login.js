@@ -3,7 +3,7 @@
 // Built with Component() (WeChat allows it for pages), so its lifecycle is in `methods`.
 
 const config = require('../../config.js');
-const { decodeScene, sceneFromScan } = require('../../lib/scene.js');
+const { decodeScene, scanWithCamera } = require('../../lib/scene.js');
 const { createApi, scanFlow, profileOf, cutNickname } = require('../../lib/api.js');
 const { textsFor, currentLanguage, stringsOf, describeBrowser, formatTime } = require('../../lib/i18n.js');
 const { entryKind, enterOptions, takeCameraScan } = require('../../lib/entry.js');
@@ -130,31 +130,24 @@ Component({
     },
 
     /** Scans another code, with the camera only: a picture of a code may be a relayed one. */
-    scanCode() {
-      if (this.data.busy) return Promise.resolve();
+    async scanCode() {
+      if (this.data.busy) return;
       this.scanning = true;
-      return new Promise((resolve) => {
-        wx.scanCode({
-          onlyFromCamera: true,
-          scanType: ['wxCode', 'qrCode'],
-          success: (res) => {
-            const scene = sceneFromScan(res);
-            if (!scene) {
-              this.fail('notOurs');
-              resolve();
-              return;
-            }
-            this.scene = scene;
-            this.setData({ warnText: this.texts.warn });
-            resolve(this.scan());
-          },
-          // Closing the camera is not an error: stay on this screen.
-          fail: () => resolve(),
-          complete: () => {
-            this.scanning = false;
-          },
-        });
-      });
+      let scene;
+      try {
+        scene = await scanWithCamera();
+      } finally {
+        this.scanning = false;
+      }
+      // Closing the camera is not an error: stay on this screen.
+      if (scene === undefined) return;
+      if (!scene) {
+        this.fail('notOurs');
+        return;
+      }
+      this.scene = scene;
+      this.setData({ warnText: this.texts.warn });
+      await this.scan();
     },
 
     async scan() {
