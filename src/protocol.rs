@@ -176,6 +176,16 @@ impl LoginNext {
         is_console_page(&self.0).then(|| self.0.split('?').next().unwrap_or("/admin"))
     }
 
+    /// What the scan that goes on here is for: the account page's deletion step asks for
+    /// a scan the phone words as such.
+    pub fn purpose(&self) -> Purpose {
+        if self.0 == ACCOUNT_DELETE_PAGE {
+            Purpose::DeleteAccount
+        } else {
+            Purpose::LogIn
+        }
+    }
+
     /// The `client_id` of the authorization request.
     #[cfg(feature = "ssr")]
     pub fn client_id(&self) -> Option<String> {
@@ -415,6 +425,26 @@ pub struct Application {
     pub logo_uri: Option<String>,
 }
 
+/// What a scan is for, beyond logging in, as the phone words it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// A login (the phone asks "log in on this browser?").
+    #[default]
+    LogIn,
+    /// The fresh scan that deleting the account asks for: the phone says so, in red.
+    DeleteAccount,
+}
+
+impl Purpose {
+    pub fn is_log_in(&self) -> bool {
+        *self == Purpose::LogIn
+    }
+}
+
+/// The account page after the fresh scan that deleting the account asks for.
+pub const ACCOUNT_DELETE_PAGE: &str = "/account?delete=1";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanData {
     pub scan_token: ScanToken,
@@ -423,6 +453,9 @@ pub struct ScanData {
     /// The application the browser logs in to (absent: scanlogin's own site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application: Option<Application>,
+    /// What the scan is for (absent: a login).
+    #[serde(default, skip_serializing_if = "Purpose::is_log_in")]
+    pub purpose: Purpose,
 }
 
 /// What the person chose to show on the site.
@@ -642,6 +675,7 @@ pub const AUDIT_EVENTS: &[&str] = &[
     "application_revoked",
     "data_exported",
     "account_deleted",
+    "profile_cleared",
 ];
 
 /// Where the console's CSV export of the audit trail is downloaded.

@@ -6,7 +6,7 @@
 import { Browser, expect, Page, test } from "@playwright/test";
 import * as fs from "fs";
 
-import { axeClean, logIn, scanAndConfirm, submit } from "./helpers";
+import { axeClean, logIn, scanOn, submit } from "./helpers";
 
 // Carol: the other tests log her in too, and a deleted account only makes her new.
 const PERSON = 2;
@@ -79,15 +79,24 @@ test("a person runs their own account: devices, data, and leaving", async ({ bro
   expect(await myId(laptop)).not.toBe(before);
 });
 
-test("an old login must scan again before deleting", async ({ browser, baseURL }) => {
+test("the fresh scan for deleting says so on the phone and comes back to the account", async ({ browser, baseURL }) => {
   const base = baseURL!;
   const page = await newPage(browser, true);
   await logIn(browser, page, base, PERSON);
   // Ten minutes cannot pass in a test: the page offers the fresh scan when the login is
-  // stale, which the API tests make so; here the way back from the fresh scan is tested.
-  await page.goto(`${base}/login?again=1&next=%2Faccount`);
-  await scanAndConfirm(browser, page, base, PERSON);
-  await expect(page).toHaveURL(`${base}/account`);
+  // stale, which the API tests make so; here the fresh scan itself, and the way back.
+  await page.goto(`${base}/login?again=1&next=%2Faccount%3Fdelete%3D1`);
+  // The phone says what this scan is for, and its button says it too.
+  const qr = page.getByTestId("qr-login");
+  await expect(qr).toHaveAttribute("data-state", "waiting");
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-US" })).newPage();
+  await phone.goto(`${base}/phone?scene=${await qr.getAttribute("data-scene")}`);
+  await scanOn(phone, PERSON);
+  await expect(phone.getByTestId("phone-delete")).toContainText("delete your account");
+  await expect(phone.getByTestId("phone-confirm")).toHaveText("Confirm deleting my account");
+  await phone.getByTestId("phone-confirm").click();
+  await expect(phone.getByTestId("phone-done")).toBeVisible();
+  await expect(page).toHaveURL(`${base}/account?delete=1`);
   await expect(page.getByTestId("delete-account")).toBeVisible();
   await axeClean(page);
 });

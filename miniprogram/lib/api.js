@@ -182,6 +182,9 @@ async function scanFlow({ api, wxLogin, scene }) {
     browser: answer.browser,
     // The application the browser logs in to (an OpenID client), or null for the site itself.
     application: answer.application || null,
+    // What the scan is for: 'log_in', or 'delete_account' (the fresh scan the site's
+    // account page asks before deleting the account).
+    purpose: answer.purpose || 'log_in',
     expiresIn: answer.expires_in,
   };
 }

@@ -397,6 +397,18 @@ test('a login for an application names it above the browser, with its logo', asy
   expect(text(plain, '.application-name')).toBe('Grafana wants you to log in');
 });
 
+test('the scan the site asks before deleting the account says so, on the confirm button too', async () => {
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER, purpose: 'delete_account' });
+  const page = await openPage();
+  expect(text(page, '.deleting')).toMatch(/注销你的账号/);
+  expect(text(page, '.confirm')).toBe('确认注销账号');
+  mockWx('en');
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: BROWSER });
+  const login = await openPage();
+  expect(login.querySelector('.deleting')).toBeFalsy();
+  expect(text(login, '.confirm')).toBe('Confirm login');
+});
+
 test('a login for the site itself names no application', async () => {
   const page = await openPage();
   expect(page.data.state).toBe('asking');

@@ -73,7 +73,8 @@ fn button(
 
 fn sections(t: &'static AccountStrings, a: Account) -> impl IntoView {
     let others = a.sessions.iter().any(|s| !s.current);
-    let again = "/login?again=1&next=%2Faccount";
+    // The fresh scan: the phone says it is to delete the account (`Purpose::DeleteAccount`).
+    let again = "/login?again=1&next=%2Faccount%3Fdelete%3D1";
     view! {
         <h2>{t.sessions}</h2>
         <table class="admin-table" data-testid="account-sessions">

@@ -9,7 +9,9 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::{demo_login_code, mp_cancel, mp_confirm, mp_scan, ApiError},
     i18n::{use_locale, Locale, Strings},
-    protocol::{is_valid_id, Application, BrowserInfo, InvalidValue, Profile, ScanToken, SceneId},
+    protocol::{
+        is_valid_id, Application, BrowserInfo, InvalidValue, Profile, Purpose, ScanToken, SceneId,
+    },
 };
 
 /// Demo people: (nickname, openid).
@@ -23,7 +25,7 @@ const PEOPLE: &[(&str, &str)] = &[
 enum Step {
     Start,
     Working,
-    Asking(BrowserInfo, Option<Application>),
+    Asking(BrowserInfo, Option<Application>, Purpose),
     Confirmed,
     Cancelled,
     Failed(String),
@@ -100,7 +102,11 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
             match result {
                 Ok(answer) => {
                     scan_token.set_value(Some(answer.data.scan_token));
-                    step.set(Step::Asking(answer.data.browser, answer.data.application));
+                    step.set(Step::Asking(
+                        answer.data.browser,
+                        answer.data.application,
+                        answer.data.purpose,
+                    ));
                 }
                 Err(msg) => step.set(Step::Failed(msg)),
             }
@@ -169,11 +175,14 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
                         </button>
                     }.into_any(),
                     Step::Working => view! { <p>"…"</p> }.into_any(),
-                    Step::Asking(browser, application) => view! {
+                    Step::Asking(browser, application, purpose) => view! {
                         {application.map(|app| view! {
                             <p class="application" data-testid="phone-application">
                                 {(t.phone_application_asks)(&app.name)}
                             </p>
+                        })}
+                        {(purpose == Purpose::DeleteAccount).then(|| view! {
+                            <p class="error" data-testid="phone-delete">{t.phone_delete_account}</p>
                         })}
                         <p>{t.phone_asking}</p>
                         <dl class="browser" data-testid="phone-browser">
@@ -184,7 +193,13 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
                         </dl>
                         <p class="warn">{t.phone_warning}</p>
                         <div class="buttons">
-                            <button data-testid="phone-confirm" on:click=move |_| { decide.dispatch(true); }>{t.phone_confirm}</button>
+                            <button
+                                data-testid="phone-confirm"
+                                class:danger=purpose == Purpose::DeleteAccount
+                                on:click=move |_| { decide.dispatch(true); }
+                            >
+                                {if purpose == Purpose::DeleteAccount { t.phone_confirm_delete } else { t.phone_confirm }}
+                            </button>
                             <button class="secondary" data-testid="phone-cancel" on:click=move |_| { decide.dispatch(false); }>{t.phone_cancel}</button>
                         </div>
                     }.into_any(),

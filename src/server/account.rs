@@ -21,6 +21,7 @@ use super::{
     limits::Bucket,
     session::{self, Ending, LoggedIn},
     store::{audit::AuditFilter, oidc::LoggedOut, unix_now},
+    wechat::push::{PushEvent, PROFILE_REVOKED},
 };
 use crate::protocol::{
     Account, AuditEntry, Ended, Envelope, GrantSummary, LoginCode, SessionSummary, UserSummary,
@@ -238,6 +239,44 @@ pub async fn mp_delete_account(
     let id = user_of_code(state, client, code).await?;
     delete_account(state, id, origin).await?;
     Ok(Envelope::ok(()))
+}
+
+/// What WeChat's message push says of a person (see `message_push.rs`): a withdrawn
+/// nickname and avatar are cleared; a cancellation deletes the account. An event about
+/// someone unknown here, or another mini program, is done already.
+pub async fn on_wechat_event(
+    state: &AppState,
+    origin: &Origin,
+    event: PushEvent,
+) -> Result<(), AppError> {
+    let (appid, openid) = match &event {
+        PushEvent::Other => return Ok(()),
+        PushEvent::AuthorizationRevoked { appid, openid, .. }
+        | PushEvent::AuthorizationCancelled { appid, openid } => (appid, openid),
+    };
+    if appid != state.wechat.appid() {
+        return Ok(());
+    }
+    let Some(known) = state.store.standing(appid, openid, None).await? else {
+        return Ok(());
+    };
+    match event {
+        PushEvent::AuthorizationRevoked { revoked, .. } => {
+            if !revoked.iter().any(|id| PROFILE_REVOKED.contains(id)) {
+                return Ok(());
+            }
+            state.store.clear_profile(known.user_id).await?;
+            let entry = Entry::new(Event::ProfileCleared, origin)
+                .user(known.user_id)
+                .detail("WeChat: user_authorization_revoke");
+            audit::record(state, entry).await;
+            Ok(())
+        }
+        PushEvent::AuthorizationCancelled { .. } => {
+            delete_account(state, known.user_id, origin).await
+        }
+        PushEvent::Other => Ok(()),
+    }
 }
 
 /// A copy of everything stored about a person: never a token, a session key or a hash.

@@ -63,6 +63,8 @@ pub enum Event {
     DataExported,
     /// A person deleted their account; the entries about them keep only their number.
     AccountDeleted,
+    /// WeChat said the person withdrew their nickname and avatar: both were cleared.
+    ProfileCleared,
 }
 
 impl Event {
@@ -94,12 +96,13 @@ impl Event {
             Event::ApplicationRevoked => "application_revoked",
             Event::DataExported => "data_exported",
             Event::AccountDeleted => "account_deleted",
+            Event::ProfileCleared => "profile_cleared",
         }
     }
 
     /// Every event.
     #[cfg(test)]
-    const ALL: [Event; 26] = [
+    const ALL: [Event; 27] = [
         Event::LoginConfirmed,
         Event::LoginRefused,
         Event::LoginCancelled,
@@ -126,6 +129,7 @@ impl Event {
         Event::ApplicationRevoked,
         Event::DataExported,
         Event::AccountDeleted,
+        Event::ProfileCleared,
     ];
 }
 

@@ -61,6 +61,8 @@ pub struct AppStateInner {
     pub open_links: Arc<super::open_link::OpenLinks>,
     /// Demo mode's own WeChat simulator.
     pub simulator: Option<Simulator>,
+    /// The token WeChat signs its message push with; `None`: `/wechat/push` is off.
+    pub push_token: Option<secrecy::SecretString>,
     pub store: Store,
     pub limits: Arc<Limits>,
     pub pending_sockets: Arc<PendingSockets>,

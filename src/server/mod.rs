@@ -30,6 +30,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod limits;
 pub mod locale;
+pub mod message_push;
 pub mod metrics;
 pub mod mp_api;
 pub mod oidc;

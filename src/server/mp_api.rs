@@ -50,6 +50,7 @@ pub async fn scan(
         expires_in: scanned.expires_in_secs,
         browser: scanned.browser,
         application: scanned.application,
+        purpose: scanned.purpose,
     }))
 }
 

@@ -85,6 +85,7 @@ pub async fn issue_qr_image(
             browser,
             application: next.as_ref().and_then(|next| application_of(state, next)),
             invitation,
+            purpose: next.as_ref().map(LoginNext::purpose).unwrap_or_default(),
             client: client.key,
         })
         .await?;

@@ -45,6 +45,10 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route(super::admin::FORM_PATH, post(super::admin::form_post))
         .route(ACCOUNT_FORM_PATH, post(super::account::form_post))
         .route(ACCOUNT_DATA_PATH, get(super::account::data_download))
+        .route(
+            super::message_push::PATH,
+            get(super::message_push::verify_url).post(super::message_push::receive),
+        )
         .merge(match &state.config.oidc {
             Some(provider) => super::oidc::router(provider),
             None => Router::new(),

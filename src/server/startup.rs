@@ -22,7 +22,9 @@ use super::{
     store::Store,
     wechat::{
         shared_token::SharedTokens,
-        simulator::{Simulator, SimulatorConfig, DEMO_APPID, DEMO_SECRET},
+        simulator::{
+            PushTarget, Simulator, SimulatorConfig, DEMO_APPID, DEMO_PUSH_TOKEN, DEMO_SECRET,
+        },
         TokenApi, WeChatClient, WeChatError, WeChatSettings,
     },
     Config,
@@ -91,9 +93,15 @@ impl Application {
         let wechat = &config.wechat;
         let (settings, simulator) = match &config.mode {
             Mode::Demo { .. } => {
-                // Its QR images lead to this server's phone page.
+                // Its QR images lead to this server's phone page, and it pushes
+                // WeChat's events here.
+                let push = PushTarget {
+                    url: format!("http://{own}{}", super::message_push::PATH),
+                    token: push_token(&config).unwrap_or_default(),
+                };
                 let simulator = Simulator::new(SimulatorConfig {
                     public_origin: public_origin.clone(),
+                    push: Some(push),
                     ..config.simulator.clone()
                 });
                 let settings = WeChatSettings {
@@ -205,6 +213,7 @@ impl Application {
             ),
             open_links: Arc::new(super::open_link::OpenLinks::new(config.registry.ttl)),
             simulator: simulator.clone(),
+            push_token: push_token(&config).map(secrecy::SecretString::from),
             limits: Arc::new(limits),
             pending_sockets: Arc::new(PendingSockets::new(
                 config.connections.max_pending_sockets_per_client,
@@ -331,5 +340,15 @@ fn log_startup(
              can reach this server can log in as any user. Never expose it; set \
              SCANLOGIN_WECHAT_APPID and SCANLOGIN_WECHAT_SECRET for real logins"
         );
+    }
+}
+
+/// The token of WeChat's message push: the configured one; in demo mode without one, the
+/// simulator's.
+fn push_token(config: &Config) -> Option<String> {
+    match (&config.wechat.push_token, &config.mode) {
+        (Some(token), _) => Some(token.expose_secret().to_owned()),
+        (None, Mode::Demo { .. }) => Some(DEMO_PUSH_TOKEN.to_owned()),
+        (None, Mode::WeChat { .. }) => None,
     }
 }

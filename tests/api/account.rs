@@ -277,3 +277,108 @@ async fn the_mini_program_reaches_the_account_with_a_fresh_login_code_only() {
     logged_in(&app, "o-phone-owner", "Owner").await;
     assert_ne!(app.user_id("o-phone-owner").await.unwrap(), before);
 }
+
+/// The simulator pushes `event` to the app as WeChat's message push does: the app's
+/// status and answer.
+async fn wechat_pushes(app: &TestApp, event: Value) -> (u16, String) {
+    let res = app
+        .http
+        .post(app.url("/__wechat/__sim/push"))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn wechats_message_push_clears_a_withdrawn_profile_and_deletes_a_cancelled_person() {
+    use scanlogin::{
+        protocol::Profile,
+        server::wechat::{push::signature, simulator::DEMO_APPID, simulator::DEMO_PUSH_TOKEN},
+    };
+    use serde_json::json;
+    let app = spawn_app().await;
+    let cookie = logged_in(&app, "o-pushed", "Shown").await;
+    app.store.save_avatar("pushed", b"jpeg").await.unwrap();
+    let shown = Profile {
+        nickname: "Shown".into(),
+        avatar_url: "/avatars/pushed".into(),
+    };
+    let user = app
+        .store
+        .upsert_user(DEMO_APPID, "o-pushed", None, Some(&shown));
+    let id = user.await.unwrap().id;
+    let cancel = json!({"event": "user_authorization_cancellation", "openid": "o-pushed"});
+
+    // WeChat checks the URL: its echostr back, only when signed with our token.
+    let (ts, nonce) = (scanlogin::server::store::unix_now().to_string(), "42");
+    let url = |token: &str| {
+        let signed = signature(token, &ts, nonce);
+        format!("/wechat/push?signature={signed}&timestamp={ts}&nonce={nonce}&echostr=hello")
+    };
+    let checked = app.get_with_cookie(&url(DEMO_PUSH_TOKEN), None).await;
+    assert_eq!(
+        (checked.status, checked.body.as_str()),
+        (200, Some("hello"))
+    );
+    assert_eq!(
+        app.get_with_cookie(&url("another1"), None).await.status,
+        403
+    );
+
+    // A push signed with another token, or not signed, changes nothing.
+    let mut forged = cancel.clone();
+    forged["token"] = json!("forged123");
+    assert_eq!(wechat_pushes(&app, forged).await.0, 403);
+    let unsigned = app
+        .post_json("/wechat/push", json!({"MsgType": "event"}))
+        .await;
+    assert_eq!(unsigned.status, 400);
+    assert!(app.user_id("o-pushed").await.is_some());
+
+    // Withdrawn: something other than the profile (1), then the profile (6).
+    let other =
+        json!({"event": "user_authorization_revoke", "openid": "o-pushed", "revoke_info": "1"});
+    assert_eq!(wechat_pushes(&app, other).await, (200, "success".into()));
+    assert_eq!(app.store.user(id).await.unwrap().unwrap().nickname, "Shown");
+    let profile =
+        json!({"event": "user_authorization_revoke", "openid": "o-pushed", "revoke_info": "6"});
+    assert_eq!(wechat_pushes(&app, profile).await, (200, "success".into()));
+    let cleared = app.store.user(id).await.unwrap().unwrap();
+    assert_eq!(
+        (cleared.nickname.as_str(), cleared.avatar_url.as_str()),
+        ("", "")
+    );
+    assert!(app.store.avatar("pushed").await.unwrap().is_none());
+    assert!(is_logged_in(&app, &cookie).await, "still logged in");
+
+    // Cancelled: the person's data goes, their session with it.
+    assert_eq!(wechat_pushes(&app, cancel).await, (200, "success".into()));
+    assert_eq!(app.user_id("o-pushed").await, None);
+    assert!(!is_logged_in(&app, &cookie).await);
+}
+
+#[tokio::test]
+async fn the_fresh_scan_before_deleting_tells_the_phone_what_it_is_for() {
+    use crate::common::flow::id;
+    use serde_json::json;
+    let app = spawn_app().await;
+    for (next, purpose) in [
+        (Some("/account?delete=1"), Some("delete_account")),
+        (Some("/account"), None),
+        (None, None),
+    ] {
+        let (scene, key) = (id(), id());
+        let asked = json!({"scene": scene, "key": key, "next": next});
+        let code = app.post_json("/miniapp/getwxacodeunlimit", asked).await;
+        assert_eq!(code.status, 200, "{}", code.body);
+        let scanned = app.scan(&scene, &app.wx_login("o-purpose").await).await;
+        assert_eq!(scanned.status, 200, "{}", scanned.body);
+        assert_eq!(
+            scanned.body["data"]["purpose"].as_str(),
+            purpose,
+            "{next:?}"
+        );
+    }
+}

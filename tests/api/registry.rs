@@ -168,6 +168,7 @@ fn new_scene(n: usize, k: &str, ip: &str) -> NewScene {
         },
         application: None,
         invitation: None,
+        purpose: Default::default(),
         client: client(ip),
     }
 }

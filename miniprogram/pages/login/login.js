@@ -39,6 +39,9 @@ Component({
     t: stringsOf(textsFor('zh_CN')),
     // "Grafana wants you to log in", when the login is for an application.
     applicationText: '',
+    // The scan is the one the site asks before deleting the account: said in red, and on
+    // the confirm button.
+    deleting: false,
     applicationLogo: '',
     browserText: '',
     ip: '',
@@ -172,6 +175,7 @@ Component({
           state: 'asking',
           busy: false,
           applicationText: app ? this.texts.applicationAsks(app.name) : '',
+          deleting: asked.purpose === 'delete_account',
           applicationLogo: (app && /^https:\/\//.test(app.logo_uri || '') && app.logo_uri) || '',
           browserText: describeBrowser(this.texts, asked.browser),
           ip: asked.browser.ip,

@@ -94,6 +94,9 @@ pub struct WeChatConfig {
     pub env_version: EnvVersion,
     /// Width of the QR image in pixels, 280 to 1280 (`SCANLOGIN_MP_CODE_WIDTH`).
     pub code_width: u32,
+    /// The token of WeChat's message push (`SCANLOGIN_WECHAT_PUSH_TOKEN`); unset: no
+    /// `/wechat/push` (demo mode: the simulator's).
+    pub push_token: Option<SecretString>,
 }
 
 /// What the login page does by itself.
@@ -501,6 +504,19 @@ fn read_wechat(vars: &Vars) -> WeChatConfig {
         mp_page: read_mp_page(vars),
         env_version: vars.parse("SCANLOGIN_MP_ENV_VERSION", EnvVersion::Release),
         code_width: vars.in_range("SCANLOGIN_MP_CODE_WIDTH", 280u32, 280..=1280),
+        push_token: vars.get("SCANLOGIN_WECHAT_PUSH_TOKEN").and_then(|token| {
+            if crate::server::wechat::push::is_push_token(&token) {
+                return Some(SecretString::from(token));
+            }
+            // Not the value itself: it is a secret.
+            let said = "(hidden)";
+            vars.invalid(
+                "SCANLOGIN_WECHAT_PUSH_TOKEN",
+                said,
+                "3 to 32 letters and digits",
+            );
+            None
+        }),
     }
 }
 

@@ -218,6 +218,7 @@ mod tests {
             },
             application: None,
             invitation: None,
+            purpose: Default::default(),
             client: ClientKey::new("127.0.0.1".parse().unwrap(), 64),
         }
     }

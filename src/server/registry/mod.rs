@@ -95,6 +95,8 @@ pub struct NewScene {
     pub application: Option<Application>,
     /// The invitation the login page came from, by its id.
     pub invitation: Option<i64>,
+    /// What the scan is for, as the phone words it.
+    pub purpose: crate::protocol::Purpose,
     pub client: ClientKey,
 }
 
@@ -198,7 +200,8 @@ impl Registry {
             new.client,
             now,
             ttl,
-        );
+        )
+        .for_purpose(new.purpose);
         let expires_in_secs = scene.expires_in_secs(now);
         match self.backend.insert(&new.id, scene).await? {
             Inserted::New => Ok(Registration {

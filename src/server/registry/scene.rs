@@ -13,7 +13,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    protocol::{Application, BrowserInfo, BrowserKey, PushEvent, Refusal, ScanToken, Ticket, User},
+    protocol::{
+        Application, BrowserInfo, BrowserKey, Purpose, PushEvent, Refusal, ScanToken, Ticket, User,
+    },
     server::{client::ClientKey, error::AppError, secret},
 };
 
@@ -70,6 +72,7 @@ pub struct Scanned {
     pub expires_in_secs: u64,
     pub browser: BrowserInfo,
     pub application: Option<Application>,
+    pub purpose: Purpose,
 }
 
 /// What redeeming a ticket gives the browser.
@@ -100,6 +103,9 @@ pub struct Scene {
     /// The invitation the login page came from, by its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     invitation: Option<i64>,
+    /// What the scan is for, as the phone words it.
+    #[serde(default, skip_serializing_if = "Purpose::is_log_in")]
+    purpose: Purpose,
     status: Status,
     scanner: Option<Box<Scanner>>,
     /// The latest event, for sockets that connect after it.
@@ -125,10 +131,17 @@ impl Scene {
             browser: Box::new(browser),
             application: application.map(Box::new),
             invitation,
+            purpose: Purpose::LogIn,
             status: Status::Waiting,
             scanner: None,
             event: None,
         }
+    }
+
+    /// The scene, for `purpose`.
+    pub fn for_purpose(mut self, purpose: Purpose) -> Self {
+        self.purpose = purpose;
+        self
     }
 
     pub fn key_matches(&self, key: &BrowserKey) -> bool {
@@ -263,6 +276,7 @@ impl Scene {
             expires_in_secs: self.expires_in_secs(now),
             browser: (*self.browser).clone(),
             application: self.application.as_deref().cloned(),
+            purpose: self.purpose,
         })
     }
 

@@ -444,13 +444,7 @@ impl Store {
         let Some(avatar_url) = avatar_url else {
             return Ok(false);
         };
-        sqlx::query(
-            "DELETE FROM avatars WHERE '/avatars/' || id = $1
-                 AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_url = $1)",
-        )
-        .bind(&avatar_url)
-        .execute(&mut *tx)
-        .await?;
+        forget_avatar(&mut tx, &avatar_url).await?;
         sqlx::query(
             "UPDATE audit_events SET ip = '', user_agent = '', subject = ''
              WHERE user_id = $1 OR actor_id = $1",
@@ -458,6 +452,30 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Clears `user_id`'s nickname and avatar (WeChat says the person withdrew them), and
+    /// the avatar's image unless another user shows it. `false`: no such user.
+    pub async fn clear_profile(&self, user_id: i64) -> Result<bool, AppError> {
+        let mut tx = self.pool.begin().await?;
+        let avatar_url: Option<String> =
+            sqlx::query_scalar("SELECT avatar_url FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(avatar_url) = avatar_url else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE users SET nickname = '', avatar_url = '', updated_at = $2 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(unix_now())
+        .execute(&mut *tx)
+        .await?;
+        forget_avatar(&mut tx, &avatar_url).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -487,6 +505,22 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Deletes the uploaded avatar `avatar_url` names, unless a user still shows it (avatars
+/// are kept by their content's hash: two people may show one image).
+async fn forget_avatar(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    avatar_url: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "DELETE FROM avatars WHERE '/avatars/' || id = $1
+             AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_url = $1)",
+    )
+    .bind(avatar_url)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

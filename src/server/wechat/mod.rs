@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod error;
+pub mod push;
 pub mod shared_token;
 pub mod simulator;
 pub mod token;

@@ -1,5 +1,6 @@
 //! The control surface under `/__sim/`: tests mint `wx.login` codes, invalidate the
-//! token, inject faults and read counters; and a client of it for a standalone simulator.
+//! token, inject faults, read counters and have WeChat push an event to the app; and a
+//! client of it for a standalone simulator.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{lock, tokens::Slot, FaultSpec, Simulator};
+use crate::server::wechat::push;
 use crate::server::wechat::WeChatError;
 
 #[derive(Deserialize)]
@@ -42,6 +44,65 @@ pub(super) async fn mint_login_code(
         Duration::from_secs(req.age_secs),
     );
     Json(MintAnswer { code }).into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct PushRequest {
+    /// WeChat's event name: `user_authorization_revoke`, `user_authorization_cancellation`.
+    event: String,
+    openid: String,
+    /// `RevokeInfo`: the ids of what was withdrawn, comma-separated.
+    #[serde(default)]
+    revoke_info: String,
+    /// Signs with this token instead of the app's (a forged push, for tests).
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// `POST /__sim/push`: posts `event` to the app's message-push URL as WeChat does (its
+/// JSON, signed in plain-text mode) and answers with the app's status and body.
+pub(super) async fn push_event(
+    State(sim): State<Simulator>,
+    Json(req): Json<PushRequest>,
+) -> Response {
+    let Some(target) = &sim.0.config.push else {
+        return (StatusCode::NOT_FOUND, "no message-push URL").into_response();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let timestamp = now.to_string();
+    let nonce = u64::from_le_bytes(crate::server::random::bytes::<8>()).to_string();
+    let token = req.token.as_deref().unwrap_or(&target.token);
+    let signature = push::signature(token, &timestamp, &nonce);
+    let body = serde_json::json!({
+        "ToUserName": "gh_simulator",
+        "FromUserName": "o-wechat-push",
+        "CreateTime": now,
+        "MsgType": "event",
+        "Event": req.event,
+        "OpenID": req.openid,
+        "AppID": sim.0.config.appid,
+        "RevokeInfo": req.revoke_info,
+    });
+    let sent = reqwest::Client::new()
+        .post(&target.url)
+        .query(&[
+            ("signature", signature.as_str()),
+            ("timestamp", timestamp.as_str()),
+            ("nonce", nonce.as_str()),
+        ])
+        .json(&body)
+        .send()
+        .await;
+    match sent {
+        Ok(res) => {
+            let status =
+                StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, res.text().await.unwrap_or_default()).into_response()
+        }
+        Err(err) => (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+    }
 }
 
 pub(super) async fn invalidate_token(State(sim): State<Simulator>) -> StatusCode {

@@ -19,7 +19,7 @@ mod tokens;
 
 pub use control::mint_remote_login_code;
 
-use control::{inject_fault, invalidate_token, mint_login_code};
+use control::{inject_fault, invalidate_token, mint_login_code, push_event};
 use links::{generate_scheme, generate_urllink};
 use login::{jscode2session, LoginCode};
 use qr_images::wxacode_unlimit;
@@ -64,7 +64,20 @@ pub struct SimulatorConfig {
     pub pages: Vec<String>,
     /// How codes are drawn (`SCANLOGIN_SIM_IMAGE`).
     pub image: QrImageFormat,
+    /// Where WeChat's message push goes (`/__sim/push` posts there), and the token it is
+    /// signed with; `None`: nowhere.
+    pub push: Option<PushTarget>,
 }
+
+/// A URL of the app's for WeChat's message push, and its token.
+#[derive(Debug, Clone)]
+pub struct PushTarget {
+    pub url: String,
+    pub token: String,
+}
+
+/// Demo mode's message-push token, when `SCANLOGIN_WECHAT_PUSH_TOKEN` names none.
+pub const DEMO_PUSH_TOKEN: &str = "scanlogindemo";
 
 /// How the simulator draws a code. WeChat's own codes are JPEGs of 10 to 30 KiB (PNG only
 /// with `is_hyaline`); a plain QR PNG is about 1 KiB, which hides what images cost a server.
@@ -98,6 +111,7 @@ impl SimulatorConfig {
             codes_per_minute: 5000,
             pages,
             image: QrImageFormat::Png,
+            push: None,
         }
     }
 }
@@ -198,7 +212,8 @@ impl Simulator {
             .route("/login_code", post(mint_login_code))
             .route("/invalidate_token", post(invalidate_token))
             .route("/fault", post(inject_fault))
-            .route("/counters", get(counters));
+            .route("/counters", get(counters))
+            .route("/push", post(push_event));
         api.nest("/__sim", control).with_state(self.clone())
     }
 
