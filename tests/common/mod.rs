@@ -95,6 +95,9 @@ pub async fn spawn_app_with_config(mut config: Config) -> TestApp {
         open_connections,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A request that never ends fails the test and names itself, instead of
+            // holding the suite (and CI) until it is killed. Longer than any long poll.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("http client"),
         store,
