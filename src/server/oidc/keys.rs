@@ -1,6 +1,7 @@
 //! The keys ID tokens are signed with: RSA 2048, RS256 (what OpenID discovery requires),
-//! signed by aws-lc-rs through `jsonwebtoken` (constant-time; not the `rsa` crate, see
-//! RUSTSEC-2023-0071).
+//! signed by `ring` through `jsonwebtoken` (`jwt_crypto.rs`: constant-time). The `rsa`
+//! crate only makes new keys: its timing leak (RUSTSEC-2023-0071) is in operations on a
+//! key that a client can have repeated and time, which key generation is not.
 //!
 //! The first instance to start makes a key and stores it in the database; the others
 //! find it there (a unique index on the active key makes the first insert win when two
@@ -20,12 +21,12 @@ use axum::{
     Json,
 };
 
-use aws_lc_rs::{encoding::AsDer, rsa::KeySize};
 use jsonwebtoken::{
     jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash},
     Algorithm, EncodingKey,
 };
 use pkcs8::der::Decode;
+use rsa::pkcs8::EncodePrivateKey;
 
 use crate::server::{
     context::AppState,
@@ -39,8 +40,10 @@ pub struct SigningKey {
     pub key: EncodingKey,
 }
 
-/// A stored key (its PKCS#8 DER) as `jsonwebtoken` takes it: PKCS#1 DER.
-fn encoding_key(pkcs8: &[u8]) -> Result<EncodingKey, AppError> {
+/// A stored key (its PKCS#8 DER) as `jsonwebtoken` takes it: PKCS#1 DER. Every use of a
+/// key comes here first, so `ring` is `jsonwebtoken`'s provider before any.
+pub(super) fn encoding_key(pkcs8: &[u8]) -> Result<EncodingKey, AppError> {
+    super::jwt_crypto::install();
     let info = pkcs8::PrivateKeyInfo::from_der(pkcs8)
         .map_err(|e| AppError::Internal(format!("a stored OIDC key does not parse: {e}")))?;
     Ok(EncodingKey::from_rsa_der(info.private_key))
@@ -56,13 +59,14 @@ fn public_jwk(key: &EncodingKey) -> Result<Jwk, AppError> {
     Ok(jwk)
 }
 
-fn new_key() -> Result<(String, Vec<u8>), AppError> {
-    let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
-        .map_err(|_| AppError::Internal("cannot generate an RSA key".into()))?;
-    let pkcs8 = pair
-        .as_der()
-        .map_err(|_| AppError::Internal("cannot encode the RSA key".into()))?
-        .as_ref()
+/// A new RSA 2048 key: its id and PKCS#8 DER.
+pub(super) fn new_key() -> Result<(String, Vec<u8>), AppError> {
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .map_err(|e| AppError::Internal(format!("cannot generate an RSA key: {e}")))?;
+    let pkcs8 = key
+        .to_pkcs8_der()
+        .map_err(|e| AppError::Internal(format!("cannot encode the RSA key: {e}")))?
+        .as_bytes()
         .to_vec();
     let kid = public_jwk(&encoding_key(&pkcs8)?)?
         .common

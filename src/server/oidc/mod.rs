@@ -32,6 +32,7 @@ mod discovery;
 pub mod error;
 pub mod grants;
 mod introspection;
+mod jwt_crypto;
 pub mod keys;
 mod logout;
 mod revocation;
