@@ -25,7 +25,9 @@ function apiBase() {
 // Opt-in notifications: the id of a subscription-message template (订阅消息, from the admin
 // console: 功能 → 订阅消息), e.g. "new login to your account". When set, tapping confirm first
 // asks the person whether they want such messages (wx.requestSubscribeMessage); the login
-// goes on whatever they answer. Empty: nothing is asked. Sending them is the server's part.
+// goes on whatever they answer. Empty: nothing is asked. Sending them is the server's part:
+// the confirm says it asked (`notify`), and a server with the same template
+// (SCANLOGIN_NOTIFY_TEMPLATE_ID) sends one opening pages/account/account?session=<sid>.
 const notifyTemplateId = '';
 
 module.exports = { ORIGINS, apiBase, notifyTemplateId };

@@ -19,7 +19,7 @@ use crate::{
         home::HomePage,
         invite::InvitePage,
         login::LoginPage,
-        phone::PhonePage,
+        phone::{PhoneMessagesPage, PhonePage},
     },
 };
 
@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/phone") view=PhonePage/>
+                    <Route path=path!("/phone/messages") view=PhoneMessagesPage ssr=SsrMode::Async/>
                     <Route path=path!("/invite/:token") view=InvitePage/>
                     // The console renders once its data is there, so that a refusal is
                     // the page's status.

@@ -567,6 +567,14 @@ pub struct Ended {
     pub ended: usize,
 }
 
+/// A WeChat message that reached a demo person's phone (the simulator's): its fields by
+/// name, and the mini-program page a tap opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneMessage {
+    pub fields: Vec<(String, String)>,
+    pub page: String,
+}
+
 /// Where the account page's forms post.
 pub const ACCOUNT_FORM_PATH: &str = "/account/act";
 

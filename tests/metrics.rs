@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use common::{
     eventually_within,
-    flow::{confirmed_ticket, expect_event, id},
+    flow::{confirmed_ticket, expect_event, id, logged_in_asking},
     services::free_port,
     spawn_app_with,
 };
@@ -109,4 +109,34 @@ async fn the_funnel_counts_a_login_a_cancel_and_an_expiry() {
             || get(&after, r#"scanlogin_rejections_total{reason="scene_cap"}"#) >= 1.0,
         "{after:?}"
     );
+}
+
+#[tokio::test]
+async fn login_notices_are_counted_by_what_wechat_said() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let app = spawn_app_with(&[("SCANLOGIN_METRICS_ADDR", addr.as_str())]).await;
+    let sent = "scanlogin_login_notices_total{result=\"sent\"}";
+    let declined = "scanlogin_login_notices_total{result=\"declined\"}";
+    let before = scrape(port).await;
+    let allowed = app
+        .post_json(
+            "/__wechat/__sim/subscribe",
+            serde_json::json!({"openid": "o-counted"}),
+        )
+        .await;
+    assert_eq!(allowed.status, 204);
+    logged_in_asking(&app, "o-counted", "C", true).await;
+    // Allowed once: the second message is refused.
+    logged_in_asking(&app, "o-counted", "C", true).await;
+    eventually_within(
+        "both are counted",
+        std::time::Duration::from_secs(30),
+        || async {
+            let after = scrape(port).await;
+            get(&after, sent) - get(&before, sent) == 1.0
+                && get(&after, declined) - get(&before, declined) == 1.0
+        },
+    )
+    .await;
 }

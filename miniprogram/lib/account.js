@@ -21,13 +21,19 @@ function recentLogins(t, recent) {
     }));
 }
 
-/** Where the person is logged in, from the answer's `sessions`. */
-function sessionsOf(t, sessions) {
+/**
+ * Where the person is logged in, from the answer's `sessions`; the one a login message
+ * asks about (`askedId`, the page's `?session=`) is marked `asked`.
+ */
+function sessionsOf(t, sessions, askedId = '') {
   return (sessions || []).map((s) => ({
     id: String(s.id),
     browser: s.browser || t.unknownBrowser,
     ip: s.ip || '',
+    // When that login happened: what "was this you?" asks about.
+    loggedIn: formatTime(s.created_at),
     lastSeen: formatTime(s.last_seen_at),
+    asked: askedId !== '' && String(s.id) === askedId,
   }));
 }
 
@@ -41,6 +47,7 @@ function accountActions(api, wxLogin) {
     load: () => withCode((code) => api.account(code)),
     logoutEverywhere: () => withCode((code) => api.logoutEverywhere(code)),
     deleteAccount: () => withCode((code) => api.deleteAccount(code)),
+    endSession: (id) => withCode((code) => api.endSession(code, id)),
   };
 }
 
@@ -71,4 +78,9 @@ function confirmed(options) {
   });
 }
 
-module.exports = { LOGIN_EVENTS, recentLogins, sessionsOf, accountActions, confirmed, dangerColor };
+/** confirmed() for what throws someone out or cannot be undone: the confirm button in red. */
+function confirmedInRed(options) {
+  return confirmed({ ...options, confirmColor: dangerColor() });
+}
+
+module.exports = { LOGIN_EVENTS, recentLogins, sessionsOf, accountActions, confirmed, confirmedInRed, dangerColor };

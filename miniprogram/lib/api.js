@@ -10,7 +10,7 @@ class ApiError extends Error {
   constructor(kind, status, message, retryAfter, refusal = null) {
     super(message || kind);
     // expired | used | confirmed | cancelled | rescan | refused | limited | badrequest |
-    // network | server, and for the account calls noaccount
+    // network | server, for the account calls noaccount, and for end_session ended
     this.kind = kind;
     this.status = status;
     // Seconds to wait before trying again (429's Retry-After).
@@ -147,8 +147,11 @@ function createApi({ request, uploadFile, apiBase, timeout = 10000, uploadTimeou
 
   return {
     scan: (scene, code) => post('/api/mp/scan', { scene, code }),
-    confirm: (scene, scanToken, profile) =>
-      post('/api/mp/confirm', profile ? { scene, scan_token: scanToken, profile } : { scene, scan_token: scanToken }),
+    // `notify`: this confirm's tap asked the person for a login message
+    // (wx.requestSubscribeMessage), whatever they answered; the server sends one only then.
+    // Left out when false, so that the body is the same as before notifications.
+    confirm: (scene, scanToken, profile, notify = false) =>
+      post('/api/mp/confirm', { scene, scan_token: scanToken, ...(profile ? { profile } : {}), ...(notify ? { notify: true } : {}) }),
     cancel: (scene, scanToken) => post('/api/mp/cancel', { scene, scan_token: scanToken }),
     uploadAvatar,
     // The account page's calls. Each is proved by a wx.login code of its own, never a
@@ -157,6 +160,10 @@ function createApi({ request, uploadFile, apiBase, timeout = 10000, uploadTimeou
     account: (code) => post('/api/mp/account', { code }, 'noaccount'),
     logoutEverywhere: (code) => post('/api/mp/logout_everywhere', { code }, 'noaccount'),
     deleteAccount: (code) => post('/api/mp/delete_account', { code }, 'noaccount'),
+    // Ends one of the person's sessions (an `id` of the account's `sessions`). Its 404 is
+    // `ended`: the server answers the same for a session that is not, or no longer, the
+    // person's and for no account, and either way there is no such login left to end.
+    endSession: (code, session) => post('/api/mp/end_session', { code, session }, 'ended'),
   };
 }
 

@@ -2,7 +2,8 @@
  * @jest-environment jsdom
  */
 // The account page in miniprogram-simulate, with wx mocked (no server): what it shows, a
-// fresh wx.login code for every call, and a confirm step before deleting.
+// fresh wx.login code for every call, a confirm step before deleting, and the "was this
+// you?" card a login message opens it with (?session=).
 const path = require('path');
 const simulate = require('miniprogram-simulate');
 
@@ -45,11 +46,11 @@ const ACCOUNT = {
 };
 
 let pageId;
-async function openPage() {
+async function openPage(options = {}) {
   pageId = pageId || simulate.load(path.join(__dirname, '../pages/account/account'));
   const page = simulate.render(pageId);
   page.attach(document.createElement('parent-wrapper'));
-  await page.instance.onLoad({});
+  await page.instance.onLoad(options);
   return page;
 }
 
@@ -69,6 +70,7 @@ beforeEach(() => {
     '/api/mp/account': ok(ACCOUNT),
     '/api/mp/logout_everywhere': ok({ ended: 1 }),
     '/api/mp/delete_account': ok(null),
+    '/api/mp/end_session': ok({ ended: 1 }),
   };
   mockWx();
   jest.spyOn(console, 'warn').mockImplementation(() => {});
@@ -82,6 +84,9 @@ test('it shows where I am logged in and my recent logins, with a fresh login cod
   expect(text(page, '.nickname')).toBe('小明');
   expect(text(page, '.session .item-main')).toBe('Chrome 120 on Windows 10');
   expect(text(page, '.login .item-main')).toBe('确认登录');
+  // Not opened from a login message: no "was this you?".
+  expect(page.querySelector('.asked-session')).toBeUndefined();
+  expect(page.querySelector('.asked-mark')).toBeUndefined();
 });
 
 test('"log out everywhere" asks, then uses a new login code, and says how many logins ended', async () => {
@@ -154,4 +159,79 @@ test('a failed delete is not repeated by itself; a retry reloads the page', asyn
   await page.instance.retry();
   expect(page.data.state).toBe('ready');
   expect(sent('/api/mp/delete_account')).toHaveLength(1);
+});
+
+// ---- Opened from a login message (?session=) -----------------------------------------------
+
+/** The account once its session s1 has ended. */
+const WITHOUT_S1 = { ...ACCOUNT, sessions: [] };
+
+test('opened from a login message, it asks "was this you?" about that login first, and marks it in the list', async () => {
+  const page = await openPage({ session: 's1' });
+  expect(page.data.askedState).toBe('open');
+  expect(text(page, '.asked-title')).toBe('这是你本人的登录吗？');
+  expect(text(page, '.asked-browser')).toBe('Chrome 120 on Windows 10');
+  expect(text(page, '.asked-ip')).toBe('203.0.113.9');
+  expect(text(page, '.asked-time')).toMatch(/^2026-11-25 \d\d:00:00$/); // created_at: when it logged in
+  expect(text(page, '.end-session')).toBe('不是我：结束这个登录');
+  expect(text(page, '.session.asked .asked-mark')).toBe('消息中的登录');
+  expect(sent('/api/mp/end_session')).toHaveLength(0); // nothing ended by opening the page
+});
+
+test('"not me" asks first, in red; no means nothing is sent', async () => {
+  const page = await openPage({ session: 's1' });
+  modalAnswer = { confirm: false, cancel: true };
+  await page.instance.endSession();
+  expect(wx.showModal.mock.calls[0][0]).toMatchObject({ title: '结束这个登录？', confirmText: '结束登录', confirmColor: '#D92D20' });
+  expect(sent('/api/mp/end_session')).toHaveLength(0);
+  expect(wx.login).toHaveBeenCalledTimes(1); // no code asked for either
+  expect(page.data.askedState).toBe('open');
+});
+
+test('"not me" after yes ends that login with a fresh code, reloads, and says it has ended', async () => {
+  const page = await openPage({ session: 's1' });
+  answers['/api/mp/account'] = ok(WITHOUT_S1);
+  page.querySelector('.end-session').dispatchEvent('tap');
+  await until(() => sent('/api/mp/account').length === 2 && page.data.state === 'ready' && page.data.notice);
+  // Asked before the code and the call.
+  expect(wx.showModal.mock.invocationCallOrder[0]).toBeLessThan(wx.login.mock.invocationCallOrder[1]);
+  expect(sent('/api/mp/end_session')[0].data).toEqual({ code: 'code-2', session: 's1' });
+  expect(sent('/api/mp/account')[1].data).toEqual({ code: 'code-3' }); // reloaded, with its own code
+  expect(text(page, '.notice')).toBe('那个登录已结束。');
+  expect(page.querySelector('.asked-session')).toBeUndefined(); // the notice says it
+  expect(text(page, '.sessions .empty')).toBe('目前没有登录中的浏览器。');
+});
+
+test('a login that has already ended says so, with nothing to do (in English)', async () => {
+  mockWx('en');
+  answers['/api/mp/account'] = ok(WITHOUT_S1);
+  const page = await openPage({ session: 's1' });
+  expect(page.data.state).toBe('ready');
+  expect(text(page, '.asked-title')).toBe('Was this you?');
+  expect(text(page, '.asked-gone')).toBe('That login has already ended: nothing to do.');
+  expect(page.querySelector('.end-session')).toBeUndefined();
+});
+
+test('an end_session answered 404 is worded as already ended, not as an error', async () => {
+  const page = await openPage({ session: 's1' });
+  answers['/api/mp/end_session'] = [404, { code: 404, msg: 'no such session', data: null }];
+  answers['/api/mp/account'] = ok(WITHOUT_S1); // ended meanwhile, elsewhere
+  await page.instance.endSession();
+  expect(sent('/api/mp/end_session')).toHaveLength(1);
+  expect(page.data.state).toBe('ready');
+  expect(page.querySelector('.error')).toBeUndefined();
+  expect(text(page, '.asked-gone')).toBe('这个登录已经结束，无需处理。');
+  expect(page.data.notice).toBe('');
+});
+
+test('a failed end_session is an error with a retry, not repeated by itself', async () => {
+  const page = await openPage({ session: 's1' });
+  answers['/api/mp/end_session'] = 'fail';
+  await page.instance.endSession();
+  expect(page.data.state).toBe('error');
+  expect(text(page, '.error')).toContain('网络连接失败');
+  expect(networkListeners).toHaveLength(0);
+  await page.instance.retry(); // reloads: the card asks again
+  expect(page.data.askedState).toBe('open');
+  expect(sent('/api/mp/end_session')).toHaveLength(1);
 });

@@ -102,6 +102,22 @@ test('confirm sends a profile only when there is one, and only an uploaded avata
   expect(profileOf('A', '/avatars/abc')).toEqual({ nickname: 'A', avatar_url: '/avatars/abc' });
 });
 
+test('confirm says notify only when the tap asked for a login message, and leaves it out otherwise', async () => {
+  const { request, calls } = answering(200, { code: 200, msg: 'ok', data: null });
+  const api = createApi({ request, apiBase: 'https://x' });
+  const profile = { nickname: 'A', avatar_url: '' };
+  await api.confirm('S', 'T', profile, true);
+  await api.confirm('S', 'T', null, true);
+  await api.confirm('S', 'T', profile, false);
+  await api.confirm('S', 'T', profile);
+  expect(calls.map((c) => c.data)).toEqual([
+    { scene: 'S', scan_token: 'T', profile, notify: true },
+    { scene: 'S', scan_token: 'T', notify: true },
+    { scene: 'S', scan_token: 'T', profile },
+    { scene: 'S', scan_token: 'T', profile },
+  ]);
+});
+
 test('nicknames are cut by characters, never inside an emoji', () => {
   expect(cutNickname('x'.repeat(100))).toHaveLength(32);
   const cut = cutNickname('a'.repeat(31) + '😀😀');
@@ -187,6 +203,17 @@ test.each([
   }
 });
 
+test('end_session posts a login code and the session, and a 404 is ended, not noaccount', async () => {
+  const { request, calls } = answering(200, { code: 200, msg: 'ok', data: { ended: 1 } });
+  const api = createApi({ request, apiBase: 'https://login.example.com/' });
+  await expect(api.endSession('C1', 'sid-1')).resolves.toEqual({ ended: 1 });
+  expect(calls[0]).toMatchObject({ url: 'https://login.example.com/api/mp/end_session', method: 'POST', data: { code: 'C1', session: 'sid-1' } });
+  const gone = answering(404, { code: 404, msg: 'no such session', data: null });
+  await expect(createApi({ request: gone.request, apiBase: 'https://x' }).endSession('C', 's')).rejects.toMatchObject({ kind: 'ended', status: 404 });
+  const refused = answering(401, { code: 401, msg: 'no', data: null });
+  await expect(createApi({ request: refused.request, apiBase: 'https://x' }).endSession('C', 's')).rejects.toMatchObject({ kind: 'rescan' });
+});
+
 test('an account call with an envelope that is not 200 is an error, and a lost one a network error', async () => {
   const { request } = answering(200, { code: 404, msg: 'no', data: null });
   await expect(createApi({ request, apiBase: 'https://x' }).account('C')).rejects.toMatchObject({ kind: 'server' });
@@ -203,12 +230,15 @@ test('each account action asks wx.login for a fresh code, never reusing one', as
   await actions.load();
   await actions.logoutEverywhere();
   await actions.deleteAccount();
-  expect(wxLogin).toHaveBeenCalledTimes(3);
-  expect(calls.map((c) => c.data.code)).toEqual(['code-1', 'code-2', 'code-3']);
+  await actions.endSession('sid-1');
+  expect(wxLogin).toHaveBeenCalledTimes(4);
+  expect(calls.map((c) => c.data.code)).toEqual(['code-1', 'code-2', 'code-3', 'code-4']);
+  expect(calls[3].data).toEqual({ code: 'code-4', session: 'sid-1' });
   // No code, no call.
   const failing = accountActions(api, ({ fail }) => fail({ errMsg: 'login:fail' }));
   await expect(failing.deleteAccount()).rejects.toMatchObject({ kind: 'network' });
-  expect(calls).toHaveLength(3);
+  await expect(failing.endSession('sid-1')).rejects.toMatchObject({ kind: 'network' });
+  expect(calls).toHaveLength(4);
 });
 
 test('the account page shows login events of the trail, and the sessions, worded', () => {
@@ -224,6 +254,10 @@ test('the account page shows login events of the trail, and the sessions, worded
   expect(shown[0].at).toMatch(/^2026-11-25 \d\d:00:00$/);
   expect(recentLogins(t, undefined)).toEqual([]);
   const sessions = sessionsOf(t, [{ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '1.2.3.4', created_at: '2026-11-25T08:00:00Z', last_seen_at: '2026-11-25T09:00:00Z', current: false }, { id: 's2', browser: '', ip: '' }]);
-  expect(sessions[0]).toMatchObject({ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '1.2.3.4' });
+  expect(sessions[0]).toMatchObject({ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '1.2.3.4', asked: false });
+  expect(sessions[0].loggedIn).toMatch(/^2026-11-25 \d\d:00:00$/);
   expect(sessions[1].browser).toBe('An unknown browser');
+  // The session a login message asks about is marked; no other, and none without one.
+  expect(sessionsOf(t, [{ id: 's1' }, { id: 's2' }], 's2').map((s) => s.asked)).toEqual([false, true]);
+  expect(sessionsOf(t, [{ id: '' }]).map((s) => s.asked)).toEqual([false]);
 });

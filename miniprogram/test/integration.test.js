@@ -90,6 +90,27 @@ async function browserWaits() {
   return { scene, key, socket, next };
 }
 
+/**
+ * Logs `openid` in on the web through the mini program's own flow (scan, confirm, the
+ * login page's ticket exchanged): a probe of the browser's session, `me`.
+ */
+async function loggedInOnTheWeb(api, openid, nickname) {
+  const browser = await browserWaits();
+  const asked = await scanFlow({ api, wxLogin: wxLoginAs(openid), scene: browser.scene });
+  await api.confirm(browser.scene, asked.scanToken, { nickname, avatar_url: '' });
+  const confirmed = await browser.next('confirmed');
+  const session = await fetch(`${BASE()}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scene: browser.scene, ticket: confirmed.ticket, key: browser.key }),
+  });
+  const cookie = session.headers.get('set-cookie').split(';')[0];
+  browser.socket.close();
+  // `/api/me`'s status for this browser: 200 while it is logged in, 401 once it is not.
+  const me = () => fetch(`${BASE()}/api/me`, { headers: { cookie } }).then((r) => r.status);
+  return { me };
+}
+
 test('scan and confirm from the mini program logic: the login page hears confirmed', async () => {
   const browser = await browserWaits();
   const api = createApi({ request, apiBase: BASE() });
@@ -176,18 +197,7 @@ test('the account page logic against the server: my logins, log out everywhere, 
   const api = createApi({ request, apiBase: BASE() });
   const openid = 'o-mini-program-account';
   // Logged in once on the web through the mini program's own flow.
-  const browser = await browserWaits();
-  const asked = await scanFlow({ api, wxLogin: wxLoginAs(openid), scene: browser.scene });
-  await api.confirm(browser.scene, asked.scanToken, { nickname: 'Account', avatar_url: '' });
-  const confirmed = await browser.next('confirmed');
-  const session = await fetch(`${BASE()}/api/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ scene: browser.scene, ticket: confirmed.ticket, key: browser.key }),
-  });
-  const cookie = session.headers.get('set-cookie').split(';')[0];
-  browser.socket.close();
-  const me = () => fetch(`${BASE()}/api/me`, { headers: { cookie } }).then((r) => r.status);
+  const { me } = await loggedInOnTheWeb(api, openid, 'Account');
   expect(await me()).toBe(200);
 
   const actions = accountActions(api, wxLoginAs(openid));
@@ -199,4 +209,29 @@ test('the account page logic against the server: my logins, log out everywhere, 
   expect(await me()).toBe(401);
   await actions.deleteAccount();
   await expect(actions.load()).rejects.toMatchObject({ kind: 'noaccount', status: 404 });
+});
+
+test('end_session from the account page logic: one login ends, the other stays; again, or by anyone else, is 404 ended', async () => {
+  const { accountActions } = require('../lib/account.js');
+  const api = createApi({ request, apiBase: BASE() });
+  const openid = 'o-mini-program-end-session';
+  const browsers = [await loggedInOnTheWeb(api, openid, 'Ends'), await loggedInOnTheWeb(api, openid, 'Ends')];
+  const actions = accountActions(api, wxLoginAs(openid));
+  const { sessions } = await actions.load();
+  expect(sessions).toHaveLength(2);
+  const [ending, kept] = sessions;
+
+  await expect(actions.endSession(ending.id)).resolves.toEqual({ ended: 1 });
+  // Exactly one of the two browsers is logged out (the list does not say which is which).
+  expect((await Promise.all(browsers.map((b) => b.me()))).sort()).toEqual([200, 401]);
+  expect((await actions.load()).sessions.map((s) => s.id)).toEqual([kept.id]);
+  // Ended already: 404, which the page words as "already ended".
+  await expect(actions.endSession(ending.id)).rejects.toMatchObject({ kind: 'ended', status: 404 });
+
+  // Someone else's session, whether they have an account or none, is the same 404, and
+  // ends nothing.
+  await loggedInOnTheWeb(api, 'o-mini-program-someone-else', 'Else');
+  await expect(accountActions(api, wxLoginAs('o-mini-program-someone-else')).endSession(kept.id)).rejects.toMatchObject({ kind: 'ended', status: 404 });
+  await expect(accountActions(api, wxLoginAs('o-mini-program-no-account')).endSession(kept.id)).rejects.toMatchObject({ kind: 'ended', status: 404 });
+  expect((await Promise.all(browsers.map((b) => b.me()))).sort()).toEqual([200, 401]);
 });

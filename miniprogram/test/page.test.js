@@ -654,6 +654,34 @@ test('with a template configured, tapping confirm first asks for notifications, 
   await submit(page); // the same button submits the form
   expect(page.data.state).toBe('done');
   expect(wx.requestSubscribeMessage.mock.invocationCallOrder[0]).toBeLessThan(wx.request.mock.invocationCallOrder.at(-1));
+  // Asked, whatever the answer: the server sends the message, WeChat refuses it if declined.
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token', notify: true });
+});
+
+test('the confirm does not wait for the answer to the subscription request', async () => {
+  require('../config.js').notifyTemplateId = 'tmpl-1';
+  // The dialog is still open (never answered) when the form submits.
+  const page = await openPage();
+  page.instance.onConfirmTap();
+  await submit(page);
+  expect(page.data.state).toBe('done');
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token', notify: true });
+});
+
+test('a retried confirm still says it asked; a new scan of the code has to ask again', async () => {
+  require('../config.js').notifyTemplateId = 'tmpl-1';
+  answers['/api/mp/confirm'] = 'fail';
+  const page = await openPage();
+  page.instance.onConfirmTap();
+  await submit(page);
+  answers['/api/mp/confirm'] = err(401); // the retry: this scan token is refused
+  page.querySelector('.retry').dispatchEvent('tap');
+  await until(() => page.data.error === 'rescan');
+  answers['/api/mp/confirm'] = ok(null);
+  page.querySelector('.rescan').dispatchEvent('tap');
+  await until(() => page.data.state === 'asking');
+  await submit(page); // confirmed without a tap of the button this time
+  expect(sent('/api/mp/confirm').map((r) => r.data.notify)).toEqual([true, true, undefined]);
 });
 
 test('a subscription request that fails outright still confirms', async () => {
@@ -663,12 +691,25 @@ test('a subscription request that fails outright still confirms', async () => {
   page.instance.onConfirmTap();
   await submit(page);
   expect(page.data.state).toBe('done');
+  // wx.requestSubscribeMessage was called: the confirm cannot wait to learn how it ended.
+  expect(sent('/api/mp/confirm')[0].data.notify).toBe(true);
 });
 
-test('without a template, nothing is asked', async () => {
+test('without a template, nothing is asked, and the confirm does not say it was', async () => {
   const page = await openPage();
   page.instance.onConfirmTap();
   await submit(page);
   expect(wx.requestSubscribeMessage).not.toHaveBeenCalled();
   expect(page.data.state).toBe('done');
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token' });
+});
+
+test('a WeChat without wx.requestSubscribeMessage asks nothing, and the confirm does not say it was', async () => {
+  require('../config.js').notifyTemplateId = 'tmpl-1';
+  delete wx.requestSubscribeMessage;
+  const page = await openPage();
+  page.instance.onConfirmTap();
+  await submit(page);
+  expect(page.data.state).toBe('done');
+  expect(sent('/api/mp/confirm')[0].data).toEqual({ scene: SCENE, scan_token: 'scan-token' });
 });

@@ -21,8 +21,11 @@ pub use admin::{
     admin_act, admin_audit, admin_groups, admin_invitations, admin_invite, admin_new_invitation,
     admin_user, admin_users,
 };
-pub use demo::demo_login_code;
-pub use mp::{mp_account, mp_cancel, mp_confirm, mp_delete_account, mp_logout_everywhere, mp_scan};
+pub use demo::{demo_accept_message, demo_login_code, demo_messages};
+pub use mp::{
+    mp_account, mp_cancel, mp_confirm, mp_delete_account, mp_end_session, mp_logout_everywhere,
+    mp_scan,
+};
 pub use qr_image::get_wxacode;
 pub use scene::{open_link, scene_status};
 pub use session::{create_session, get_me, logout};

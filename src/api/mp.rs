@@ -16,16 +16,20 @@ pub async fn mp_scan(scene: SceneId, code: LoginCode) -> Result<Envelope<ScanDat
     .await
 }
 
-/// `POST /api/mp/confirm {"scene","scan_token","profile"?}`.
+/// `POST /api/mp/confirm {"scene","scan_token","profile"?,"notify"?}`: `notify` says the
+/// phone asked the person for a message after the login (`wx.requestSubscribeMessage`),
+/// whatever they answered.
 #[server(prefix = "/api/mp", endpoint = "confirm", input = server_fn::codec::Json)]
 pub async fn mp_confirm(
     scene: SceneId,
     scan_token: ScanToken,
     profile: Option<Profile>,
+    notify: Option<bool>,
 ) -> Result<Envelope<()>, ApiError> {
     super::run(|state| async move {
         let origin = super::origin(&state).await?;
-        crate::server::mp_api::confirm(&state, &origin, &scene, &scan_token, profile).await
+        let notify = notify.unwrap_or(false);
+        crate::server::mp_api::confirm(&state, &origin, &scene, &scan_token, profile, notify).await
     })
     .await
 }
@@ -58,6 +62,18 @@ pub async fn mp_logout_everywhere(code: LoginCode) -> Result<Envelope<Ended>, Ap
         let (headers, client) = crate::server::context::request(&state).await?;
         let origin = crate::server::audit::Origin::of(&headers, client);
         crate::server::account::mp_logout_everywhere(&state, client, &origin, &code).await
+    })
+    .await
+}
+
+/// `POST /api/mp/end_session {"code","session"}`: ends one of that person's sessions, by
+/// its id (the page a login's message opens offers it; 404: not theirs, or ended).
+#[server(prefix = "/api/mp", endpoint = "end_session", input = server_fn::codec::Json)]
+pub async fn mp_end_session(code: LoginCode, session: String) -> Result<Envelope<Ended>, ApiError> {
+    super::run(|state| async move {
+        let (headers, client) = crate::server::context::request(&state).await?;
+        let origin = crate::server::audit::Origin::of(&headers, client);
+        crate::server::account::mp_end_session(&state, client, &origin, &code, &session).await
     })
     .await
 }

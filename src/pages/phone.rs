@@ -7,10 +7,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{demo_login_code, mp_cancel, mp_confirm, mp_scan, ApiError},
+    api::{
+        demo_accept_message, demo_login_code, demo_messages, mp_cancel, mp_confirm, mp_scan,
+        ApiError,
+    },
     i18n::{use_locale, Locale, Strings},
     protocol::{
-        is_valid_id, Application, BrowserInfo, InvalidValue, Profile, Purpose, ScanToken, SceneId,
+        is_valid_id, Application, BrowserInfo, InvalidValue, PhoneMessage, Profile, Purpose,
+        ScanToken, SceneId,
     },
 };
 
@@ -67,6 +71,12 @@ pub fn PhonePage() -> impl IntoView {
     view! {
         <Title text=locale.strings().phone_title/>
         <PhoneFlow scene locale/>
+        // Outside the island: a plain link costs the WebAssembly nothing.
+        <p class="phone-links">
+            <a data-testid="phone-check-messages" href="/phone/messages">
+                {locale.strings().phone_check_messages}
+            </a>
+        </p>
     }
 }
 
@@ -80,6 +90,8 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
     let person = RwSignal::new(0usize);
     let step = RwSignal::new(Step::Start);
     let scan_token = StoredValue::new(None::<ScanToken>);
+    // The person allows a message after the login (`wx.requestSubscribeMessage`).
+    let notify = RwSignal::new(false);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -116,7 +128,8 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
         let confirm = *confirm;
         let scene = scene();
         let token = scan_token.get_value();
-        let (nickname, _) = PEOPLE[person.get_untracked()];
+        let (nickname, openid) = PEOPLE[person.get_untracked()];
+        let notify = notify.get_untracked();
         async move {
             step.set(Step::Working);
             let (Ok(scene), Some(token)) = (scene.parse::<SceneId>(), token) else {
@@ -128,7 +141,12 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
                     nickname: nickname.to_owned(),
                     avatar_url: String::new(),
                 };
-                mp_confirm(scene, token, Some(profile)).await
+                // As WeChat's dialog: the answer is WeChat's to keep; the confirm only
+                // says the person was asked.
+                if notify {
+                    let _ = demo_accept_message(openid.to_owned()).await;
+                }
+                mp_confirm(scene, token, Some(profile), Some(notify)).await
             } else {
                 mp_cancel(scene, token).await
             };
@@ -192,6 +210,14 @@ fn PhoneFlow(scene: String, locale: Locale) -> impl IntoView {
                             <dd data-testid="phone-browser-time">{local_time(&browser.requested_at, locale)}</dd>
                         </dl>
                         <p class="warn">{t.phone_warning}</p>
+                        <label class="check">
+                            <input
+                                type="checkbox"
+                                data-testid="phone-notify"
+                                on:change=move |ev| notify.set(event_target_checked(&ev))
+                            />
+                            {t.phone_notify}
+                        </label>
                         <div class="buttons">
                             <button
                                 data-testid="phone-confirm"
@@ -226,4 +252,52 @@ fn local_time(rfc3339: &str, locale: Locale) -> String {
     }
     let _ = locale;
     rfc3339.to_owned()
+}
+
+/// `/phone/messages` (demo mode): the WeChat messages that reached each demo person's
+/// phone, newest first. Rendered on the server alone: a reload is its refresh.
+#[component]
+pub fn PhoneMessagesPage() -> impl IntoView {
+    let t = use_locale().strings();
+    let messages = Resource::new(
+        || (),
+        |_| async {
+            let mut all = Vec::new();
+            for (name, openid) in PEOPLE {
+                all.push((name.to_string(), demo_messages(openid.to_string()).await));
+            }
+            all
+        },
+    );
+    view! {
+        <Title text=t.phone_messages/>
+        <section class="phone">
+            <header><h1>{t.phone_messages}</h1></header>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    messages.await.into_iter().enumerate().map(|(i, (name, list))| view! {
+                        <h2>{name}</h2>
+                        {match list {
+                            Ok(list) if list.is_empty() => view! { <p>{t.phone_no_messages}</p> }.into_any(),
+                            Ok(list) => view! {
+                                <ul class="messages" data-testid=format!("phone-messages-{i}")>
+                                    {list.into_iter().map(message).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Err(err) => view! { <p class="error" role="alert">{err.msg}</p> }.into_any(),
+                        }}
+                    }).collect_view()
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// One message: its fields as WeChat shows them, and the page a tap opens.
+fn message(m: PhoneMessage) -> impl IntoView {
+    view! {
+        <li data-testid="phone-message" data-page=m.page>
+            {m.fields.into_iter().map(|(name, value)| view! { <span data-field=name>{value}</span>" " }).collect_view()}
+        </li>
+    }
 }

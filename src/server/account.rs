@@ -218,9 +218,36 @@ pub async fn mp_logout_everywhere(
     origin: &Origin,
     code: &LoginCode,
 ) -> Result<Envelope<Ended>, AppError> {
+    mp_end(state, client, origin, code, Ending::All).await
+}
+
+/// `POST /api/mp/end_session`: ends one session of the code's person, the one a login's
+/// message named ("was this you?").
+pub async fn mp_end_session(
+    state: &AppState,
+    client: Client,
+    origin: &Origin,
+    code: &LoginCode,
+    sid: &str,
+) -> Result<Envelope<Ended>, AppError> {
+    mp_end(state, client, origin, code, Ending::One(sid)).await
+}
+
+/// Ends `which` of the code's person's sessions, in the audit trail as done from the mini
+/// program.
+async fn mp_end(
+    state: &AppState,
+    client: Client,
+    origin: &Origin,
+    code: &LoginCode,
+    which: Ending<'_>,
+) -> Result<Envelope<Ended>, AppError> {
     let id = user_of_code(state, client, code).await?;
-    let ended = session::end_sessions(state, id, Ending::All).await?;
-    let detail = format!("all {ended} sessions, by their owner in the mini program");
+    let ended = session::end_sessions(state, id, which).await?;
+    let detail = match which {
+        Ending::One(sid) => format!("session {sid}, by its owner in the mini program"),
+        _ => format!("all {ended} sessions, by their owner in the mini program"),
+    };
     let entry = Entry::new(Event::SessionRevoked, origin)
         .user(id)
         .detail(detail);

@@ -63,6 +63,8 @@ pub struct AppStateInner {
     pub simulator: Option<Simulator>,
     /// The token WeChat signs its message push with; `None`: `/wechat/push` is off.
     pub push_token: Option<secrecy::SecretString>,
+    /// The WeChat message after each login.
+    pub login_notices: super::login_notice::LoginNotices,
     pub store: Store,
     pub limits: Arc<Limits>,
     pub pending_sockets: Arc<PendingSockets>,

@@ -2,9 +2,10 @@
 //! `127.0.0.1:9464`; unset: none are kept) so that they are never public.
 //!
 //! The login funnel (codes issued → scanned → confirmed → tickets redeemed, and cancelled
-//! or expired), scenes waiting and sockets open, WeChat calls by path and errcode, token
-//! refreshes, request latency by route, and every refusal by reason. `deploy/grafana.json`
-//! is a dashboard built on these names, and docs/operations.md says what to alert on.
+//! or expired), scenes waiting and sockets open, WeChat calls by path and errcode, login
+//! notices by outcome, token refreshes, request latency by route, and every refusal by
+//! reason. `deploy/grafana.json` is a dashboard built on these names, and
+//! docs/operations.md says what to alert on.
 //!
 //! Recording goes through the `metrics` facade: without an installed recorder (metrics
 //! off) every call below is a no-op.
@@ -85,6 +86,13 @@ pub fn login_step(step: Step) {
         Step::Expired => "scanlogin_scenes_expired_total",
     };
     counter!(name).increment(1);
+}
+
+/// A login notice (`login_notice.rs`): `sent`, `declined` (43101), `invalid` (the
+/// template or its fields, 47003/40037), `quota` (45009), `token`, `failed` or `dropped`
+/// (too many in flight).
+pub fn login_notice(result: &'static str) {
+    counter!("scanlogin_login_notices_total", "result" => result).increment(1);
 }
 
 /// Scenes waiting or scanned on this instance's registry (in Redis: in all).

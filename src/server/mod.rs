@@ -4,7 +4,8 @@
 //! scene registry (`registry/`: a scene's state, events and expiry, in memory or in
 //! Redis) and gets its image from WeChat (`wechat/`) through `qr_images.rs`; the browser's socket
 //! (`socket.rs`) subscribes to the scene; the phone calls `mp_api.rs`; the ticket becomes
-//! a session (`session.rs`) stored with the user in `store/` (SQLite or PostgreSQL).
+//! a session (`session.rs`) stored with the user in `store/` (SQLite or PostgreSQL), and
+//! the person is told in WeChat (`login_notice.rs`).
 //! `error.rs` is the error table and maps every failure to the envelope the client sees,
 //! once (the OpenID provider, `oidc/`, answers OAuth's error format from the same table).
 //! Around it all: `startup.rs` builds and runs, `router.rs` routes and layers,
@@ -30,6 +31,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod limits;
 pub mod locale;
+pub mod login_notice;
 pub mod message_push;
 pub mod metrics;
 pub mod mp_api;

@@ -88,6 +88,7 @@ pub async fn confirm(
     scene: &SceneId,
     scan_token: &ScanToken,
     profile: Option<Profile>,
+    notify: bool,
 ) -> Result<Envelope<()>, AppError> {
     let profile = profile.map(clean_profile).transpose()?;
     let (scanner, admission) = match state.registry.scanner(scene, scan_token).await {
@@ -125,7 +126,11 @@ pub async fn confirm(
     }
     // The scene may have changed while the database worked: confirm checks it all again
     // (and a confirm that raced this one leaves it as it was).
-    if state.registry.confirm(scene, scan_token, &user).await? {
+    if state
+        .registry
+        .confirm(scene, scan_token, &user, notify)
+        .await?
+    {
         super::metrics::login_step(super::metrics::Step::Confirmed);
         state.qr_images.forget(scene).await;
         let mut entry = Entry::new(Event::LoginConfirmed, origin).user(user.id);

@@ -14,6 +14,7 @@ use super::{
     audit::{self, Entry, Event, Origin},
     context::AppState,
     error::AppError,
+    login_notice::LoginNotice,
     store::{access::Sessions, SessionBrowser},
 };
 use crate::protocol::{BrowserKey, LoginNext, Me, SceneId, SessionSummary, Ticket, User};
@@ -229,6 +230,15 @@ pub async fn exchange_ticket(
             &browser,
         )
         .await?;
+    if let Some(openid) = redeemed.notify {
+        state.login_notices.send(LoginNotice {
+            openid,
+            session: sid_of(&token),
+            browser: browser.user_agent,
+            ip: browser.ip,
+            at: super::store::unix_now(),
+        });
+    }
     let max_age = cookie::time::Duration::seconds(state.config.sessions.ttl.as_secs() as i64);
     tracing::info!(user_id = user.id, "logged in");
     let mut entry = Entry::new(Event::SessionCreated, origin).user(user.id);

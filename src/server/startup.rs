@@ -15,6 +15,7 @@ use super::{
     context::{AppState, AppStateInner},
     housekeeping,
     limits::Limits,
+    login_notice::{LoginNotices, NoticeFields, NoticeTemplate},
     qr_images::QrImages,
     registry::{Clock, Registry},
     router::router,
@@ -23,7 +24,8 @@ use super::{
     wechat::{
         shared_token::SharedTokens,
         simulator::{
-            PushTarget, Simulator, SimulatorConfig, DEMO_APPID, DEMO_PUSH_TOKEN, DEMO_SECRET,
+            PushTarget, Simulator, SimulatorConfig, DEMO_APPID, DEMO_NOTICE_TEMPLATE_ID,
+            DEMO_PUSH_TOKEN, DEMO_SECRET,
         },
         TokenApi, WeChatClient, WeChatError, WeChatSettings,
     },
@@ -188,11 +190,17 @@ impl Application {
             }
         };
         let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
+        let wechat = Arc::new(WeChatClient::new(settings, shared_tokens)?);
+        let login_notices = LoginNotices::new(
+            notice_template(&config),
+            config.wechat.env_version.into(),
+            wechat.clone(),
+        );
         let state = AppState::new(AppStateInner {
             shutting_down,
             open_sockets: Arc::default(),
             leptos_options: config.leptos.clone(),
-            wechat: Arc::new(WeChatClient::new(settings, shared_tokens)?),
+            wechat,
             registry: Arc::new(registry),
             qr_images: QrImages::new(config.login_page.code_cache_bytes, config.registry.ttl),
             avatar_decoder: Arc::new(super::avatar::Decoder::new(config.limits.image_decodes)),
@@ -214,6 +222,7 @@ impl Application {
             open_links: Arc::new(super::open_link::OpenLinks::new(config.registry.ttl)),
             simulator: simulator.clone(),
             push_token: push_token(&config).map(secrecy::SecretString::from),
+            login_notices,
             limits: Arc::new(limits),
             pending_sockets: Arc::new(PendingSockets::new(
                 config.connections.max_pending_sockets_per_client,
@@ -349,6 +358,19 @@ fn push_token(config: &Config) -> Option<String> {
     match (&config.wechat.push_token, &config.mode) {
         (Some(token), _) => Some(token.expose_secret().to_owned()),
         (None, Mode::Demo { .. }) => Some(DEMO_PUSH_TOKEN.to_owned()),
+        (None, Mode::WeChat { .. }) => None,
+    }
+}
+
+/// The template of the message after a login: the configured one; in demo mode without
+/// one, the simulator's.
+fn notice_template(config: &Config) -> Option<NoticeTemplate> {
+    match (&config.wechat.notice, &config.mode) {
+        (Some(template), _) => Some(template.clone()),
+        (None, Mode::Demo { .. }) => Some(NoticeTemplate {
+            id: DEMO_NOTICE_TEMPLATE_ID.parse().ok()?,
+            fields: NoticeFields::default(),
+        }),
         (None, Mode::WeChat { .. }) => None,
     }
 }

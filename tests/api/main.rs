@@ -15,6 +15,7 @@ mod account;
 mod admin;
 mod attacks;
 mod login_flow;
+mod login_notice;
 mod oidc;
 mod operations;
 mod pages;

@@ -257,7 +257,7 @@ async fn a_login_is_pushed_to_every_socket_and_late_ones_catch_up(i: Instances) 
     let token = a.scan(&id(1), "alice", None).await.unwrap().scan_token;
     early.changed().await.unwrap();
     assert_eq!(*early.borrow_and_update(), Some(PushEvent::Scanned));
-    assert!(a.confirm(&id(1), &token, &user(7)).await.unwrap());
+    assert!(a.confirm(&id(1), &token, &user(7), false).await.unwrap());
     early.changed().await.unwrap();
     let ticket = ticket_in(&early.borrow_and_update());
     let late = a.subscribe(&id(1), &key("k")).await.unwrap().events;
@@ -301,12 +301,12 @@ async fn each_decision_is_made_once_and_kept(i: Instances) {
     ));
     assert_eq!(a.scanner(&id(1), &token).await.unwrap().0.openid, "alice");
     assert!(matches!(
-        a.confirm(&id(1), &first, &user(1)).await,
+        a.confirm(&id(1), &first, &user(1), false).await,
         Err(AppError::BadScanToken)
     ));
     // Confirmed: again is a success that changes nothing; cancel is refused.
-    assert!(a.confirm(&id(1), &token, &user(1)).await.unwrap());
-    assert!(!b.confirm(&id(1), &token, &user(2)).await.unwrap());
+    assert!(a.confirm(&id(1), &token, &user(1), false).await.unwrap());
+    assert!(!b.confirm(&id(1), &token, &user(2), false).await.unwrap());
     assert!(matches!(
         b.cancel(&id(1), &token).await,
         Err(AppError::AlreadyConfirmed)
@@ -320,7 +320,7 @@ async fn each_decision_is_made_once_and_kept(i: Instances) {
     assert!(a.cancel(&id(2), &token).await.unwrap());
     assert!(!b.cancel(&id(2), &token).await.unwrap());
     assert!(matches!(
-        a.confirm(&id(2), &token, &user(1)).await,
+        a.confirm(&id(2), &token, &user(1), false).await,
         Err(AppError::AlreadyCancelled)
     ));
     let events = b.subscribe(&id(2), &key("k")).await.unwrap().events;
@@ -362,7 +362,7 @@ async fn a_confirm_repeated_at_once_decides_once(i: Instances) {
         let token = scanned(&i.a, round).await;
         let results = join_all((0..RACERS).map(|n| {
             let (r, scene, token) = (i.nth(n), scene.clone(), token.clone());
-            tokio::spawn(async move { r.confirm(&scene, &token, &user(n)).await })
+            tokio::spawn(async move { r.confirm(&scene, &token, &user(n), false).await })
         }))
         .await;
         let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
@@ -388,7 +388,7 @@ async fn a_ticket_redeemed_at_once_logs_in_once(i: Instances) {
         let scene = id(round);
         let token = scanned(&i.a, round).await;
         let mut events = i.a.subscribe(&scene, &key("k")).await.unwrap().events;
-        i.b.confirm(&scene, &token, &user(1)).await.unwrap();
+        i.b.confirm(&scene, &token, &user(1), false).await.unwrap();
         let ticket = eventually_ticket(&mut events).await;
         let results = join_all((0..RACERS).map(|n| {
             let (r, scene, ticket) = (i.nth(n), scene.clone(), ticket.clone());
@@ -423,7 +423,7 @@ async fn a_confirm_racing_a_cancel_ends_one_way(i: Instances) {
             let (r, scene, token) = (i.nth(n / 2), scene.clone(), token.clone());
             tokio::spawn(async move {
                 if n.is_multiple_of(2) {
-                    ("confirm", r.confirm(&scene, &token, &user(n)).await)
+                    ("confirm", r.confirm(&scene, &token, &user(n), false).await)
                 } else {
                     ("cancel", r.cancel(&scene, &token).await)
                 }
@@ -468,7 +468,7 @@ async fn in_redis_a_confirm_racing_the_expiry_ends_one_way() {
         let (confirmed, expired) = tokio::join!(
             tokio::spawn({
                 let (a, scene, token) = (i.a.clone(), scene.clone(), token.clone());
-                async move { a.confirm(&scene, &token, &user(1)).await }
+                async move { a.confirm(&scene, &token, &user(1), false).await }
             }),
             tokio::spawn({
                 let (b, scene) = (i.b.clone(), scene.clone());

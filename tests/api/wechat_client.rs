@@ -70,14 +70,8 @@ async fn invalidate_token(app: &TestApp) {
 }
 
 async fn fault(app: &TestApp, spec: serde_json::Value) {
-    let res = app
-        .http
-        .post(app.url("/__wechat/__sim/fault"))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204, "{spec}");
+    let res = app.simulator("fault", spec.clone()).await;
+    assert_eq!(res.status, 204, "{spec}");
 }
 
 async fn mint(app: &TestApp, body: serde_json::Value) -> String {

@@ -130,11 +130,29 @@ impl TestApp {
     }
 
     pub async fn confirm(&self, scene: &str, scan_token: &str, nickname: &str) -> Answer {
+        self.confirm_asking(scene, scan_token, nickname, false)
+            .await
+    }
+
+    /// A confirm whose phone asked the person for a message after the login, or not.
+    pub async fn confirm_asking(
+        &self,
+        scene: &str,
+        scan_token: &str,
+        nickname: &str,
+        notify: bool,
+    ) -> Answer {
         self.post_json(
             "/api/mp/confirm",
-            json!({"scene": scene, "scan_token": scan_token, "profile": {"nickname": nickname, "avatar_url": ""}}),
+            json!({"scene": scene, "scan_token": scan_token, "profile": {"nickname": nickname, "avatar_url": ""}, "notify": notify}),
         )
         .await
+    }
+
+    /// The WeChat simulator's control surface: POSTs `body` to `/__sim/{path}`.
+    pub async fn simulator(&self, path: &str, body: Value) -> Answer {
+        self.post_json(&format!("/__wechat/__sim/{path}"), body)
+            .await
     }
 
     pub async fn cancel(&self, scene: &str, scan_token: &str) -> Answer {
@@ -183,11 +201,22 @@ pub async fn confirmed_ticket(
     openid: &str,
     nickname: &str,
 ) -> (String, String, String) {
+    confirmed_ticket_asking(app, openid, nickname, false).await
+}
+
+/// [`confirmed_ticket`], the phone having asked for a message after the login, or not.
+pub async fn confirmed_ticket_asking(
+    app: &TestApp,
+    openid: &str,
+    nickname: &str,
+    notify: bool,
+) -> (String, String, String) {
     let (scene, key) = (id(), id());
     assert_eq!(app.code(&scene, &key).await.status, 200);
     let mut socket = app.hello(&scene, &key).await;
     let token = app.scan_as(&scene, openid).await;
-    assert_eq!(app.confirm(&scene, &token, nickname).await.status, 200);
+    let confirmed = app.confirm_asking(&scene, &token, nickname, notify).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
     let ticket = pushed_ticket(&mut socket).await;
     (scene, key, ticket)
 }
@@ -195,7 +224,12 @@ pub async fn confirmed_ticket(
 /// A whole login: `openid` scans and confirms as `nickname`, and the browser exchanges
 /// its ticket. Returns the session cookie's `name=value`.
 pub async fn logged_in(app: &TestApp, openid: &str, nickname: &str) -> String {
-    let (scene, key, ticket) = confirmed_ticket(app, openid, nickname).await;
+    logged_in_asking(app, openid, nickname, false).await
+}
+
+/// [`logged_in`], the phone having asked for a message after the login, or not.
+pub async fn logged_in_asking(app: &TestApp, openid: &str, nickname: &str, notify: bool) -> String {
+    let (scene, key, ticket) = confirmed_ticket_asking(app, openid, nickname, notify).await;
     let session = app.session(&scene, &ticket, &key).await;
     assert_eq!(session.status, 200, "{}", session.body);
     cookie_pair(session.set_cookie.as_deref().unwrap())

@@ -1,12 +1,14 @@
 // The account page: where this person is logged in, their recent logins, "log out
 // everywhere" and "delete my account". Each call is proved by a fresh wx.login code
 // (lib/account.js): the mini program keeps no token that could be lost or copied.
+// A login message opens it at `?session=<sid>`: it then asks first whether that login was
+// this person's, with a button to end it.
 // Built with Component() (WeChat allows it for pages), so its lifecycle is in `methods`.
 
 const config = require('../../config.js');
 const { createApi } = require('../../lib/api.js');
 const { textsFor, currentLanguage, stringsOf } = require('../../lib/i18n.js');
-const { accountActions, recentLogins, sessionsOf, confirmed, dangerColor } = require('../../lib/account.js');
+const { accountActions, recentLogins, sessionsOf, confirmed, confirmedInRed } = require('../../lib/account.js');
 const { onceOnline } = require('../../lib/network.js');
 const log = require('../../lib/log.js');
 
@@ -21,6 +23,10 @@ Component({
     nickname: '',
     sessions: [],
     recent: [],
+    // The "was this you?" card of a login message (`?session=`): '' (opened otherwise),
+    // open (`asked` is that session, from `sessions`), or gone (not among them any more).
+    askedState: '',
+    asked: null,
     // What the last action did ("ended 2 logins"), or an error's words.
     notice: '',
     errorText: '',
@@ -28,7 +34,10 @@ Component({
   },
 
   methods: {
-    onLoad() {
+    onLoad(options) {
+      // A sid (base64url: nothing to decode). Only looked up among this person's own
+      // sessions, and end_session checks it too, so a link with another's id ends nothing.
+      this.askedId = String((options && options.session) || '');
       this.texts = textsFor(currentLanguage());
       this.setData({ t: stringsOf(this.texts) });
       wx.setNavigationBarTitle({ title: this.texts.account });
@@ -51,12 +60,16 @@ Component({
       this.setData({ state: 'loading', busy: true });
       try {
         const data = await this.actions.load();
+        const sessions = sessionsOf(this.texts, data.sessions, this.askedId);
+        const asked = sessions.find((s) => s.asked) || null;
         this.setData({
           state: 'ready',
           busy: false,
           nickname: (data.user && data.user.nickname) || '',
-          sessions: sessionsOf(this.texts, data.sessions),
+          sessions,
           recent: recentLogins(this.texts, data.recent),
+          askedState: this.askedId ? (asked ? 'open' : 'gone') : '',
+          asked,
         });
       } catch (e) {
         this.fail(e, () => this.load());
@@ -83,13 +96,7 @@ Component({
     async deleteAccount() {
       if (this.data.busy) return;
       const t = this.texts;
-      const yes = await confirmed({
-        title: t.deleteTitle,
-        content: t.deleteText,
-        confirmText: t.deleteConfirm,
-        confirmColor: dangerColor(),
-        cancelText: t.cancel,
-      });
+      const yes = await confirmedInRed({ title: t.deleteTitle, content: t.deleteText, confirmText: t.deleteConfirm, cancelText: t.cancel });
       if (!yes) return;
       this.setData({ busy: true });
       try {
@@ -98,6 +105,34 @@ Component({
       } catch (e) {
         this.fail(e);
       }
+    },
+
+    /**
+     * "Not me": ends the login a message asked about. Asked first, in red like deleting
+     * (whoever is in that browser is thrown out), and only then is a code asked for.
+     */
+    async endSession() {
+      if (this.data.busy || !this.data.asked) return;
+      const t = this.texts;
+      const yes = await confirmedInRed({ title: t.endSessionTitle, content: t.endSessionText, confirmText: t.endSessionConfirm, cancelText: t.cancel });
+      if (!yes) return;
+      this.setData({ busy: true });
+      let notice = '';
+      try {
+        await this.actions.endSession(this.data.asked.id);
+        notice = t.sessionEnded;
+        // Said by the notice: the card, reloaded, would say "already ended" beside it.
+        this.askedId = '';
+      } catch (e) {
+        // A 404 (ended elsewhere, expired, or no account any more) is no failure: the
+        // reload shows the card's "already ended", or that there is no account.
+        if (e.kind !== 'ended') {
+          this.fail(e);
+          return;
+        }
+      }
+      await this.load();
+      if (this.data.state === 'ready' && notice) this.setData({ notice });
     },
 
     /** An error's screen; `again` is the step a retry (or the network's return) repeats. */

@@ -164,6 +164,8 @@ Component({
       this.setData({ state: 'loading', busy: true, avatarPath: '', announcement: '' });
       this.uploadedAvatar = '';
       this.nicknameReview = 'none';
+      // A new scan is a new login: its own confirm tap asks again, or not.
+      this.notifyAsked = false;
       this.secondsLeft = undefined;
       try {
         const asked = await scanFlow({ api: this.api, wxLogin: wx.login, scene: this.scene });
@@ -246,8 +248,10 @@ Component({
      * synchronous call: WeChat opens wx.requestSubscribeMessage's dialog only with the
      * tap's click state, which does not survive a setTimeout (and on iOS not even a
      * Promise) (框架 → 视图层 → 事件 → 点击态). Whether a form's submit handler has a click
-     * state is not documented, so it is asked here. The answer is not waited for, and
-     * changes nothing: the login goes on either way.
+     * state is not documented, so it is asked here. The answer is not waited for: the
+     * login goes on either way. The confirm says only that it was asked (`notify`), and
+     * the server sends the message then: if the person declined, WeChat refuses the send
+     * (errcode 43101), so their answer is WeChat's to keep, not ours to wait for.
      */
     onConfirmTap() {
       const id = config.notifyTemplateId;
@@ -257,6 +261,7 @@ Component({
         // A callback, so that WeChat returns no Promise to be rejected unhandled.
         fail: (e) => log.info('subscription not asked:', (e && e.errMsg) || ''),
       });
+      this.notifyAsked = true;
     },
 
     /** The confirm form: the nickname comes from the submit, after WeChat's review. */
@@ -280,7 +285,8 @@ Component({
           // Not tried again by a retry of the confirm: the person sees it was left out.
           if (!this.uploadedAvatar) this.setData({ avatarPath: '' });
         }
-        await this.api.confirm(this.scene, this.scanToken, profileOf(this.nickname, this.uploadedAvatar));
+        // A retry of this confirm keeps `notify`: it is the same login its tap asked about.
+        await this.api.confirm(this.scene, this.scanToken, profileOf(this.nickname, this.uploadedAvatar), this.notifyAsked);
         this.finish('done');
       } catch (e) {
         this.fail(e);

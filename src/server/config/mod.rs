@@ -24,6 +24,7 @@ use vars::{Vars, PUBLIC_ORIGIN, TRUSTED_PROXIES};
 
 use super::{
     client::{Ipv6Networks, TrustedProxies},
+    login_notice::{NoticeFields, NoticeTemplate, ACCOUNT_PAGE},
     registry::RegistryConfig,
     store::SessionPolicy,
     wechat::{simulator::SimulatorConfig, EnvVersion, TokenApi},
@@ -97,6 +98,9 @@ pub struct WeChatConfig {
     /// The token of WeChat's message push (`SCANLOGIN_WECHAT_PUSH_TOKEN`); unset: no
     /// `/wechat/push` (demo mode: the simulator's).
     pub push_token: Option<SecretString>,
+    /// The template of the message after a login (`SCANLOGIN_NOTIFY_TEMPLATE_ID`, its
+    /// fields `SCANLOGIN_NOTIFY_FIELDS`); unset: none sent (demo mode: the simulator's).
+    pub notice: Option<NoticeTemplate>,
 }
 
 /// What the login page does by itself.
@@ -231,7 +235,14 @@ fn read_mp_page(vars: &Vars) -> String {
 /// defaults ([`SimulatorConfig::demo`]) unless the `SCANLOGIN_SIM_*` variables say
 /// otherwise.
 fn read_simulator(vars: &Vars, public_origin: String, mp_page: String) -> SimulatorConfig {
-    let defaults = SimulatorConfig::demo(public_origin, vec![mp_page]);
+    // The demo mini program's pages (miniprogram/app.json), and the one codes open.
+    let mut pages: Vec<String> = ["pages/home/home", "pages/login/login", ACCOUNT_PAGE]
+        .map(str::to_owned)
+        .into();
+    if !pages.contains(&mp_page) {
+        pages.push(mp_page);
+    }
+    let defaults = SimulatorConfig::demo(public_origin, pages);
     SimulatorConfig {
         token_ttl: vars.seconds("SCANLOGIN_SIM_TOKEN_TTL_SECS", defaults.token_ttl.as_secs()),
         codes_per_minute: vars
@@ -517,6 +528,19 @@ fn read_wechat(vars: &Vars) -> WeChatConfig {
             );
             None
         }),
+        notice: read_notice(vars),
+    }
+}
+
+fn read_notice(vars: &Vars) -> Option<NoticeTemplate> {
+    let fields = vars.parse("SCANLOGIN_NOTIFY_FIELDS", NoticeFields::default());
+    let id = vars.get("SCANLOGIN_NOTIFY_TEMPLATE_ID")?;
+    match id.parse() {
+        Ok(id) => Some(NoticeTemplate { id, fields }),
+        Err(reason) => {
+            vars.invalid("SCANLOGIN_NOTIFY_TEMPLATE_ID", id, reason);
+            None
+        }
     }
 }
 

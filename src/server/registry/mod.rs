@@ -301,9 +301,12 @@ impl Registry {
         id: &SceneId,
         scan_token: &ScanToken,
         user: &User,
+        notify: bool,
     ) -> Result<bool, AppError> {
-        self.transition(id, |scene, now| scene.confirm(scan_token, user, now))
-            .await
+        self.transition(id, |scene, now| {
+            scene.confirm(scan_token, user, notify, now)
+        })
+        .await
     }
 
     /// The scanner of `scan_token` may store one avatar with this scan: the first call

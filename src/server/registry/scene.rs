@@ -43,6 +43,9 @@ struct TicketState {
     hash: secret::Hash,
     expires_at: u64,
     used: bool,
+    /// The phone asked the person for a message after the login: whom to send it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notify: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +85,8 @@ pub struct Redeemed {
     /// The application the phone named, if any: the session's login was consented to
     /// for it.
     pub application: Option<String>,
+    /// The openid to send a message about the login to, if the phone asked for one.
+    pub notify: Option<String>,
 }
 
 /// Kept small: thousands wait at once, most never scanned, so what only a scan or a
@@ -305,11 +310,12 @@ impl Scene {
         &mut self,
         scan_token: &ScanToken,
         user: &User,
+        notify: bool,
         now: u64,
     ) -> Result<bool, AppError> {
-        match self.scanner(scan_token, now) {
+        let openid = match self.scanner(scan_token, now) {
             Err(AppError::AlreadyConfirmed) => return Ok(false),
-            other => other?,
+            other => other?.openid,
         };
         let raw = secret::token();
         let ticket: Ticket = raw
@@ -321,6 +327,7 @@ impl Scene {
                 hash: secret::hash(&raw),
                 expires_at: now + TICKET_TTL_MS,
                 used: false,
+                notify: notify.then_some(openid),
             }),
         };
         self.event = Some(PushEvent::Confirmed { ticket });
@@ -387,6 +394,7 @@ impl Scene {
                 Ok(Redeemed {
                     user: t.user.clone(),
                     application: self.application.as_ref().map(|a| a.client_id.clone()),
+                    notify: t.notify.take(),
                 })
             }
             _ => Err(AppError::BadTicket),
@@ -442,13 +450,23 @@ mod tests {
         let scanned = s.scan("alice", None, NOW).unwrap();
         assert_eq!(s.event(), Some(&PushEvent::Scanned));
         assert_eq!(s.status_name(), "scanned");
-        s.confirm(&scanned.scan_token, &user(7), NOW).unwrap();
+        s.confirm(&scanned.scan_token, &user(7), false, NOW)
+            .unwrap();
         let ticket = ticket_of(&s);
         assert_eq!(
             s.redeem_ticket(&key("k"), &ticket, NOW).unwrap().user,
             user(7)
         );
         assert_eq!(s.event(), None, "a spent ticket is replayed to no one");
+    }
+
+    #[test]
+    fn a_login_the_phone_asked_a_message_for_names_its_scanner_at_redemption() {
+        let mut s = scene();
+        let scanned = s.scan("alice", None, NOW).unwrap();
+        s.confirm(&scanned.scan_token, &user(7), true, NOW).unwrap();
+        let redeemed = s.redeem_ticket(&key("k"), &ticket_of(&s), NOW).unwrap();
+        assert_eq!(redeemed.notify.as_deref(), Some("alice"));
     }
 
     #[test]
@@ -473,20 +491,20 @@ mod tests {
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
         let wrong: ScanToken = "wrong".parse().unwrap();
         assert!(matches!(
-            s.confirm(&wrong, &user(1), NOW),
+            s.confirm(&wrong, &user(1), false, NOW),
             Err(AppError::BadScanToken)
         ));
         assert!(
-            s.confirm(&token, &user(1), NOW).unwrap(),
+            s.confirm(&token, &user(1), false, NOW).unwrap(),
             "the first confirm decides"
         );
         let first = s.clone();
         // A double tap, or a retry after a lost answer: success, and nothing changes
         // (no second ticket, nothing pushed).
-        assert!(!s.confirm(&token, &user(2), NOW).unwrap());
+        assert!(!s.confirm(&token, &user(2), false, NOW).unwrap());
         assert_eq!(s, first);
         assert!(matches!(
-            s.confirm(&wrong, &user(1), NOW),
+            s.confirm(&wrong, &user(1), false, NOW),
             Err(AppError::BadScanToken)
         ));
         assert!(matches!(
@@ -510,7 +528,7 @@ mod tests {
             "cancel again: success, no change"
         );
         assert!(matches!(
-            s.confirm(&token, &user(1), NOW),
+            s.confirm(&token, &user(1), false, NOW),
             Err(AppError::AlreadyCancelled)
         ));
     }
@@ -521,7 +539,7 @@ mod tests {
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
         let later = NOW + TTL;
         assert!(matches!(
-            s.confirm(&token, &user(1), later),
+            s.confirm(&token, &user(1), false, later),
             Err(AppError::SceneNotFound)
         ));
         assert!(s.expire_if_due(later));
@@ -530,7 +548,7 @@ mod tests {
 
         let mut s = scene();
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
-        s.confirm(&token, &user(1), NOW).unwrap();
+        s.confirm(&token, &user(1), false, NOW).unwrap();
         assert!(
             !s.expire_if_due(NOW + TTL),
             "a confirmed scene stays confirmed"
@@ -541,7 +559,7 @@ mod tests {
     fn tickets_are_single_use_keyed_and_short_lived() {
         let mut s = scene();
         let token = s.scan("alice", None, NOW).unwrap().scan_token;
-        s.confirm(&token, &user(1), NOW).unwrap();
+        s.confirm(&token, &user(1), false, NOW).unwrap();
         let ticket = ticket_of(&s);
         assert!(matches!(
             s.redeem_ticket(&key("o"), &ticket, NOW),
@@ -577,7 +595,7 @@ mod tests {
     fn a_scene_survives_a_round_trip_through_json() {
         let mut s = scene();
         let token = s.scan("alice", Some("u1".into()), NOW).unwrap().scan_token;
-        s.confirm(&token, &user(3), NOW).unwrap();
+        s.confirm(&token, &user(3), false, NOW).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         let back: Scene = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);

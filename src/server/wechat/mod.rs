@@ -3,8 +3,8 @@
 //!
 //! The APIs used: an access token (`cgi-bin/stable_token` or `cgi-bin/token`), the
 //! mini-program code (`wxa/getwxacodeunlimit`), links that open the mini program from a
-//! phone's browser (`wxa/generate_urllink`, `wxa/generatescheme`) and the login
-//! (`sns/jscode2session`).
+//! phone's browser (`wxa/generate_urllink`, `wxa/generatescheme`), the login
+//! (`sns/jscode2session`) and the message after one (`cgi-bin/message/subscribe/send`).
 
 pub mod client;
 pub mod error;
@@ -14,8 +14,8 @@ pub mod simulator;
 pub mod token;
 
 pub use client::{
-    EnvVersion, LoginSession, MiniProgramPage, TokenApi, WeChatClient, WeChatSettings, WxaCode,
-    WxaCodeRequest,
+    EnvVersion, LoginSession, MessageValue, MessageVersion, MiniProgramPage, SubscribeMessage,
+    TokenApi, WeChatClient, WeChatSettings, WxaCode, WxaCodeRequest,
 };
 pub use error::WeChatError;
 
@@ -66,6 +66,14 @@ pub mod errcode {
     pub const ACCESS_TOKEN_EXPIRED: i64 = 42001;
     /// `reach max api daily quota limit` (also the code limit per minute)
     pub const QUOTA_LIMIT: i64 = 45009;
+    /// Subscribe messages: `user refuse to accept the msg` (not accepted, or used up).
+    pub const MESSAGE_REFUSED: i64 = 43101;
+    /// Subscribe messages: a field breaks its template's rules (`argument invalid!`).
+    pub const INVALID_MESSAGE_DATA: i64 = 47003;
+    /// Subscribe messages: `invalid template_id`.
+    pub const INVALID_TEMPLATE_ID: i64 = 40037;
+    /// Subscribe messages: `invalid openid`.
+    pub const INVALID_OPENID: i64 = 40003;
     /// `api minute-quota reach limit` (forced stable-token refresh too soon)
     pub const MINUTE_QUOTA_LIMIT: i64 = 45011;
 

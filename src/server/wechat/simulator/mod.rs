@@ -4,24 +4,28 @@
 //! `application/json; encoding=utf-8`.
 //!
 //! Under `/__sim/` a control surface lets tests mint `wx.login` codes, invalidate the
-//! token, inject faults and read counters. It exists only in demo mode.
+//! token, inject faults, read counters, push events, and allow and read subscribe
+//! messages. It exists only in demo mode.
 //!
 //! Here: its settings, its state, its router with the faults and counters every call
 //! goes through, and WeChat's way of answering; by WeChat API, `tokens.rs`,
-//! `qr_images.rs`, `links.rs`, `login.rs` (`jscode2session`); `control.rs` is the control
-//! surface.
+//! `qr_images.rs`, `links.rs`, `login.rs` (`jscode2session`), `messages.rs` (subscribe
+//! messages); `control.rs` is the control surface.
 
 mod control;
 mod links;
 mod login;
+mod messages;
 mod qr_images;
 mod tokens;
 
 pub use control::mint_remote_login_code;
+pub use messages::{Delivered, DEMO_NOTICE_TEMPLATE_ID};
 
 use control::{inject_fault, invalidate_token, mint_login_code, push_event};
 use links::{generate_scheme, generate_urllink};
 use login::{jscode2session, LoginCode};
+use messages::Mailbox;
 use qr_images::wxacode_unlimit;
 use tokens::{classic_token, stable_token, TokenBook};
 
@@ -164,6 +168,7 @@ struct Inner {
     /// Links and schemes made in the current day.
     link_day: Mutex<(Instant, u32)>,
     faults: Mutex<HashMap<String, (FaultKind, u32)>>,
+    mailbox: Mutex<Mailbox>,
     calls: DashMap<String, u64>,
     errors: DashMap<i64, u64>,
 }
@@ -186,6 +191,7 @@ impl Simulator {
             code_window: Mutex::new((Instant::now(), 0)),
             link_day: Mutex::new((Instant::now(), 0)),
             faults: Mutex::default(),
+            mailbox: Mutex::default(),
             calls: DashMap::new(),
             errors: DashMap::new(),
         }))
@@ -204,6 +210,7 @@ impl Simulator {
             .route("/wxa/generate_urllink", post(generate_urllink))
             .route("/wxa/generatescheme", post(generate_scheme))
             .route("/sns/jscode2session", get(jscode2session))
+            .route("/cgi-bin/message/subscribe/send", post(messages::send))
             .layer(middleware::from_fn_with_state(
                 self.clone(),
                 count_and_inject,
@@ -213,7 +220,9 @@ impl Simulator {
             .route("/invalidate_token", post(invalidate_token))
             .route("/fault", post(inject_fault))
             .route("/counters", get(counters))
-            .route("/push", post(push_event));
+            .route("/push", post(push_event))
+            .route("/subscribe", post(messages::accept))
+            .route("/messages", get(messages::arrived));
         api.nest("/__sim", control).with_state(self.clone())
     }
 
