@@ -33,8 +33,13 @@ fn get(samples: &HashMap<String, f64>, name: &str) -> f64 {
     samples.get(name).copied().unwrap_or(0.0)
 }
 
+/// The recorder is the process's: a test holds this while it counts, so that another's
+/// logins do not move its counts.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn the_funnel_counts_a_login_a_cancel_and_an_expiry() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let app = spawn_app_with(&[
@@ -113,6 +118,7 @@ async fn the_funnel_counts_a_login_a_cancel_and_an_expiry() {
 
 #[tokio::test]
 async fn login_notices_are_counted_by_what_wechat_said() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let app = spawn_app_with(&[("SCANLOGIN_METRICS_ADDR", addr.as_str())]).await;
