@@ -2,3 +2,4 @@
 
 pub mod language_switch;
 pub mod qr_login;
+pub mod sessions_table;

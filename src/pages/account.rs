@@ -10,6 +10,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::get_account,
+    components::sessions_table::{sessions_table, SessionsWords},
     i18n::{use_locale, AccountStrings},
     pages::admin::forms::ActionForm,
     protocol::{Account, ACCOUNT_DATA_PATH, ACCOUNT_FORM_PATH},
@@ -75,28 +76,19 @@ fn sections(t: &'static AccountStrings, a: Account) -> impl IntoView {
     let others = a.sessions.iter().any(|s| !s.current);
     // The fresh scan: the phone says it is to delete the account (`Purpose::DeleteAccount`).
     let again = "/login?again=1&next=%2Faccount%3Fdelete%3D1";
+    let words = SessionsWords {
+        browser: t.browser,
+        place: t.place,
+        created: t.created,
+        last_seen: t.last_seen,
+        action: t.end_session,
+        this_session: t.this_session,
+    };
     view! {
         <h2>{t.sessions}</h2>
-        <table class="admin-table" data-testid="account-sessions">
-            <thead><tr>
-                <th scope="col">{t.browser}</th>
-                <th scope="col">{t.place}</th>
-                <th scope="col">{t.created}</th>
-                <th scope="col">{t.last_seen}</th>
-                <th scope="col"><span class="visually-hidden">{t.end_session}</span></th>
-            </tr></thead>
-            <tbody>
-                {a.sessions.into_iter().map(|s| view! {
-                    <tr data-testid=if s.current { "session-current" } else { "session-other" }>
-                        <td>{s.browser}{s.current.then_some(t.this_session)}</td>
-                        <td>{s.ip}</td>
-                        <td>{s.created_at}</td>
-                        <td>{s.last_seen_at}</td>
-                        <td>{(!s.current).then(|| button("end_session", vec![("session", s.id)], t.end_session, "end-session"))}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        {sessions_table(words, a.sessions, "account-sessions", |s| {
+            (!s.current).then(|| button("end_session", vec![("session", s.id.clone())], t.end_session, "end-session"))
+        })}
         {others.then(|| button("end_other_sessions", vec![], t.end_others, "end-others"))}
 
         <h2>{t.applications}</h2>

@@ -9,7 +9,11 @@ use super::{
     forms::{ActionForm, AddToGroupForm},
     path, Console,
 };
-use crate::{api::admin_user, i18n::use_locale};
+use crate::{
+    api::admin_user,
+    components::sessions_table::{sessions_table, SessionsWords},
+    i18n::use_locale,
+};
 
 #[component]
 pub fn AdminUserPage() -> impl IntoView {
@@ -100,34 +104,17 @@ pub fn AdminUserPage() -> impl IntoView {
                             {if d.sessions.is_empty() {
                                 view! { <p>{t.no_sessions}</p> }.into_any()
                             } else {
-                                view! {
-                                    <table class="admin-table" data-testid="sessions">
-                                        <thead><tr>
-                                            <th scope="col">{t.browser}</th>
-                                            <th scope="col">{t.place}</th>
-                                            <th scope="col">{t.created}</th>
-                                            <th scope="col">{t.last_seen}</th>
-                                            <th scope="col"><span class="visually-hidden">{t.revoke}</span></th>
-                                        </tr></thead>
-                                        <tbody>
-                                            {d.sessions.into_iter().map(|s| view! {
-                                                <tr>
-                                                    <td>{s.browser}{s.current.then_some(t.this_session)}</td>
-                                                    <td>{s.ip}</td>
-                                                    <td>{s.created_at}</td>
-                                                    <td>{s.last_seen_at}</td>
-                                                    <td>{button(
-                                                        "revoke_session",
-                                                        vec![("session", s.id.clone())],
-                                                        t.revoke,
-                                                        "revoke-session",
-                                                        false,
-                                                    )}</td>
-                                                </tr>
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                }.into_any()
+                                let words = SessionsWords {
+                                    browser: t.browser,
+                                    place: t.place,
+                                    created: t.created,
+                                    last_seen: t.last_seen,
+                                    action: t.revoke,
+                                    this_session: t.this_session,
+                                };
+                                sessions_table(words, d.sessions, "sessions", |s| {
+                                    Some(button("revoke_session", vec![("session", s.id.clone())], t.revoke, "revoke-session", false))
+                                }).into_any()
                             }}
                             <h2>{t.grants}</h2>
                             {if d.grants.is_empty() {
