@@ -212,6 +212,9 @@ async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_dead
         .env("SCANLOGIN_HEADER_TIMEOUT_SECS", "120")
         // A page whose hello has not come yet hears 1012 at once, not once this is over.
         .env("SCANLOGIN_WS_HELLO_TIMEOUT_SECS", "60")
+        // Nor may a scene whose socket is slow to come be dropped meanwhile (it would hear
+        // 4401): seen once with a build running beside the suite.
+        .env("SCANLOGIN_SOCKET_GRACE_SECS", "600")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
