@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as http from "http";
-import { phoneScans } from "./helpers";
+import { phoneScans, submit } from "./helpers";
 
 const OP = "http://127.0.0.1:3012";
 const RP_PORT = 3013;
@@ -155,7 +155,7 @@ else manager.getUser().then(show);
   return new Promise((resolve) => server.listen(SPA_PORT, "127.0.0.1", () => resolve(server)));
 }
 
-test("a single-page app with oidc-client-ts logs in, renews silently with a refresh token, and logs out", async ({ page, browser }) => {
+test("a single-page app with oidc-client-ts logs in, renews silently with a refresh token, loses it when the person revokes it, and logs out", async ({ page, browser }) => {
   const spa = await startSinglePageApp();
   try {
     await page.goto(`${SPA}/`);
@@ -177,6 +177,16 @@ test("a single-page app with oidc-client-ts logs in, renews silently with a refr
     await expect(page.locator("#token")).not.toHaveText(first.access!);
     await expect(page.locator("#refresh")).not.toHaveText(first.refresh!);
     await expect(page.locator("#who")).toHaveText("Logged in as Carol 卡罗尔");
+
+    // The person revokes the application from their account page: its refresh token then
+    // fails at the application.
+    await page.goto(`${OP}/account`);
+    await submit(page, "revoke-spa");
+    await expect(page.getByTestId("revoke-spa")).toHaveCount(0);
+    await page.goto(`${SPA}/`);
+    await expect(page.locator("#who")).toHaveText("Logged in as Carol 卡罗尔");
+    await page.locator("#renew").click();
+    await expect(page.locator("#status")).toHaveText("renew failed: the refresh token is unknown, expired, revoked, or another client's");
 
     // Logout: through the provider, which ends its session, and back.
     await page.locator("#logout").click();
