@@ -80,6 +80,9 @@ test("the page speaks the browser's language, and the switch is remembered", asy
 });
 
 test("every state of the page passes the accessibility check and is announced", async ({ page, browser, baseURL }) => {
+  // Ten accessibility checks and a code's expiry: 25 s here, 34 s once on a clean
+  // clone's CI, over the default 30 s.
+  test.setTimeout(90_000);
   await page.goto("/");
   await expectAccessible(page, "home");
   const scene = await openLogin(page);
