@@ -134,10 +134,10 @@ pub struct LoginNotice {
     pub at: i64,
 }
 
-/// Sends the notices (clone it freely).
-#[derive(Debug, Clone)]
+/// Sends the notices.
+#[derive(Debug)]
 pub struct LoginNotices {
-    template: Option<Arc<NoticeTemplate>>,
+    template: Option<NoticeTemplate>,
     version: MessageVersion,
     wechat: Arc<WeChatClient>,
     in_flight: Arc<tokio::sync::Semaphore>,
@@ -151,7 +151,7 @@ impl LoginNotices {
         wechat: Arc<WeChatClient>,
     ) -> Self {
         Self {
-            template: template.map(Arc::new),
+            template,
             version,
             wechat,
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
@@ -160,19 +160,19 @@ impl LoginNotices {
 
     /// The template's id; `None`: no notices are sent.
     pub fn template_id(&self) -> Option<&str> {
-        self.template.as_deref().map(|t| t.id.as_str())
+        self.template.as_ref().map(|t| t.id.as_str())
     }
 
     /// Sends `notice` in the background and returns at once.
     pub fn send(&self, notice: LoginNotice) {
-        let Some(template) = self.template.clone() else {
+        let Some(template) = self.template.as_ref() else {
             return;
         };
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
             super::metrics::login_notice("dropped");
             return;
         };
-        let message = message(&template, self.version, &notice);
+        let message = message(template, self.version, notice);
         let wechat = self.wechat.clone();
         tokio::spawn(async move {
             let result = wechat.send_subscribe_message(&message).await;
@@ -209,16 +209,16 @@ fn outcome(result: &Result<(), WeChatError>) -> &'static str {
 fn message(
     template: &NoticeTemplate,
     version: MessageVersion,
-    notice: &LoginNotice,
+    notice: LoginNotice,
 ) -> SubscribeMessage {
     let fields = &template.fields;
     let values = [
         (&fields.time, china_time(notice.at)),
-        (&fields.browser, notice.browser.clone()),
+        (&fields.browser, notice.browser),
         (&fields.place, place(&notice.ip, kind_of(&fields.place))),
     ];
     SubscribeMessage {
-        touser: notice.openid.clone(),
+        touser: notice.openid,
         template_id: template.id.as_str().to_owned(),
         page: format!("{ACCOUNT_PAGE}?session={}", notice.session),
         data: values

@@ -280,15 +280,9 @@ async fn the_mini_program_reaches_the_account_with_a_fresh_login_code_only() {
 
 /// The simulator pushes `event` to the app as WeChat's message push does: the app's
 /// status and answer.
-async fn wechat_pushes(app: &TestApp, event: Value) -> (u16, String) {
-    let res = app
-        .http
-        .post(app.url("/__wechat/__sim/push"))
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+async fn wechat_pushes(app: &TestApp, event: Value) -> (u16, Value) {
+    let pushed = app.simulator("push", event).await;
+    (pushed.status, pushed.body)
 }
 
 #[tokio::test]
@@ -340,11 +334,17 @@ async fn wechats_message_push_clears_a_withdrawn_profile_and_deletes_a_cancelled
     // Withdrawn: something other than the profile (1), then the profile (6).
     let other =
         json!({"event": "user_authorization_revoke", "openid": "o-pushed", "revoke_info": "1"});
-    assert_eq!(wechat_pushes(&app, other).await, (200, "success".into()));
+    assert_eq!(
+        wechat_pushes(&app, other).await,
+        (200, Value::from("success"))
+    );
     assert_eq!(app.store.user(id).await.unwrap().unwrap().nickname, "Shown");
     let profile =
         json!({"event": "user_authorization_revoke", "openid": "o-pushed", "revoke_info": "6"});
-    assert_eq!(wechat_pushes(&app, profile).await, (200, "success".into()));
+    assert_eq!(
+        wechat_pushes(&app, profile).await,
+        (200, Value::from("success"))
+    );
     let cleared = app.store.user(id).await.unwrap().unwrap();
     assert_eq!(
         (cleared.nickname.as_str(), cleared.avatar_url.as_str()),
@@ -354,7 +354,10 @@ async fn wechats_message_push_clears_a_withdrawn_profile_and_deletes_a_cancelled
     assert!(is_logged_in(&app, &cookie).await, "still logged in");
 
     // Cancelled: the person's data goes, their session with it.
-    assert_eq!(wechat_pushes(&app, cancel).await, (200, "success".into()));
+    assert_eq!(
+        wechat_pushes(&app, cancel).await,
+        (200, Value::from("success"))
+    );
     assert_eq!(app.user_id("o-pushed").await, None);
     assert!(!is_logged_in(&app, &cookie).await);
 }

@@ -115,7 +115,7 @@ fn check_link(
     expiry: &LinkExpiry,
 ) -> Result<String, WeChatJson> {
     let path = target.path.as_deref().unwrap_or("");
-    if !path.is_empty() && (path.contains('?') || !sim.0.config.pages.iter().any(|p| p == path)) {
+    if !path.is_empty() && (path.contains('?') || !sim.has_page(path)) {
         return Err(sim.error(INVALID_LINK_PATH, "invalid path"));
     }
     let query = target.query.clone().unwrap_or_default();

@@ -91,7 +91,7 @@ fn check_send(sim: &Simulator, token: Option<&str>, body: &[u8]) -> Result<(), W
     }
     let page = body.page.unwrap_or_default();
     let path = page.split('?').next().unwrap_or_default();
-    if !page.is_empty() && !sim.0.config.pages.iter().any(|p| p == path) {
+    if !page.is_empty() && !sim.has_page(path) {
         return Err(sim.error(INVALID_PAGE, "invalid page"));
     }
     let state = body.miniprogram_state.unwrap_or_else(|| "formal".into());

@@ -240,6 +240,11 @@ impl Simulator {
             .await
     }
 
+    /// `path` is a page of the mini program (without a query).
+    fn has_page(&self, path: &str) -> bool {
+        self.0.config.pages.iter().any(|p| p == path)
+    }
+
     fn error(&self, errcode: i64, errmsg: &str) -> WeChatJson {
         *self.0.errors.entry(errcode).or_default() += 1;
         WeChatJson::error(errcode, errmsg)

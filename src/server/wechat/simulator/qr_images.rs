@@ -104,7 +104,7 @@ pub(super) fn check_wxacode(
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
             });
-        let exists = sim.0.config.pages.iter().any(|p| p == page);
+        let exists = sim.has_page(page);
         if !well_formed || (body.check_path.unwrap_or(true) && !exists) {
             return Err(sim.error(INVALID_PAGE, "invalid page"));
         }
