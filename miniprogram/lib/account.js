@@ -2,7 +2,7 @@
 // calls it makes, each with a fresh wx.login code (see lib/api.js).
 
 const { loginCode } = require('./api.js');
-const { formatTime } = require('./i18n.js');
+const { formatTime, placeOf } = require('./i18n.js');
 
 /** The audit trail's login events, as the account page words them. */
 const LOGIN_EVENTS = ['login_confirmed', 'login_refused', 'login_cancelled'];
@@ -17,7 +17,7 @@ function recentLogins(t, recent) {
       what: t.loginEvents[entry.event],
       // An application logged in to (an OpenID client), when it was one.
       client: entry.client_id || '',
-      ip: entry.ip || '',
+      ip: placeOf(entry),
     }));
 }
 
@@ -29,7 +29,7 @@ function sessionsOf(t, sessions, askedId = '') {
   return (sessions || []).map((s) => ({
     id: String(s.id),
     browser: s.browser || t.unknownBrowser,
-    ip: s.ip || '',
+    ip: placeOf(s),
     // When that login happened: what "was this you?" asks about.
     loggedIn: formatTime(s.created_at),
     lastSeen: formatTime(s.last_seen_at),

@@ -220,4 +220,12 @@ function formatTime(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-module.exports = { TEXTS, textsFor, currentLanguage, stringsOf, describeBrowser, formatTime };
+/**
+ * Where a browser or session is: the server's coarse place before the address
+ * ("Shenyang, Liaoning, CN · 203.0.113.9"), or the address alone when it knows none.
+ */
+function placeOf({ place, ip }) {
+  return place ? `${place} · ${ip || ''}` : ip || '';
+}
+
+module.exports = { TEXTS, textsFor, currentLanguage, stringsOf, describeBrowser, formatTime, placeOf };

@@ -41,7 +41,7 @@ function mockWx(language = 'zh_CN', theme = 'light') {
 const ok = (data) => [200, { code: 200, msg: 'ok', data }];
 const ACCOUNT = {
   user: { id: 7, nickname: '小明', avatar_url: '' },
-  sessions: [{ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '203.0.113.9', created_at: '2026-11-25T08:00:00Z', last_seen_at: '2026-11-25T09:00:00Z', current: false }],
+  sessions: [{ id: 's1', browser: 'Chrome 120 on Windows 10', ip: '203.0.113.9', place: 'Shenyang, Liaoning, CN', created_at: '2026-11-25T08:00:00Z', last_seen_at: '2026-11-25T09:00:00Z', current: false }],
   recent: [{ id: 9, at: '2026-11-25T08:00:00Z', event: 'login_confirmed', result: 'ok', client_id: '', ip: '203.0.113.9', user_agent: 'x', detail: '' }],
 };
 
@@ -171,7 +171,7 @@ test('opened from a login message, it asks "was this you?" about that login firs
   expect(page.data.askedState).toBe('open');
   expect(text(page, '.asked-title')).toBe('这是你本人的登录吗？');
   expect(text(page, '.asked-browser')).toBe('Chrome 120 on Windows 10');
-  expect(text(page, '.asked-ip')).toBe('203.0.113.9');
+  expect(text(page, '.asked-ip')).toBe('Shenyang, Liaoning, CN · 203.0.113.9');
   expect(text(page, '.asked-time')).toMatch(/^2026-11-25 \d\d:00:00$/); // created_at: when it logged in
   expect(text(page, '.end-session')).toBe('不是我：结束这个登录');
   expect(text(page, '.session.asked .asked-mark')).toBe('消息中的登录');

@@ -119,6 +119,12 @@ test('it logs in, scans, and shows which browser is asking, in words of its own'
   expect(wx.setNavigationBarTitle).toHaveBeenCalledWith({ title: '扫码登录' });
 });
 
+test('where the browser is comes before its address, when the server knows', async () => {
+  answers['/api/mp/scan'] = ok({ scan_token: 'scan-token', expires_in: 100, browser: { ...BROWSER, place: 'Shenyang, Liaoning, CN' } });
+  const page = await openPage({ scene: encodeURIComponent(SCENE) });
+  expect(text(page, '.browser-ip')).toBe('Shenyang, Liaoning, CN · 203.0.113.9');
+});
+
 test('confirm sends the scan token and the nickname once WeChat has reviewed it', async () => {
   const page = await openPage();
   page.instance.onNicknameInput();

@@ -1,9 +1,10 @@
-//! A person's sessions as a table: browser, address, logged in, last seen, and an action
+//! A person's sessions as a table: browser, place and address, logged in, last seen, and an action
 //! per row (a form's button). The account page and the console's user page show it, each
 //! in its own words and with its own action.
 
 use leptos::prelude::*;
 
+use super::place::place_cell;
 use crate::protocol::SessionSummary;
 
 /// The table's headings and the mark of the session making the request.
@@ -41,7 +42,7 @@ pub fn sessions_table<V: IntoView + 'static>(
                     view! {
                         <tr data-testid=row>
                             <td>{s.browser}{s.current.then_some(words.this_session)}</td>
-                            <td>{s.ip}</td>
+                            {place_cell(s.place, s.ip)}
                             <td>{s.created_at}</td>
                             <td>{s.last_seen_at}</td>
                             <td>{cell}</td>

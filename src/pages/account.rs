@@ -10,7 +10,10 @@ use leptos_meta::Title;
 
 use crate::{
     api::get_account,
-    components::sessions_table::{sessions_table, SessionsWords},
+    components::{
+        place::{place_cell, places_credit},
+        sessions_table::{sessions_table, SessionsWords},
+    },
     i18n::{use_locale, AccountStrings},
     pages::admin::forms::ActionForm,
     protocol::{Account, ACCOUNT_DATA_PATH, ACCOUNT_FORM_PATH},
@@ -139,7 +142,7 @@ fn sections(t: &'static AccountStrings, a: Account) -> impl IntoView {
                                 <td>{e.event}</td>
                                 <td>{e.client_id}</td>
                                 <td>{e.user_agent}</td>
-                                <td>{e.ip}</td>
+                                {place_cell(e.place, e.ip)}
                                 <td>{e.result}</td>
                             </tr>
                         }).collect_view()}
@@ -147,6 +150,8 @@ fn sections(t: &'static AccountStrings, a: Account) -> impl IntoView {
                 </table>
             }.into_any()
         }}
+
+        {places_credit(a.places_credit)}
 
         <h2>{t.my_data}</h2>
         <p>{t.data_intro}</p>

@@ -51,6 +51,7 @@ pub async fn account(state: &AppState, me: &LoggedIn) -> Result<Account, AppErro
         applications: applications_of(state, id).await?,
         recent: entries_of(state, id, RECENT).await?,
         fresh: me.step_up().is_ok(),
+        places_credit: state.config.places.credit().cloned(),
     })
 }
 
@@ -80,7 +81,11 @@ async fn entries_of(
         ..AuditFilter::default()
     };
     let rows = state.store.audit(&filter, limit, 0).await?;
-    Ok(rows.into_iter().map(AuditEntry::from).collect())
+    let places = &state.config.places;
+    Ok(rows
+        .into_iter()
+        .map(|row| audit::shown(row, places))
+        .collect())
 }
 
 /// `POST /account/act`: the account page's forms (see [`super::form`]).
@@ -208,6 +213,7 @@ pub async fn mp_account(
         applications: applications_of(state, id).await?,
         recent: entries_of(state, id, RECENT).await?,
         fresh: true,
+        places_credit: state.config.places.credit().cloned(),
     }))
 }
 

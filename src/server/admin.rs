@@ -236,8 +236,9 @@ pub async fn user(state: &AppState, admin: &Admin, id: i64) -> Result<UserDetail
             .audit(&filter, 20, 0)
             .await?
             .into_iter()
-            .map(AuditEntry::from)
+            .map(|row| audit::shown(row, &state.config.places))
             .collect(),
+        places_credit: state.config.places.credit().cloned(),
         all_groups: groups(state).await?,
     })
 }
@@ -423,7 +424,7 @@ pub async fn audit_entries(
         .audit(&filter, limit, offset)
         .await?
         .into_iter()
-        .map(AuditEntry::from)
+        .map(|row| audit::shown(row, &state.config.places))
         .collect())
 }
 

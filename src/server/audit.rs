@@ -19,8 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     context::{AppState, Client},
+    place::Places,
     store::{audit::AuditRow, unix_now, Store},
 };
+use crate::protocol::AuditEntry;
 
 /// What happened. Its name is the `event` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +223,25 @@ impl Entry {
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.row.detail = detail.into();
         self
+    }
+}
+
+/// An entry as the console and the person's account show it, placed by `places`.
+pub fn shown(row: AuditRow, places: &Places) -> AuditEntry {
+    AuditEntry {
+        id: row.id,
+        at: super::qr_image::rfc3339(row.at),
+        event: row.event,
+        result: row.result,
+        actor_id: row.actor_id,
+        user_id: row.user_id,
+        subject: row.subject,
+        client_id: row.client_id,
+        place: places.of(&row.ip),
+        ip: row.ip,
+        user_agent: row.user_agent,
+        request_id: row.request_id,
+        detail: row.detail,
     }
 }
 

@@ -130,6 +130,8 @@ pub struct LoginNotice {
     /// The browser, in words (`Chrome on Windows`).
     pub browser: String,
     pub ip: String,
+    /// Where `ip` is, coarsely; empty when unknown (the message then says the address).
+    pub place: String,
     /// When, in Unix seconds.
     pub at: i64,
 }
@@ -215,7 +217,10 @@ fn message(
     let values = [
         (&fields.time, china_time(notice.at)),
         (&fields.browser, notice.browser),
-        (&fields.place, place(&notice.ip, kind_of(&fields.place))),
+        (
+            &fields.place,
+            place(notice.place, &notice.ip, kind_of(&fields.place)),
+        ),
     ];
     SubscribeMessage {
         touser: notice.openid,
@@ -265,10 +270,18 @@ fn china_time(unix: i64) -> String {
     )
 }
 
-/// The address, shown by its /64 network when it is an IPv6 address too long for the
-/// field (20 characters for a `thing`, 32 for a `character_string`): the network is what
-/// says where a person is.
-fn place(ip: &str, kind: &str) -> String {
+/// The place, or without one the address, shown by its /64 network when it is an IPv6
+/// address too long for the field (20 characters for a `thing`, 32 for a
+/// `character_string`): the network is what says where a person is.
+/// A `character_string` takes no spaces or Chinese: "Shenyang,Liaoning,CN".
+fn place(place: String, ip: &str, kind: &str) -> String {
+    let place = match kind {
+        "character_string" => place.chars().filter(char::is_ascii_graphic).collect(),
+        _ => place,
+    };
+    if !place.is_empty() {
+        return place;
+    }
     let max = if kind == "thing" { 20 } else { 32 };
     match ip.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) if ip.len() > max => {
@@ -312,8 +325,27 @@ mod tests {
             "Chrome on Windows"
         );
         let long = "2001:db8:1234:5678:9abc:def0:1234:5678";
-        assert_eq!(place(long, "character_string"), "2001:db8:1234:5678::/64");
-        assert_eq!(place("2001:db8::1", "thing"), "2001:db8::1");
-        assert_eq!(place("203.0.113.9", "character_string"), "203.0.113.9");
+        assert_eq!(
+            place(String::new(), long, "character_string"),
+            "2001:db8:1234:5678::/64"
+        );
+        assert_eq!(place(String::new(), "2001:db8::1", "thing"), "2001:db8::1");
+        assert_eq!(
+            place(String::new(), "203.0.113.9", "character_string"),
+            "203.0.113.9"
+        );
+        let shenyang = || "Shenyang, Liaoning, CN".to_owned();
+        assert_eq!(
+            place(shenyang(), "1.2.3.4", "thing"),
+            "Shenyang, Liaoning, CN"
+        );
+        assert_eq!(
+            place(shenyang(), "1.2.3.4", "character_string"),
+            "Shenyang,Liaoning,CN"
+        );
+        assert_eq!(
+            place("北京".into(), "1.2.3.4", "character_string"),
+            "1.2.3.4"
+        );
     }
 }

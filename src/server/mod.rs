@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod mp_api;
 pub mod oidc;
 pub mod open_link;
+pub mod place;
 pub mod profile;
 pub mod qr_image;
 pub mod qr_images;

@@ -64,6 +64,7 @@ pub async fn issue_qr_image(
         version: name.version,
         os: name.os,
         ip: network_of(client.ip),
+        place: state.config.places.of(&client.ip.to_string()),
         requested_at: rfc3339_now(),
     };
     // An invitation that cannot be used is said at once, on the invitation's page.

@@ -115,6 +115,7 @@ pub async fn sessions_of(
                 current: sid == current_sid,
                 id: sid,
                 browser,
+                place: state.config.places.of(&ip),
                 ip,
                 created_at: rfc3339(created_at),
                 last_seen_at: rfc3339(last_seen_at),
@@ -235,6 +236,7 @@ pub async fn exchange_ticket(
             openid,
             session: sid_of(&token),
             browser: browser.user_agent,
+            place: state.config.places.of(&browser.ip),
             ip: browser.ip,
             at: super::store::unix_now(),
         });

@@ -15,7 +15,7 @@ use crate::common::{
 const SEND: &str = "/cgi-bin/message/subscribe/send";
 
 /// The messages that reached `openid`, newest first.
-async fn arrived(app: &TestApp, openid: &str) -> Vec<Value> {
+pub async fn arrived(app: &TestApp, openid: &str) -> Vec<Value> {
     let url = app.url(&format!("/__wechat/__sim/messages?openid={openid}"));
     let res = app.http.get(url).send().await.unwrap();
     assert_eq!(res.status(), 200);

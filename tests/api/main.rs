@@ -19,6 +19,7 @@ mod login_notice;
 mod oidc;
 mod operations;
 mod pages;
+mod place;
 mod registry;
 mod scale_out;
 mod wechat_client;

@@ -164,6 +164,7 @@ fn new_scene(n: usize, k: &str, ip: &str) -> NewScene {
             version: String::new(),
             os: String::new(),
             ip: "127.0.0.x".into(),
+            place: String::new(),
             requested_at: "2026-01-01T00:00:00Z".into(),
         },
         application: None,

@@ -300,7 +300,7 @@ pub async fn say_hello(socket: &mut Socket, key: &str) {
     socket.send(Message::Text(hello.into())).await.unwrap();
 }
 
-async fn answer(res: reqwest::Response) -> Answer {
+pub async fn answer(res: reqwest::Response) -> Answer {
     let status = res.status().as_u16();
     let set_cookie = res
         .headers()

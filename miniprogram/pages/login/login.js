@@ -5,7 +5,7 @@
 const config = require('../../config.js');
 const { decodeScene, scanWithCamera } = require('../../lib/scene.js');
 const { createApi, scanFlow, profileOf, cutNickname } = require('../../lib/api.js');
-const { textsFor, currentLanguage, stringsOf, describeBrowser, formatTime } = require('../../lib/i18n.js');
+const { textsFor, currentLanguage, stringsOf, describeBrowser, formatTime, placeOf } = require('../../lib/i18n.js');
 const { entryKind, enterOptions, takeCameraScan } = require('../../lib/entry.js');
 const { uploadedOrNothing } = require('../../lib/avatar.js');
 const { announcement } = require('../../lib/countdown.js');
@@ -180,7 +180,7 @@ Component({
           deleting: asked.purpose === 'delete_account',
           applicationLogo: (app && /^https:\/\//.test(app.logo_uri || '') && app.logo_uri) || '',
           browserText: describeBrowser(this.texts, asked.browser),
-          ip: asked.browser.ip,
+          ip: placeOf(asked.browser),
           askedAt: formatTime(asked.browser.requested_at),
         });
         this.tick();

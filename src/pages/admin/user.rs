@@ -11,7 +11,10 @@ use super::{
 };
 use crate::{
     api::admin_user,
-    components::sessions_table::{sessions_table, SessionsWords},
+    components::{
+        place::places_credit,
+        sessions_table::{sessions_table, SessionsWords},
+    },
     i18n::use_locale,
 };
 
@@ -116,6 +119,7 @@ pub fn AdminUserPage() -> impl IntoView {
                                     Some(button("revoke_session", vec![("session", s.id.clone())], t.revoke, "revoke-session", false))
                                 }).into_any()
                             }}
+                            {places_credit(d.places_credit.clone())}
                             <h2>{t.grants}</h2>
                             {if d.grants.is_empty() {
                                 view! { <p>{t.no_grants}</p> }.into_any()

@@ -19,12 +19,14 @@ use secrecy::{ExposeSecret, SecretString};
 pub use mode::Mode;
 pub use vars::{ConfigError, ConfigErrors, VARIABLES};
 
+use crate::protocol::PlacesCredit;
 use mode::{decide_mode, parse_origin};
 use vars::{Vars, PUBLIC_ORIGIN, TRUSTED_PROXIES};
 
 use super::{
     client::{Ipv6Networks, TrustedProxies},
     login_notice::{NoticeFields, NoticeTemplate, ACCOUNT_PAGE},
+    place::{Places, DBIP_CREDIT},
     registry::RegistryConfig,
     store::SessionPolicy,
     wechat::{simulator::SimulatorConfig, EnvVersion, TokenApi},
@@ -62,6 +64,8 @@ pub struct Config {
     pub signup: super::access::Signup,
     /// The audit trail's retention and its copy in the log.
     pub audit: AuditConfig,
+    /// Where addresses are (`SCANLOGIN_GEOIP_DB`, `SCANLOGIN_GEOIP_CREDIT`); unset: none.
+    pub places: Places,
     /// Scenes, events, limits and the WeChat token shared by every instance; unset: all
     /// in this process.
     pub redis: Option<RedisConfig>,
@@ -363,6 +367,7 @@ impl Config {
                 retention_days: vars.positive("SCANLOGIN_AUDIT_RETENTION_DAYS", 180),
                 log: vars.flag("SCANLOGIN_AUDIT_LOG"),
             },
+            places: read_places(vars),
             redis: read_redis(vars),
             metrics_addr: vars.get("SCANLOGIN_METRICS_ADDR").and_then(|addr| {
                 addr.parse::<SocketAddr>()
@@ -532,6 +537,32 @@ fn read_wechat(vars: &Vars) -> WeChatConfig {
     }
 }
 
+/// The geolocation databases, opened (and so checked) now, and their attribution: DB-IP's
+/// unless said otherwise, `none` for none.
+fn read_places(vars: &Vars) -> Places {
+    const DB: &str = "SCANLOGIN_GEOIP_DB";
+    const CREDIT: &str = "SCANLOGIN_GEOIP_CREDIT";
+    let credit = match vars.get(CREDIT) {
+        Some(words) if words == "none" => None,
+        Some(words) => words
+            .parse::<PlacesCredit>()
+            .map_err(|reason| vars.invalid(CREDIT, &words, reason))
+            .ok(),
+        None => DBIP_CREDIT.parse().ok(),
+    };
+    let Some(paths) = vars.get(DB) else {
+        return Places::default();
+    };
+    let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
+    if paths.iter().any(|p| p.is_empty()) {
+        vars.invalid(DB, paths.join(","), "comma-separated paths of .mmdb files");
+        return Places::default();
+    }
+    Places::open(&paths, credit)
+        .map_err(|err| vars.invalid(DB, paths.join(","), err.to_string()))
+        .unwrap_or_default()
+}
+
 fn read_notice(vars: &Vars) -> Option<NoticeTemplate> {
     let fields = vars.parse("SCANLOGIN_NOTIFY_FIELDS", NoticeFields::default());
     let id = vars.get("SCANLOGIN_NOTIFY_TEMPLATE_ID")?;
@@ -632,6 +663,26 @@ mod tests {
             .to_string();
         assert!(err.contains("cannot read /no/such/clients.toml"), "{err}");
         assert!(err.contains("needs SCANLOGIN_PUBLIC_ORIGIN"), "{err}");
+    }
+
+    #[test]
+    fn a_places_database_that_cannot_be_opened_is_named_at_start_up() {
+        let err = config(&[
+            ("SCANLOGIN_GEOIP_DB", "/no/such/city.mmdb"),
+            ("SCANLOGIN_GEOIP_CREDIT", "https://db-ip.com"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SCANLOGIN_GEOIP_DB"), "{err}");
+        assert!(
+            err.contains("/no/such/city.mmdb: not a MaxMind-format database"),
+            "{err}"
+        );
+        assert!(
+            err.contains("SCANLOGIN_GEOIP_CREDIT"),
+            "every error at once: {err}"
+        );
+        assert!(!config(&[]).unwrap().places.enabled());
     }
 
     fn on(addr: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {

@@ -413,6 +413,7 @@ mod tests {
             version: String::new(),
             os: String::new(),
             ip: "127.0.0.x".into(),
+            place: String::new(),
             requested_at: "2026-01-01T00:00:00Z".into(),
         }
     }

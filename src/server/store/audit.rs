@@ -25,25 +25,6 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-impl From<AuditRow> for crate::protocol::AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            id: row.id,
-            at: crate::server::qr_image::rfc3339(row.at),
-            event: row.event,
-            result: row.result,
-            actor_id: row.actor_id,
-            user_id: row.user_id,
-            subject: row.subject,
-            client_id: row.client_id,
-            ip: row.ip,
-            user_agent: row.user_agent,
-            request_id: row.request_id,
-            detail: row.detail,
-        }
-    }
-}
-
 /// Which entries to read.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
