@@ -165,18 +165,20 @@ wasm-opt:
 
 # Debian's packages, in one apt-get (apt takes one at a time): Chromium for the browser
 # tests; the servers the tests start themselves (never left running), Redis and
-# PostgreSQL; nginx and systemd-analyze to check deploy/; Noto CJK, without which
-# Chromium draws the Chinese page as empty boxes (screenshots, the CJK test).
-PACKAGES := chromium redis-server postgresql nginx systemd openssl fonts-noto-cjk
+# PostgreSQL; nginx, Caddy and systemd-analyze to check deploy/ (and the browser tests
+# of forward authentication through both); Noto CJK, without which Chromium draws the
+# Chinese page as empty boxes (screenshots, the CJK test).
+PACKAGES := chromium redis-server postgresql nginx caddy systemd openssl fonts-noto-cjk
 have-packages = command -v chromium >/dev/null && command -v redis-server >/dev/null \
 	  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v nginx >/dev/null \
+	  && command -v caddy >/dev/null \
 	  && command -v systemd-analyze >/dev/null && fc-list :lang=zh | grep -q 'Noto Sans CJK'
 
 chromium services: packages
 
 packages:
 	@if $(have-packages); then \
-	  echo "chromium, redis-server, postgresql, nginx, systemd-analyze, fonts-noto-cjk: installed"; \
+	  echo "chromium, redis-server, postgresql, nginx, caddy, systemd-analyze, fonts-noto-cjk: installed"; \
 	else \
 	  echo "installing Debian's $(PACKAGES) (about 2 minutes)"; \
 	  $(SUDO) apt-get update -q; \

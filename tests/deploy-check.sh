@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks deploy/: the systemd unit with systemd-analyze verify (works on unit files without
-# systemd running) and the nginx site with nginx -t, each in a temporary root of its own.
+# systemd running), the nginx sites with nginx -t and the Caddyfile with caddy validate,
+# each in a temporary root of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -34,3 +35,16 @@ http {
 CONF
 nginx -t -q -p "$tmp/nginx" -c "$tmp/nginx.conf"
 echo "deploy/nginx-scanlogin.conf: nginx -t passed"
+
+# The forward-authentication site, beside the login's (as they are deployed: one nginx).
+sed "s|/etc/ssl/certs/app.example.com.pem|$tmp/cert.pem|; s|/etc/ssl/private/app.example.com.key|$tmp/key.pem|" \
+  deploy/nginx-forward-auth.conf > "$tmp/forward-auth.conf"
+sed -i "s|include $tmp/site.conf;|include $tmp/site.conf;\n    include $tmp/forward-auth.conf;|" "$tmp/nginx.conf"
+nginx -t -q -p "$tmp/nginx" -c "$tmp/nginx.conf"
+echo "deploy/nginx-forward-auth.conf: nginx -t passed"
+
+# Caddy keeps its state under XDG directories: the temporary root's.
+XDG_DATA_HOME="$tmp/caddy" XDG_CONFIG_HOME="$tmp/caddy" \
+  caddy validate --adapter caddyfile --config deploy/Caddyfile >"$tmp/caddy.log" 2>&1 \
+  || { cat "$tmp/caddy.log"; exit 1; }
+echo "deploy/Caddyfile: caddy validate passed"

@@ -18,19 +18,4 @@ sed -e "s|/etc/ssl/certs/login.example.com.pem|$tmp/cert.pem|" \
     -e "s|listen 443 ssl http2;|listen 127.0.0.1:$NGINX_PORT ssl http2;|" \
     -e "s|listen 80;|listen 127.0.0.1:$((NGINX_PORT + 1));|" \
     deploy/nginx-scanlogin.conf > "$tmp/site.conf"
-cat > "$tmp/nginx.conf" <<CONF
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log warn;
-events {}
-http {
-    access_log off;
-    client_body_temp_path $tmp/body;
-    proxy_temp_path $tmp/proxy;
-    fastcgi_temp_path $tmp/fastcgi;
-    uwsgi_temp_path $tmp/uwsgi;
-    scgi_temp_path $tmp/scgi;
-    include $tmp/site.conf;
-}
-CONF
-exec nginx -p "$tmp" -c "$tmp/nginx.conf"
+exec tests/nginx-run.sh "$tmp" "$tmp/site.conf"

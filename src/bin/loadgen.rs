@@ -61,6 +61,8 @@ struct Args {
     keep_pending_until_eof: bool,
     /// The confidential OpenID client `wrong-secrets` guesses the secret of.
     client_id: String,
+    /// The sessions `verify` logs in first and then asks about.
+    sessions: usize,
 }
 
 /// Sockets one holder process keeps open: well under the 20,000-descriptor limit.
@@ -71,12 +73,14 @@ fn usage() -> ! {
         "usage: loadgen [hold|pages] --target HOST:PORT [--phone-target HOST:PORT] \
          [--protocol scanlogin|bare] [--pending N] [--rate PER_SEC] [--seconds S] \
          [--first-source N] [--server-pid PID]... [--concurrency N] [--settle-secs S] \
-         [--keep-pending no|until-eof] [--client-id ID]\n\
+         [--keep-pending no|until-eof] [--client-id ID] [--sessions N]\n\
          \n\
          (no command)  hold --pending logins (in holder processes), then complete logins at --rate\n\
          hold          open --pending logins, print one JSON line, hold them until stdin closes\n\
          pages         GET /login over --concurrency keep-alive connections for --seconds\n\
-         wrong-secrets --concurrency token requests at once with a wrong secret, beside a login"
+         wrong-secrets --concurrency token requests at once with a wrong secret, beside a login\n\
+         verify        log in --sessions sessions, then ask /auth/verify about them at random over\n\
+                       --concurrency keep-alive connections for --seconds (forward authentication)"
     );
     std::process::exit(2)
 }
@@ -99,6 +103,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
         settle_secs: 20,
         keep_pending_until_eof: false,
         client_id: "rp".to_owned(),
+        sessions: 1_000,
     };
     let mut phone_set = false;
     while let Some(flag) = it.next() {
@@ -124,6 +129,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
             "--concurrency" => args.concurrency = parsed(&value),
             "--settle-secs" => args.settle_secs = parsed(&value),
             "--client-id" => args.client_id = value,
+            "--sessions" => args.sessions = parsed(&value),
             "--keep-pending" => {
                 args.keep_pending_until_eof = match value.as_str() {
                     "until-eof" => true,
@@ -192,6 +198,8 @@ struct Connection {
     target: SocketAddr,
     from: Ipv4Addr,
     sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+    /// The `name=value` of the last cookie the server set.
+    cookie: Option<String>,
 }
 
 impl Connection {
@@ -200,6 +208,7 @@ impl Connection {
             target,
             from,
             sender: None,
+            cookie: None,
         }
     }
 
@@ -238,6 +247,10 @@ impl Connection {
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
+        if let Some(set) = response.headers().get("set-cookie") {
+            let set = set.to_str().unwrap_or_default();
+            self.cookie = Some(set.split(';').next().unwrap_or_default().to_owned());
+        }
         let bytes = response
             .into_body()
             .collect()
@@ -343,9 +356,11 @@ async fn bare_push(target: SocketAddr, from: Ipv4Addr) -> Result<u64, String> {
 
 /// A whole login; returns confirm → `confirmed` in microseconds. The browser keeps one
 /// connection for its requests besides its socket, the phone one for its own.
-async fn login(args: &Args, from: Ipv4Addr, n: u64) -> Result<u64, String> {
+/// A whole login; its latency (from the confirm to the ticket on the socket) and the
+/// browser's session cookie (none for the baselines).
+async fn login(args: &Args, from: Ipv4Addr, n: u64) -> Result<(u64, Option<String>), String> {
     if args.protocol == Protocol::Bare {
-        return bare_push(args.target, from).await;
+        return Ok((bare_push(args.target, from).await?, None));
     }
     let mut browser = Connection::new(args.target, from);
     let Page {
@@ -397,7 +412,7 @@ async fn login(args: &Args, from: Ipv4Addr, n: u64) -> Result<u64, String> {
     if status != 200 {
         return Err(format!("session: {status} {body}"));
     }
-    Ok(latency)
+    Ok((latency, browser.cookie))
 }
 
 /// RSS (KiB) and CPU time (clock ticks) of a process.
@@ -624,7 +639,7 @@ async fn pages(args: Args) {
 fn main() {
     let mut argv = std::env::args().skip(1).peekable();
     let command = match argv.peek().map(String::as_str) {
-        Some("hold") | Some("pages") | Some("wrong-secrets") => argv.next(),
+        Some("hold") | Some("pages") | Some("wrong-secrets") | Some("verify") => argv.next(),
         _ => None,
     };
     let args = parse_args(argv);
@@ -646,6 +661,7 @@ fn main() {
             Some("hold") => hold(args).await,
             Some("pages") => pages(args).await,
             Some("wrong-secrets") => wrong_secrets(args).await,
+            Some("verify") => verify(args).await,
             _ => logins(args).await,
         }
     });
@@ -687,7 +703,7 @@ async fn logins(args: Args) {
         let from = source(args.first_source + args.pending as u32 + n as u32);
         logins.push(tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(30), login(&args, from, n)).await {
-                Ok(Ok(latency)) => {
+                Ok(Ok((latency, _))) => {
                     let _ = histogram.lock().expect("not poisoned").record(latency);
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -840,5 +856,132 @@ async fn wrong_secrets(args: Args) {
     );
     if other > 0 || login_done.is_err() {
         std::process::exit(1);
+    }
+}
+
+/// The host the benchmark's forward-authentication rules name (tests/bench/run.sh).
+const PROTECTED_HOST: &str = "app.bench.test";
+
+/// Forward authentication: `--sessions` logins (each from its own address, 64 at a time),
+/// then `/auth/verify` asked about a random one of them, as a proxy asks about each
+/// request to a protected host, over `--concurrency` keep-alive connections for
+/// `--seconds`. Every answer must be a 200.
+async fn verify(args: Args) {
+    let mut cookies = Vec::with_capacity(args.sessions);
+    let logged_in = Instant::now();
+    let mut batch = Vec::new();
+    for n in 0..args.sessions {
+        let login_args = args.clone();
+        let from = source(args.first_source + n as u32);
+        batch.push(tokio::spawn(async move {
+            login(&login_args, from, n as u64).await
+        }));
+        if batch.len() == 64 || n + 1 == args.sessions {
+            for done in batch.drain(..) {
+                match done.await {
+                    Ok(Ok((_, Some(cookie)))) => cookies.push(cookie),
+                    Ok(Err(err)) => fail(&format!("login: {err}")),
+                    _ => fail("login: no session cookie"),
+                }
+            }
+        }
+    }
+    let login_secs = logged_in.elapsed().as_secs_f64();
+    let before = samples(&args.server_pids);
+    let cookies = Arc::new(cookies);
+    let histogram = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+    ));
+    let refused = Arc::new(Mutex::new(None::<String>));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut tasks = Vec::new();
+    for i in 0..args.concurrency {
+        let (cookies, histogram, refused) = (cookies.clone(), histogram.clone(), refused.clone());
+        let (target, from) = (args.target, source(args.first_source + i as u32));
+        tasks.push(tokio::spawn(async move {
+            let mut proxy = Connection::new(target, from);
+            while Instant::now() < deadline {
+                let pick = scanlogin::server::random::bytes::<4>();
+                let n = u32::from_le_bytes(pick) as usize % cookies.len();
+                let sent = Instant::now();
+                match proxy.verify(&cookies[n]).await {
+                    Ok(200) => {
+                        let elapsed = sent.elapsed().as_micros() as u64;
+                        let _ = histogram.lock().expect("not poisoned").record(elapsed);
+                    }
+                    other => {
+                        refused
+                            .lock()
+                            .expect("not poisoned")
+                            .get_or_insert(format!("{other:?}"));
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = samples(&args.server_pids);
+    let h = histogram.lock().expect("not poisoned");
+    let refused = refused.lock().expect("not poisoned").clone();
+    let cpu_ticks: u64 = after.iter().zip(&before).map(|(a, b)| a.1 - b.1).sum();
+    println!(
+        "{}",
+        json!({
+            "sessions": cookies.len(),
+            "sessions_logged_in_secs": login_secs,
+            "verifications": h.len(),
+            "verifications_per_second": h.len() as f64 / elapsed,
+            "refused": refused,
+            "server_cpu_ms_per_verification": if h.is_empty() { 0.0 } else {
+                cpu_ticks as f64 * 10.0 / h.len() as f64
+            },
+            "latency_ms": {
+                "p50": h.value_at_quantile(0.50) as f64 / 1000.0,
+                "p99": h.value_at_quantile(0.99) as f64 / 1000.0,
+            },
+        })
+    );
+    if refused.is_some() || h.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+fn fail(why: &str) -> ! {
+    println!("{}", json!({ "error": why }));
+    std::process::exit(1)
+}
+
+impl Connection {
+    /// What a proxy asks about a request to [`PROTECTED_HOST`] carrying `cookie`; the
+    /// answer's status.
+    async fn verify(&mut self, cookie: &str) -> Result<u16, String> {
+        self.open().await?;
+        let sender = self.sender.as_mut().expect("opened above");
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let request = hyper::Request::get("/auth/verify")
+            .header("host", self.target.to_string())
+            .header("cookie", cookie)
+            .header("x-forwarded-host", PROTECTED_HOST)
+            .header("x-forwarded-uri", "/dashboard")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-method", "GET")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(status)
     }
 }

@@ -299,6 +299,7 @@ pub async fn on_wechat_event(
                 return Ok(());
             }
             state.store.clear_profile(known.user_id).await?;
+            state.session_cache.forget_user(known.user_id).await;
             let entry = Entry::new(Event::ProfileCleared, origin)
                 .user(known.user_id)
                 .detail("WeChat: user_authorization_revoke");

@@ -513,6 +513,7 @@ pub async fn act(
                 .set_disabled(*user_id, true)
                 .await?
                 .ok_or(AppError::NotFound)?;
+            state.session_cache.forget_user(*user_id).await;
             for hash in &ended {
                 session::tell_applications(state, &session::sid_of_hash(hash)).await;
             }
@@ -583,6 +584,7 @@ pub async fn act(
                     "no such group, or a group of that name exists",
                 ));
             }
+            state.session_cache.forget_all().await;
             record(
                 Event::GroupRenamed,
                 None,
@@ -594,6 +596,7 @@ pub async fn act(
             if !store.delete_group(*group_id).await? {
                 return Err(AppError::NotFound);
             }
+            state.session_cache.forget_all().await;
             record(Event::GroupDeleted, None, format!("group {group_id}")).await;
         }
         AdminAction::SetMember {
@@ -602,6 +605,7 @@ pub async fn act(
             member,
         } => {
             store.set_member(*group_id, *user_id, *member).await?;
+            state.session_cache.forget_user(*user_id).await;
             let event = if *member {
                 Event::GroupMemberAdded
             } else {

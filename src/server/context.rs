@@ -72,6 +72,10 @@ pub struct AppStateInner {
     pub allowed_origins: Arc<Vec<String>>,
     /// The public origin is https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
+    /// The origin people's browsers use: the configured one, or the address served.
+    pub public_origin: String,
+    /// Sessions as forward authentication reads them.
+    pub session_cache: super::session_cache::SessionCache,
     /// Turns true when the server is shutting down: login sockets close with 1012.
     pub shutting_down: tokio::sync::watch::Receiver<bool>,
     /// Login sockets open now (a shutdown waits for them to close).

@@ -1,7 +1,7 @@
 //! Which language a page is rendered in: the switch's `?lang=` (which is then
 //! remembered in the `lang` cookie), the cookie, then the browser's `Accept-Language`.
 
-use axum::http::{header, request::Parts, HeaderValue};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue};
 use cookie::{Cookie, SameSite};
 
 use crate::i18n::Locale;
@@ -26,8 +26,13 @@ pub fn negotiate(parts: &Parts) -> (Locale, Option<HeaderValue>) {
             .build();
         return (locale, HeaderValue::from_str(&cookie.to_string()).ok());
     }
-    let remembered = parts
-        .headers
+    (of_headers(&parts.headers), None)
+}
+
+/// The language of a request without the switch: the `lang` cookie, then the browser's
+/// `Accept-Language` (pages that have no switch: forward authentication's).
+pub fn of_headers(headers: &HeaderMap) -> Locale {
+    let remembered = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -36,13 +41,12 @@ pub fn negotiate(parts: &Parts) -> (Locale, Option<HeaderValue>) {
         .find(|c| c.name() == COOKIE)
         .and_then(|c| Locale::from_tag(c.value()));
     let accepted = || {
-        parts
-            .headers
+        headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .map(from_accept_language)
     };
-    (remembered.or_else(accepted).unwrap_or_default(), None)
+    remembered.or_else(accepted).unwrap_or_default()
 }
 
 /// The first language of ours in an OpenID `ui_locales` (space-separated BCP 47 tags, in

@@ -46,6 +46,18 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route(ACCOUNT_FORM_PATH, post(super::account::form_post))
         .route(ACCOUNT_DATA_PATH, get(super::account::data_download))
         .route(
+            super::forward_auth::VERIFY_PATH,
+            axum::routing::any(super::forward_auth::verify),
+        )
+        .route(
+            super::forward_auth::CONTINUE_PATH,
+            get(super::forward_auth::continue_to),
+        )
+        .route(
+            super::forward_auth::LOGOUT_PATH,
+            get(super::forward_auth::logout_page).post(super::forward_auth::logout),
+        )
+        .route(
             super::message_push::PATH,
             get(super::message_push::verify_url).post(super::message_push::receive),
         )

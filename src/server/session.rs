@@ -19,38 +19,54 @@ use super::{
 };
 use crate::protocol::{BrowserKey, LoginNext, Me, SceneId, SessionSummary, Ticket, User};
 
-/// The cookie's name: with `__Host-` under https, which pins it to this host and path `/`
-/// and requires `Secure`.
-pub fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-scanlogin_session"
-    } else {
-        "scanlogin_session"
+/// The cookie's name. Under https: `__Host-`, which pins it to this host and path `/` and
+/// requires `Secure`; or, shared with a parent domain (`SCANLOGIN_COOKIE_DOMAIN`, for
+/// forward authentication), `__Secure-`, since a `__Host-` cookie cannot name a domain.
+pub fn cookie_name(state: &AppState) -> &'static str {
+    match (state.secure_cookies, state.config.cookie_domain.is_some()) {
+        (true, false) => HOST_COOKIE,
+        (true, true) => "__Secure-scanlogin_session",
+        (false, _) => "scanlogin_session",
     }
 }
 
+const HOST_COOKIE: &str = "__Host-scanlogin_session";
+
 fn cookie(state: &AppState, value: String, max_age: cookie::time::Duration) -> HeaderValue {
-    let cookie = Cookie::build((cookie_name(state.secure_cookies), value))
+    let mut cookie = Cookie::build((cookie_name(state), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.secure_cookies)
-        .max_age(max_age)
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).expect("a cookie is a valid header value")
+        .max_age(max_age);
+    if let Some(domain) = &state.config.cookie_domain {
+        cookie = cookie.domain(domain.clone());
+    }
+    HeaderValue::from_str(&cookie.build().to_string()).expect("a cookie is a valid header value")
 }
 
-/// The session token in the request's cookies, if any.
+/// The session token in the request's cookies, if any: the cookie of [`cookie_name`], or,
+/// since a cookie domain was set, a `__Host-` one made before (still a session here).
 pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(state.secure_cookies);
-    headers
+    let name = cookie_name(state);
+    let cookies: Vec<Cookie<'_>> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
+        .collect();
+    let named = |wanted: &str| {
+        cookies
+            .iter()
+            .find(|c| c.name() == wanted)
+            .map(|c| c.value().to_owned())
+    };
+    named(name).or_else(|| {
+        (state.secure_cookies && name != HOST_COOKIE)
+            .then(|| named(HOST_COOKIE))
+            .flatten()
+    })
 }
 
 /// The id the OpenID provider gives a login session (`sid` in ID tokens and logout
@@ -85,14 +101,14 @@ impl LoggedIn {
 /// The request's person: `NotLoggedIn` without a live session.
 pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<LoggedIn, AppError> {
     let token = token_from(state, headers).ok_or(AppError::NotLoggedIn)?;
-    let (user, auth_time) = state
+    let live = state
         .store
         .session(&token, state.config.sessions)
         .await?
         .ok_or(AppError::NotLoggedIn)?;
     Ok(LoggedIn {
-        user,
-        auth_time,
+        user: live.user,
+        auth_time: live.auth_time,
         sid: sid_of(&token),
     })
 }
@@ -170,6 +186,7 @@ pub async fn end_sessions(
                 .await?
         }
     };
+    state.session_cache.forget_user(user_id).await;
     for hash in &ended {
         tell_applications(state, &sid_of_hash(hash)).await;
     }
@@ -279,6 +296,9 @@ pub fn cleared_cookie(state: &AppState) -> HeaderValue {
 /// its user, if it was a session.
 async fn end(state: &AppState, token: &str) -> Result<Option<i64>, AppError> {
     let user_id = state.store.delete_session(token).await?;
+    if let Some(user_id) = user_id {
+        state.session_cache.forget_user(user_id).await;
+    }
     tell_applications(state, &sid_of(token)).await;
     Ok(user_id)
 }
@@ -310,11 +330,20 @@ pub async fn send_to_login(State(state): State<AppState>, req: Request, next: Ne
 
 /// `GET /login` when already logged in: straight on, to its `next=` (an authorization
 /// request of the OpenID provider) or to `/`; unless `again=1` (an OpenID client's
-/// `prompt=login` asks for a new scan).
+/// `prompt=login` asks for a new scan). `/login?rd=` (forward authentication) becomes
+/// the login going on to that protected application.
 pub async fn login_redirect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let again = req.uri().query().is_some_and(|q| {
         url::form_urlencoded::parse(q.as_bytes()).any(|(n, v)| n == "again" && v == "1")
     });
+    let rd = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(n, _)| n == "rd")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let (Some(rd), "/login") = (rd, req.uri().path()) {
+        return super::forward_auth::login_with_return(&state, req.headers(), &rd);
+    }
     if req.uri().path() == "/login" && req.method() == axum::http::Method::GET && !again {
         if let Ok(Some(_)) = current_user(&state, req.headers()).await {
             let to = LoginNext::from_query(req.uri().query())

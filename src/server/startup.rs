@@ -19,6 +19,7 @@ use super::{
     qr_images::QrImages,
     registry::{Clock, Registry},
     router::router,
+    session_cache::SessionCache,
     socket::PendingSockets,
     store::Store,
     wechat::{
@@ -157,11 +158,12 @@ impl Application {
             (descriptors, descriptors_hard),
         );
         let registry_config = config.registry.clone();
-        let (registry, limits, shared_tokens) = match &config.redis {
+        let (registry, limits, shared_tokens, session_cache) = match &config.redis {
             None => (
                 Registry::in_memory(registry_config, Clock::new()),
                 Limits::in_memory(&config.limits, config.ipv6_networks.clone()),
                 None,
+                SessionCache::in_memory(),
             ),
             Some(redis) => {
                 let (client, conn) =
@@ -169,14 +171,21 @@ impl Application {
                         .await?;
                 let prefix = &redis.prefix;
                 (
-                    Registry::in_redis(client, conn.clone(), prefix, registry_config, Clock::new()),
+                    Registry::in_redis(
+                        client.clone(),
+                        conn.clone(),
+                        prefix,
+                        registry_config,
+                        Clock::new(),
+                    ),
                     Limits::in_redis(
                         &config.limits,
                         config.ipv6_networks.clone(),
                         conn.clone(),
                         prefix,
                     ),
-                    Some(SharedTokens::new(conn, prefix, &settings.appid)),
+                    Some(SharedTokens::new(conn.clone(), prefix, &settings.appid)),
+                    SessionCache::in_redis(client, conn, prefix),
                 )
             }
         };
@@ -231,6 +240,8 @@ impl Application {
             allowed_origins: Arc::new(allowed_origins),
             store,
             secure_cookies,
+            public_origin: public_origin.clone(),
+            session_cache,
             config: Arc::new(config),
         });
         Ok(Self {

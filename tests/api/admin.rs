@@ -16,7 +16,7 @@ use scanlogin::server::wechat::simulator::DEMO_APPID;
 
 /// The first administrator, as a new deployment gets one: `scanlogin invite --admin`'s
 /// link, opened and scanned. Returns the admin's cookie and user id.
-async fn first_admin(app: &TestApp, openid: &str) -> (String, i64) {
+pub async fn first_admin(app: &TestApp, openid: &str) -> (String, i64) {
     let url = scanlogin::server::admin::invite_from_command_line(
         &config_with(&[]),
         &app.store,
@@ -43,7 +43,7 @@ async fn call(app: &TestApp, cookie: Option<&str>, endpoint: &str, body: Value) 
     .await
 }
 
-async fn act(app: &TestApp, cookie: &str, action: Value) -> Answer {
+pub async fn act(app: &TestApp, cookie: &str, action: Value) -> Answer {
     call(app, Some(cookie), "act", json!({ "action": action })).await
 }
 

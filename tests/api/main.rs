@@ -14,6 +14,7 @@ mod access;
 mod account;
 mod admin;
 mod attacks;
+mod forward_auth;
 mod login_flow;
 mod login_notice;
 mod oidc;

@@ -361,3 +361,36 @@ async fn the_demo_phone_mints_its_codes_at_the_shared_simulator() {
     assert_eq!(scanned.status, 200, "{}", scanned.body);
     expect_event(&mut socket, "scanned").await;
 }
+
+#[tokio::test]
+async fn a_logout_on_one_instance_shuts_the_protected_hosts_on_the_other_at_once() {
+    use crate::forward_auth::{rules_file, verify};
+    let rules = rules_file();
+    let two = two_instances(&[
+        ("SCANLOGIN_TRUSTED_PROXIES", "127.0.0.1"),
+        ("SCANLOGIN_FORWARD_AUTH_RULES", rules.as_str()),
+    ])
+    .await;
+    let (scene, key, mut socket, token) = two.scanned_across("o-forward").await;
+    assert_eq!(two.b.confirm(&scene, &token, "Fwd").await.status, 200);
+    let ticket = pushed_ticket(&mut socket).await;
+    let session = two.a.session(&scene, &ticket, &key).await;
+    let cookie = cookie_pair(session.set_cookie.as_deref().unwrap());
+    // B has the session in its cache now.
+    let passed = verify(&two.b, "app.example.com", "/", Some(&cookie)).await;
+    assert_eq!(passed.status(), 200);
+    let (status, ..) = two.a.post_form("/logout", Some(&cookie), &[]).await;
+    assert_eq!(status, 303);
+    // Well within the cache's minute: the logout was pushed to B through Redis.
+    eventually_within(
+        "B refuses the ended session",
+        Duration::from_secs(5),
+        || async {
+            verify(&two.b, "app.example.com", "/", Some(&cookie))
+                .await
+                .status()
+                == 401
+        },
+    )
+    .await;
+}

@@ -35,6 +35,10 @@ def figures(steps):
             out.append((f"{step}: server memory rise", r["server_rss_mib_rise"], "MiB"))
             out.append((f"{step}: all answered in", r["seconds"], "s"))
             out.append((f"{step}: a login beside them", r["login_beside_ms"], "ms"))
+        elif step.startswith("scanlogin forward auth"):
+            out.append((f"{step}: verifications per second", r["verifications_per_second"], "/s"))
+            out.append((f"{step}: p99", r["latency_ms"]["p99"], "ms"))
+            out.append((f"{step}: server CPU per verification", r["server_cpu_ms_per_verification"], "ms"))
         elif step == "scanlogin /login pages":
             out.append((f"{step}: pages per second", r["pages_per_second"], "/s"))
         elif step == "wasm":

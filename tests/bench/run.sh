@@ -18,11 +18,11 @@ smoke=${BENCH_SMOKE:-}
 # set it empty to measure only the steps after them.
 if [ -n "$smoke" ]; then
   sizes=${BENCH_SIZES-200}; rate=50; seconds=2; settle=1; burst=100; two_pending=100; runs=3; loadgen=${LOADGEN:-target/debug/loadgen}
-  wrong_secrets=20
+  wrong_secrets=20; verify_sessions=100
 else
   sizes=${BENCH_SIZES-"1000 5000 10000 19000"}; rate=200; seconds=10; settle=20; burst=1000; runs=15
   two_pending=${BENCH_TWO_PENDING:-19000}; loadgen=${LOADGEN:-target/release/loadgen}
-  wrong_secrets=500
+  wrong_secrets=500; verify_sessions=10000
 fi
 # Pages arrive a few at a time, not thousands in the same millisecond (see docs/benchmarks.md).
 concurrency=${BENCH_CONCURRENCY:-16}
@@ -126,6 +126,14 @@ kill "$pid"
 p=$(port); start_ours "$p" SCANLOGIN_OIDC_CLIENTS=end2end/oidc-clients.toml SCANLOGIN_PUBLIC_ORIGIN=http://127.0.0.1:$p
 measure "scanlogin wrong client secrets" wrong-secrets --target 127.0.0.1:$p --server-pid "$pid" \
   --concurrency "$wrong_secrets" --client-id rp
+kill "$pid"
+
+# Forward authentication: /auth/verify about sessions already logged in, as a proxy asks
+# about each request to a protected host (answered from the session cache).
+p=$(port); start_ours "$p" SCANLOGIN_FORWARD_AUTH_RULES=tests/bench/forward-auth-rules.toml \
+  SCANLOGIN_TRUSTED_PROXIES=127.0.0.0/8 SCANLOGIN_DEMO=1
+measure "scanlogin forward auth sessions=$verify_sessions" verify --target 127.0.0.1:$p --server-pid "$pid" \
+  --concurrency "$concurrency" --sessions "$verify_sessions" --seconds "$seconds"
 kill "$pid"
 
 # Two instances on Redis and PostgreSQL, the phone on the other instance than the page.

@@ -25,6 +25,7 @@ use vars::{Vars, PUBLIC_ORIGIN, TRUSTED_PROXIES};
 
 use super::{
     client::{Ipv6Networks, TrustedProxies},
+    forward_auth::rules::Rules,
     login_notice::{NoticeFields, NoticeTemplate, ACCOUNT_PAGE},
     place::{Places, DBIP_CREDIT},
     registry::RegistryConfig,
@@ -66,6 +67,12 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Where addresses are (`SCANLOGIN_GEOIP_DB`, `SCANLOGIN_GEOIP_CREDIT`); unset: none.
     pub places: Places,
+    /// The parent domain the session cookie is shared with (`SCANLOGIN_COOKIE_DOMAIN`,
+    /// without a leading dot); unset: this host only.
+    pub cookie_domain: Option<String>,
+    /// Forward authentication's rules (`SCANLOGIN_FORWARD_AUTH_RULES`); unset: no
+    /// `/auth/verify`.
+    pub forward_auth: Option<Rules>,
     /// Scenes, events, limits and the WeChat token shared by every instance; unset: all
     /// in this process.
     pub redis: Option<RedisConfig>,
@@ -323,6 +330,7 @@ impl Config {
             );
         }
         let wechat = read_wechat(vars);
+        let cookie_domain = read_cookie_domain(vars, public_origin.as_deref());
         // Its QR images lead to this server's phone page: the public origin, or the
         // address it listens on (start-up puts the bound address there for port 0).
         let simulator = read_simulator(
@@ -368,6 +376,8 @@ impl Config {
                 log: vars.flag("SCANLOGIN_AUDIT_LOG"),
             },
             places: read_places(vars),
+            cookie_domain,
+            forward_auth: read_forward_auth(vars),
             redis: read_redis(vars),
             metrics_addr: vars.get("SCANLOGIN_METRICS_ADDR").and_then(|addr| {
                 addr.parse::<SocketAddr>()
@@ -535,6 +545,51 @@ fn read_wechat(vars: &Vars) -> WeChatConfig {
         }),
         notice: read_notice(vars),
     }
+}
+
+/// `example.com` or `.example.com`: a domain the public origin's host is in (a browser
+/// refuses a cookie for any other).
+fn read_cookie_domain(vars: &Vars, public_origin: Option<&str>) -> Option<String> {
+    const NAME: &str = "SCANLOGIN_COOKIE_DOMAIN";
+    let written = vars.get(NAME)?;
+    let domain = written.trim_start_matches('.').to_ascii_lowercase();
+    let host = public_origin
+        .and_then(|o| url::Url::parse(o).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    let Some(host) = host else {
+        vars.invalid(
+            NAME,
+            &written,
+            "needs SCANLOGIN_PUBLIC_ORIGIN, a host within it",
+        );
+        return None;
+    };
+    let within = host == domain || host.ends_with(&format!(".{domain}"));
+    if domain.is_empty() || !domain.contains('.') && domain != "localhost" || !within {
+        vars.invalid(
+            NAME,
+            &written,
+            format!("a parent domain of the public origin's host {host}, such as example.com"),
+        );
+        return None;
+    }
+    Some(domain)
+}
+
+/// The rules file, read and checked now: every mistake at once.
+fn read_forward_auth(vars: &Vars) -> Option<Rules> {
+    const NAME: &str = "SCANLOGIN_FORWARD_AUTH_RULES";
+    let path = vars.get(NAME)?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| vars.invalid(NAME, &path, format!("cannot read {path}: {e}")))
+        .ok()?;
+    Rules::parse(&text)
+        .map_err(|problems| {
+            for problem in problems {
+                vars.invalid(NAME, &path, problem);
+            }
+        })
+        .ok()
 }
 
 /// The geolocation databases, opened (and so checked) now, and their attribution: DB-IP's

@@ -252,7 +252,7 @@ async fn authorize(
     let token = session::token_from(state, headers);
     let session = match &token {
         Some(token) => match state.store.session(token, state.config.sessions).await {
-            Ok(found) => found,
+            Ok(found) => found.map(|live| (live.user, live.auth_time)),
             Err(err) => return error_page_for(err),
         },
         None => None,

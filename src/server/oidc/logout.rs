@@ -138,7 +138,7 @@ async fn end_session(
     let token = session::token_from(state, &parts.headers);
     let current = match &token {
         Some(token) => match state.store.session(token, state.config.sessions).await {
-            Ok(found) => found.map(|(user, _)| user),
+            Ok(found) => found.map(|live| live.user),
             Err(err) => return failed(err),
         },
         None => None,

@@ -15,7 +15,7 @@ pub mod oidc;
 mod sessions;
 mod users;
 
-pub use sessions::{SessionBrowser, SessionPolicy, LAST_SEEN_RESOLUTION};
+pub use sessions::{LiveSession, SessionBrowser, SessionPolicy, LAST_SEEN_RESOLUTION};
 
 use std::{
     sync::{

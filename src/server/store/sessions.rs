@@ -28,6 +28,16 @@ pub struct SessionPolicy {
     pub idle: Duration,
 }
 
+/// A live session, as [`Store::session`] finds it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub user: User,
+    /// When they scanned for it (seconds since the epoch).
+    pub auth_time: i64,
+    /// When it ends at the latest (seconds since the epoch).
+    pub expires_at: i64,
+}
+
 impl Store {
     /// Starts a session for `user_id`, whose scan was confirmed for the OpenID client
     /// `confirmed_for` if the phone named one, in `browser`; returns the token for the
@@ -67,22 +77,22 @@ impl Store {
         token: &str,
         policy: SessionPolicy,
     ) -> Result<Option<User>, AppError> {
-        Ok(self.session(token, policy).await?.map(|(user, _)| user))
+        Ok(self.session(token, policy).await?.map(|live| live.user))
     }
 
-    /// A live session's user and when they logged in (seconds since the epoch), as
+    /// A live session: its user, when they logged in and until when it lasts, as
     /// [`Self::session_user`].
     pub async fn session(
         &self,
         token: &str,
         policy: SessionPolicy,
-    ) -> Result<Option<(User, i64)>, AppError> {
+    ) -> Result<Option<LiveSession>, AppError> {
         let _counted = self.start();
         let now = unix_now();
         let hash = secret::hash(token);
-        let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+        let row: Option<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
             "SELECT users.id, users.nickname, users.avatar_url, sessions.last_seen_at,
-                    sessions.created_at
+                    sessions.created_at, sessions.expires_at
              FROM sessions JOIN users ON users.id = sessions.user_id
              WHERE sessions.token_hash = $1 AND sessions.expires_at > $2
                  AND sessions.last_seen_at > $3 AND users.disabled_at IS NULL",
@@ -92,7 +102,7 @@ impl Store {
         .bind(now - policy.idle.as_secs() as i64)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((id, nickname, avatar_url, last_seen_at, created_at)) = row else {
+        let Some((id, nickname, avatar_url, last_seen_at, created_at, expires_at)) = row else {
             return Ok(None);
         };
         if now - last_seen_at >= LAST_SEEN_RESOLUTION.as_secs() as i64 {
@@ -107,7 +117,11 @@ impl Store {
             nickname,
             avatar_url,
         };
-        Ok(Some((user, created_at)))
+        Ok(Some(LiveSession {
+            user,
+            auth_time: created_at,
+            expires_at,
+        }))
     }
 
     /// When the session was last seen, for tests.
