@@ -18,6 +18,14 @@ BINARYEN_VERSION     := 132.0.0
 # instead of 0.2 (measured 2026-12-06).
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
 
+# The browser tests, the mini program's integration test and the benchmark smoke run the
+# server of the test build (debug, the features below) with the release WASM: a release
+# build of the server compiled the crate and its whole tree a second time, 19 of CI's 38
+# minutes on 2 cores. `make run` and `make bench` build the release server.
+TEST_SERVER := target/debug/scanlogin
+# The site: the release WASM, CSS and assets (cargo-leptos, without the server).
+SITE := cargo leptos build --release --frontend-only
+
 # The server's features for tests and lint: `loadgen` adds the load generator's two small
 # crates, so the benchmark smoke's `loadgen` shares the test build instead of compiling
 # the crate a second time.
@@ -41,7 +49,7 @@ export CARGO_TERM_COLOR := never
 
 help:
 	@echo "make run    build (release) and serve on http://127.0.0.1:3000, installing what is missing"
-	@echo "make test   lint, unit + integration tests, Playwright against the release build, the mini program's tests"
+	@echo "make test   lint, unit + integration tests, Playwright (release WASM), the mini program's tests"
 	@echo "make setup  only install the tools"
 	@echo "make bench  the load measurements of docs/benchmarks.md"
 
@@ -81,13 +89,14 @@ unit: services rust-tools geoip
 # One browser test runs two instances on Redis and PostgreSQL: the suite runs under
 # tests/with-postgres.sh, and Playwright starts Redis, the simulator and the instances.
 e2e: tools end2end/node_modules/.package-lock.json $(DJANGO_RECIPE) geoip
-	cargo leptos build --release
-	cd end2end && ../tests/with-postgres.sh npx playwright test
+	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
+	$(SITE)
+	cd end2end && SERVER_BIN=./$(TEST_SERVER) ../tests/with-postgres.sh npx playwright test
 
-# The mini program's jest tests; the integration test starts the release server itself.
+# The mini program's jest tests; the integration test starts the test build's server itself.
 miniprogram: miniprogram/node_modules/.package-lock.json
-	test -x target/release/scanlogin || cargo leptos build --release
-	cd miniprogram && npx jest
+	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
+	cd miniprogram && SERVER_BIN=$(TEST_SERVER) npx jest
 
 # Measurements for docs/benchmarks.md (not a test): release builds, loopback only, stops by
 # itself; prints each figure beside the one recorded. `make bench BENCH_RECORD=1` records
@@ -102,9 +111,9 @@ bench: tools bench-tools end2end/node_modules/.package-lock.json
 # Its load generator is the one `cargo test` builds (a plain `cargo build` would resolve
 # features without the dev-dependencies and compile the whole tree again: 2.5 minutes).
 bench-smoke: services rust-tools
-	test -x target/release/scanlogin || cargo leptos build --release
+	test -f target/site/pkg/scanlogin.wasm || $(SITE)
 	$(LINTED_CARGO) test --features $(TEST_FEATURES) --no-run
-	BENCH_SMOKE=1 LOADGEN=target/debug/loadgen tests/with-postgres.sh tests/bench/run.sh
+	BENCH_SMOKE=1 SERVER_BIN=$(TEST_SERVER) LOADGEN=target/debug/loadgen tests/with-postgres.sh tests/bench/run.sh
 
 # The baselines (Go and gorilla/websocket from Debian; Node's ws from npm), the plot
 # (Debian's matplotlib) and the WASM breakdown (twiggy, about 3 minutes to build).

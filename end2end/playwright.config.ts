@@ -1,14 +1,16 @@
 import { defineConfig, devices } from "@playwright/test";
 
-// The suite runs against the release build (`cargo leptos build --release`, see the
-// Makefile) and starts and stops its own servers, each configured here and only here:
+// The suite runs the server binary SERVER_BIN (`make e2e`: the test build's, with the release
+// WASM; by default the release build, as `cargo leptos end-to-end --release` makes it)
+// and starts and stops its own servers, each configured here and only here:
 // one in demo mode for most tests, one whose codes expire after 4 s and are replaced by
 // themselves once in a row, for the expiry tests, and the others below. None is reused:
 // `cargo leptos end-to-end --release` also serves the app on its site-addr (3000), with
 // the default limits, which the suite leaves alone, so it runs the same under
 // `make e2e` and under cargo-leptos.
+export const SERVER_BIN = process.env.SERVER_BIN ?? "./target/release/scanlogin";
 const server = (port: number, env: Record<string, string> = {}) => ({
-  command: "./target/release/scanlogin",
+  command: SERVER_BIN,
   cwd: "..",
   url: `http://127.0.0.1:${port}/login`,
   reuseExistingServer: false,
@@ -70,7 +72,7 @@ const severalInstances = postgres
         stdout: "ignore" as const,
       },
       {
-        command: "./target/release/scanlogin simulator",
+        command: `${SERVER_BIN} simulator`,
         cwd: "..",
         url: `http://127.0.0.1:${SIMULATOR_PORT}/__sim/counters`,
         reuseExistingServer: false,
@@ -101,7 +103,7 @@ const adminInstance = (port: number) =>
   });
 const adminInstances = [
   // A new database for each run; the second instance starts once the first has made it.
-  { ...adminInstance(ADMIN_A_PORT), command: "rm -f target/e2e-admin.db* && exec ./target/release/scanlogin" },
+  { ...adminInstance(ADMIN_A_PORT), command: `rm -f target/e2e-admin.db* && exec ${SERVER_BIN}` },
   adminInstance(ADMIN_B_PORT),
 ];
 

@@ -8,7 +8,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 
-import { ADMIN_A_PORT, ADMIN_B_PORT, ADMIN_DATABASE } from "../playwright.config";
+import { ADMIN_A_PORT, ADMIN_B_PORT, ADMIN_DATABASE, SERVER_BIN } from "../playwright.config";
 import { axeClean, logIn, scanAndConfirm, submit } from "./helpers";
 
 const A = `http://127.0.0.1:${ADMIN_A_PORT}`;
@@ -57,7 +57,7 @@ test("a team runs its logins from the console", async ({ browser }) => {
   const rp = await startRelyingParty();
   try {
     // The first administrator: the command line's invitation, opened and scanned.
-    const link = execFileSync("./target/release/scanlogin", ["invite", "--admin"], {
+    const link = execFileSync(SERVER_BIN, ["invite", "--admin"], {
       cwd: "..",
       env: { ...process.env, SCANLOGIN_DATABASE_URL: ADMIN_DATABASE, SCANLOGIN_PUBLIC_ORIGIN: A, RUST_LOG: "error" },
     })

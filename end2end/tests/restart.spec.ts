@@ -3,13 +3,15 @@ import { once } from "node:events";
 
 import { APIRequestContext, expect, test } from "@playwright/test";
 
+import { SERVER_BIN } from "../playwright.config";
+
 // This test starts, stops and starts again a server of its own (in memory, so a restart
 // loses every scene), as an operator restarting the service would.
 const PORT = 3006;
 const BASE = `http://127.0.0.1:${PORT}`;
 
 function start(): ChildProcess {
-  return spawn("./target/release/scanlogin", [], {
+  return spawn(SERVER_BIN, [], {
     cwd: "..",
     env: {
       ...process.env,

@@ -18,9 +18,10 @@ function freePort() {
 
 async function start() {
   const root = path.resolve(__dirname, '..', '..');
-  const binary = path.join(root, 'target', 'release', 'scanlogin');
+  // SERVER_BIN: `make miniprogram` runs the test build's server; by default the release one.
+  const binary = path.resolve(root, process.env.SERVER_BIN || path.join('target', 'release', 'scanlogin'));
   if (!fs.existsSync(binary)) {
-    throw new Error(`${binary} is missing: build it first (cargo leptos build --release; make test does)`);
+    throw new Error(`${binary} is missing: build it first (cargo leptos build --release; make test builds its own)`);
   }
   const port = await freePort();
   const child = spawn(binary, [], {

@@ -26,7 +26,8 @@ else
 fi
 # Pages arrive a few at a time, not thousands in the same millisecond (see docs/benchmarks.md).
 concurrency=${BENCH_CONCURRENCY:-16}
-server=target/release/scanlogin
+# The smoke (make test) runs the test build's server (SERVER_BIN), the figures a release one.
+server=${SERVER_BIN:-target/release/scanlogin}
 out=target/bench; logs=$out/logs; mkdir -p "$logs"; results=$out/results.jsonl; : > "$results"
 rm -f "$logs"/*.log
 work=$(mktemp -d -t scanlogin-bench.XXXXXX)
