@@ -15,6 +15,7 @@ mkdir -p "$tmp/logs"
 case "$proxy" in
 nginx)
   sed -e "s|listen 443 ssl http2;|listen 127.0.0.1:$PROXY_PORT;|" \
+      -e "s|listen 443 ssl http2 default_server;|listen 127.0.0.1:$PROXY_PORT default_server;|" \
       -e "/ssl_/d" \
       -e "s|server_name app.example.com;|server_name $hosts;|" \
       -e "s|server 127.0.0.1:3000;|server 127.0.0.1:$SCANLOGIN_PORT;|" \

@@ -26,8 +26,15 @@ for (const [proxy, ports] of Object.entries(FORWARD_AUTH)) {
     // Every request of this browser claims to be user 999 of the staff group.
     const context = await browser.newContext({
       locale: "en-US",
-      extraHTTPHeaders: { "X-Scanlogin-User": "999", "X-Scanlogin-Groups": "staff", "X-Scanlogin-Name": "forged" },
+      extraHTTPHeaders: {
+        "X-Scanlogin-User": "999",
+        "X-Scanlogin-Groups": "staff",
+        "X-Scanlogin-Name": "forged",
+        "X_Scanlogin_User": "999",
+      },
     });
+    // A cookie of the application's own, which it must still get.
+    await context.addCookies([{ name: "theme", value: "dark", domain: `app.scanlogin.test`, path: "/" }]);
     const page = await context.newPage();
 
     await page.goto(`${app}/reports?q=1`);
@@ -41,6 +48,10 @@ for (const [proxy, ports] of Object.entries(FORWARD_AUTH)) {
     expect(seen.name).toBe("Alice 爱丽丝");
     // No groups: an empty header (Caddy) or none (nginx sends no empty header); never "staff".
     expect(seen.groups ?? "").toBe("");
+    // The session cookie stays with scanlogin; the application's own arrives.
+    expect(seen.cookie).toContain("theme=dark");
+    expect(seen.cookie).not.toContain("scanlogin_session");
+    expect(seen.underscored).toBeNull();
 
     // Another protected host: the same session, no second scan.
     await page.goto(`${wiki}/`);

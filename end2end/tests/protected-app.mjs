@@ -12,6 +12,8 @@ http
       // UTF-8 on the wire; Node reads header bytes as latin1.
       name: req.headers["x-scanlogin-name"] ? Buffer.from(req.headers["x-scanlogin-name"], "latin1").toString("utf8") : null,
       groups: req.headers["x-scanlogin-groups"] ?? null,
+      cookie: req.headers.cookie ?? null,
+      underscored: req.headers["x_scanlogin_user"] ?? null,
     };
     res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
     res.end(JSON.stringify(seen));

@@ -201,8 +201,12 @@ pub async fn audit_csv_download(
 }
 
 /// A group's name: 1 to 40 characters, none of them control characters, not blank.
+/// No comma: forward authentication passes a person's groups comma-separated
+/// (`X-Scanlogin-Groups`).
 pub fn is_group_name(name: &str) -> bool {
-    !name.trim().is_empty() && name.chars().count() <= 40 && !name.chars().any(char::is_control)
+    !name.trim().is_empty()
+        && name.chars().count() <= 40
+        && !name.chars().any(|c| c.is_control() || c == ',')
 }
 
 pub async fn users(state: &AppState, query: &UserQuery) -> Result<UserList, AppError> {
@@ -637,7 +641,8 @@ async fn keep_an_admin(state: &AppState, user_id: i64) -> Result<(), AppError> {
 fn group_name(name: &str) -> Result<&str, AppError> {
     if !is_group_name(name) {
         return Err(AppError::Malformed(
-            "a group's name is 1 to 40 characters, none of them control characters".into(),
+            "a group's name is 1 to 40 characters, none of them a comma or a control character"
+                .into(),
         ));
     }
     Ok(name.trim())
@@ -661,6 +666,7 @@ mod tests {
         assert!(is_group_name("运维 ops"));
         assert!(!is_group_name("  "));
         assert!(!is_group_name("a\nb"));
+        assert!(!is_group_name("staff,admin"));
         assert!(!is_group_name(&"x".repeat(41)));
     }
 }

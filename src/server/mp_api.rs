@@ -119,6 +119,8 @@ pub async fn confirm(
         .await?;
     if let Some(grant) = &invitation {
         state.store.apply_invitation(user.id, grant).await?;
+        // Its groups count at once for forward authentication.
+        state.session_cache.forget_user(user.id).await;
         let entry = Entry::new(Event::InvitationUsed, origin)
             .user(user.id)
             .detail(format!("invitation {}", grant.id));

@@ -48,7 +48,12 @@ fn cookie(state: &AppState, value: String, max_age: cookie::time::Duration) -> H
 /// The session token in the request's cookies, if any: the cookie of [`cookie_name`], or,
 /// since a cookie domain was set, a `__Host-` one made before (still a session here).
 pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(state);
+    tokens_from(state, headers).into_iter().next()
+}
+
+/// Every session token the request carries: [`cookie_name`]'s, then an older `__Host-`
+/// one's (a browser holds both for a while after a cookie domain is set).
+fn tokens_from(state: &AppState, headers: &HeaderMap) -> Vec<String> {
     let cookies: Vec<Cookie<'_>> = headers
         .get_all(header::COOKIE)
         .iter()
@@ -56,17 +61,46 @@ pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .collect();
-    let named = |wanted: &str| {
-        cookies
-            .iter()
-            .find(|c| c.name() == wanted)
-            .map(|c| c.value().to_owned())
+    let name = cookie_name(state);
+    let old = (state.secure_cookies && name != HOST_COOKIE).then_some(HOST_COOKIE);
+    [Some(name), old]
+        .into_iter()
+        .flatten()
+        .filter_map(|wanted| cookies.iter().find(|c| c.name() == wanted))
+        .map(|c| c.value().to_owned())
+        .collect()
+}
+
+/// With a cookie domain, a browser whose session is in the older `__Host-` cookie only
+/// (made before the domain was set) gets it in the shared cookie: the `__Host-` cookie
+/// never reaches the protected hosts, whose proxies would send it to log in forever.
+pub async fn shared_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<HeaderValue>, AppError> {
+    let name = cookie_name(state);
+    if state.config.cookie_domain.is_none() || name == HOST_COOKIE {
+        return Ok(None);
+    }
+    let has_shared = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .any(|c| c.name() == name);
+    let Some(token) = token_from(state, headers).filter(|_| !has_shared) else {
+        return Ok(None);
     };
-    named(name).or_else(|| {
-        (state.secure_cookies && name != HOST_COOKIE)
-            .then(|| named(HOST_COOKIE))
-            .flatten()
-    })
+    let Some(live) = state.store.session(&token, state.config.sessions).await? else {
+        return Ok(None);
+    };
+    let left = (live.expires_at - super::store::unix_now()).max(0);
+    Ok(Some(cookie(
+        state,
+        token,
+        cookie::time::Duration::seconds(left),
+    )))
 }
 
 /// The id the OpenID provider gives a login session (`sid` in ID tokens and logout
@@ -276,7 +310,7 @@ pub async fn logout(
     headers: &HeaderMap,
     origin: &Origin,
 ) -> Result<HeaderValue, AppError> {
-    if let Some(token) = token_from(state, headers) {
+    for token in tokens_from(state, headers) {
         if let Some(user_id) = end(state, &token).await? {
             let entry = Entry::new(Event::SessionRevoked, origin)
                 .user(user_id)

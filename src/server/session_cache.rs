@@ -14,7 +14,10 @@
 //! long a change can go unseen should a message be lost.
 
 use std::{
-    sync::{Arc, Weak},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Weak,
+    },
     time::Duration,
 };
 
@@ -55,6 +58,8 @@ struct Shared {
     /// By the hash of the session's token (the token itself is never kept); `None`: no
     /// such live session (a token never becomes valid later).
     entries: Cache<Hash, Option<Arc<Holder>>>,
+    /// Counts the forgettings: a read of the database that one overtook is not kept.
+    forgotten: AtomicU64,
     redis: Option<RedisLink>,
 }
 
@@ -76,7 +81,11 @@ impl SessionCache {
             .support_invalidation_closures()
             .build();
         Self {
-            shared: Arc::new(Shared { entries, redis }),
+            shared: Arc::new(Shared {
+                entries,
+                forgotten: AtomicU64::new(0),
+                redis,
+            }),
         }
     }
 
@@ -115,6 +124,7 @@ impl SessionCache {
                 cached => return Ok(cached),
             }
         }
+        let read_after = self.shared.forgotten.load(Ordering::SeqCst);
         let holder = match store.session(token, policy).await? {
             Some(live) => Some(Arc::new(Holder {
                 user_id: live.user.id,
@@ -124,7 +134,15 @@ impl SessionCache {
             })),
             None => None,
         };
-        self.shared.entries.insert(key, holder.clone()).await;
+        // A change forgotten while the database answered may be missing from the answer:
+        // it is given this once, and read again next time.
+        if self.shared.forgotten.load(Ordering::SeqCst) == read_after {
+            self.shared.entries.insert(key, holder.clone()).await;
+            // One that came during the insert may have missed the new entry.
+            if self.shared.forgotten.load(Ordering::SeqCst) != read_after {
+                self.shared.entries.invalidate(&key).await;
+            }
+        }
         Ok(holder)
     }
 
@@ -144,6 +162,7 @@ impl SessionCache {
 
 impl Shared {
     fn forget(&self, user_id: Option<i64>) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         match user_id {
             None => self.entries.invalidate_all(),
             Some(id) => {

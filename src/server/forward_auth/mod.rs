@@ -66,11 +66,18 @@ impl Original {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+                .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let host = value("x-forwarded-host")?;
-        let proto = value("x-forwarded-proto").unwrap_or_else(|| "https".to_owned());
+        // A host and a scheme hold no comma: a list is of hops, the first the browser's. A
+        // path may hold commas, and is taken whole.
+        let first = |v: String| v.split(',').next().unwrap_or("").trim().to_owned();
+        let host = value("x-forwarded-host")
+            .map(first)
+            .filter(|h| !h.is_empty())?;
+        let proto = value("x-forwarded-proto")
+            .map(first)
+            .unwrap_or_else(|| "https".to_owned());
         // Caddy and Traefik send the path in X-Forwarded-Uri; nginx sites often send the
         // whole URL in X-Original-URL.
         let uri = value("x-forwarded-uri")
@@ -216,7 +223,17 @@ pub async fn continue_to(
         return not_protected(locale);
     };
     match session::current_user(&state, &headers).await {
-        Ok(Some(_)) => Redirect::to(to.as_str()).into_response(),
+        Ok(Some(_)) => {
+            let mut answer = Redirect::to(to.as_str()).into_response();
+            match session::shared_cookie(&state, &headers).await {
+                Ok(Some(shared)) => {
+                    answer.headers_mut().insert(header::SET_COOKIE, shared);
+                }
+                Ok(None) => {}
+                Err(err) => return err.into_response(),
+            }
+            answer
+        }
         Ok(None) => Redirect::to(&login_url(&state, to.as_str())).into_response(),
         Err(err) => err.into_response(),
     }

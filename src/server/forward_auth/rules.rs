@@ -161,7 +161,7 @@ impl Rules {
 
 fn checked(written: Written) -> Result<Rule, Vec<String>> {
     let mut errors = Vec::new();
-    let host = written.host.trim().to_ascii_lowercase();
+    let host = without_default_port(&written.host.trim().to_ascii_lowercase()).to_owned();
     if !is_host(&host) {
         errors.push("host: a host name such as app.example.com, with an optional :port".into());
     }
@@ -223,13 +223,21 @@ fn is_host(host: &str) -> bool {
 }
 
 /// A rule's host matches a request's: the same name, and the same port when the rule
-/// names one.
+/// names one (a default port, `:443` or `:80`, is no port: browsers and proxies leave it
+/// out).
 fn host_matches(rule: &str, request: &str) -> bool {
+    let request = without_default_port(request);
     if rule.contains(':') {
         rule == request
     } else {
         rule == request.rsplit_once(':').map_or(request, |(name, _)| name)
     }
+}
+
+fn without_default_port(host: &str) -> &str {
+    host.strip_suffix(":443")
+        .or_else(|| host.strip_suffix(":80"))
+        .unwrap_or(host)
 }
 
 /// `path` is `prefix` or below it, segment by segment (`/internal` covers
@@ -245,16 +253,23 @@ fn path_within(path: &str, prefix: &str) -> bool {
     }
 }
 
-/// The path with `.` and `..` segments resolved and repeated slashes made one; `None`
-/// for one that encodes a slash, a dot or a backslash, or holds a backslash.
+/// The path as the application will read it: percent-escapes decoded, `.` and `..`
+/// segments resolved, repeated slashes made one. `None` for one whose reading depends on
+/// the application: an encoded slash, dot, backslash or NUL (decoded or not?), a
+/// backslash (a separator to some), a `;` (path parameters, which some servers drop
+/// before matching: `/public/..;/admin`), or an escape that is not UTF-8.
 fn normalized(path: &str) -> Option<String> {
     let lower = path.to_ascii_lowercase();
-    if ["%2f", "%2e", "%5c", "\\"]
+    if ["%2f", "%2e", "%5c", "%00", "\\", ";"]
         .iter()
         .any(|bad| lower.contains(bad))
     {
         return None;
     }
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    let path: &str = &decoded;
     let mut segments: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -348,6 +363,49 @@ mod tests {
                 &nobody,
                 Verdict::NotAllowed,
             ),
+            // Escapes are read as the application reads them; ambiguous ones refused.
+            (
+                "docs.example.com",
+                "/public/%73ecret",
+                &nobody,
+                Verdict::NotAllowed,
+            ),
+            (
+                "docs.example.com",
+                "/public/%73ecret",
+                &seven,
+                Verdict::Pass,
+            ),
+            (
+                "docs.example.com",
+                "/public/..;/internal",
+                &nobody,
+                Verdict::NotAllowed,
+            ),
+            (
+                "docs.example.com",
+                "/public/a;b",
+                &nobody,
+                Verdict::NotAllowed,
+            ),
+            (
+                "docs.example.com",
+                "/public/%ff",
+                &nobody,
+                Verdict::NotAllowed,
+            ),
+            (
+                "docs.example.com",
+                "/public/,/../../internal",
+                &nobody,
+                Verdict::NotAllowed,
+            ),
+            (
+                "docs.example.com",
+                "/public/caf%C3%A9",
+                &nobody,
+                Verdict::Pass,
+            ),
             ("evil.example.com", "/", &staff, Verdict::Unprotected),
             ("example.com", "/", &staff, Verdict::Unprotected),
         ];
@@ -355,6 +413,10 @@ mod tests {
             assert_eq!(rules.verdict(host, path, who), expected, "{host}{path}");
         }
         assert!(rules.names_host("docs.example.com:8443"));
+        let port = Rules::parse("[[rule]]\nhost = \"a.test:443\"\nallow = \"anyone\"").unwrap();
+        assert!(port.names_host("a.test") && port.names_host("a.test:443"));
+        let other = Rules::parse("[[rule]]\nhost = \"a.test:8443\"\nallow = \"anyone\"").unwrap();
+        assert!(other.names_host("a.test:8443") && !other.names_host("a.test"));
         assert!(!rules.names_host("docs.example.com.evil.test"));
     }
 
