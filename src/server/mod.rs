@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod mp_api;
 pub mod oidc;
 pub mod open_link;
+pub mod outbound;
 pub mod place;
 pub mod profile;
 pub mod qr_image;

@@ -225,6 +225,10 @@ impl Application {
                         .oidc
                         .as_ref()
                         .map_or(std::time::Duration::from_secs(10), |p| p.logout_retry),
+                    config
+                        .oidc
+                        .as_ref()
+                        .is_some_and(|p| p.clients.any_https_backchannel()),
                 )
                 .map_err(|e| StartupError::Oidc(format!("back-channel logout client: {e}")))?,
             ),

@@ -273,3 +273,48 @@ async fn sigterm_closes_every_waiting_socket_with_1012_and_exits_within_the_dead
     );
     assert!(exit.unwrap().success(), "{exit:?}");
 }
+
+/// A machine without a CA bundle (a `FROM scratch` image): demo mode, whose WeChat is the
+/// simulator over http, needs none and starts; a real deployment's https WeChat says
+/// where it looked.
+#[test]
+fn without_ca_certificates_demo_mode_starts_and_real_mode_says_where_it_looked() {
+    use std::io::{BufRead, BufReader};
+    let nowhere = [
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem"),
+        ("SSL_CERT_DIR", "/nonexistent/certs"),
+    ];
+    let binary = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scanlogin"));
+        cmd.env_clear()
+            .envs(nowhere)
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("SCANLOGIN_DATABASE_URL", "sqlite::memory:")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let mut demo = binary().spawn().expect("the binary runs");
+    let lines = BufReader::new(demo.stderr.take().unwrap()).lines();
+    let listening = lines
+        .map_while(Result::ok)
+        .any(|line| line.contains("scanlogin listening"));
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(listening, "demo mode starts without CA certificates");
+
+    let real = binary()
+        .env("SCANLOGIN_WECHAT_APPID", "wx0123456789abcdef")
+        .env("SCANLOGIN_WECHAT_SECRET", "not-shown-anywhere")
+        .output()
+        .expect("the binary runs");
+    let said = String::from_utf8_lossy(&real.stderr);
+    assert!(!real.status.success(), "{said}");
+    assert!(
+        said.contains("cannot load this machine's CA certificates")
+            && said.contains("SSL_CERT_FILE=/nonexistent/ca.pem"),
+        "{said}"
+    );
+}

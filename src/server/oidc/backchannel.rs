@@ -50,11 +50,15 @@ pub struct LogoutSender {
 }
 
 impl LogoutSender {
-    pub fn new(retry: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    /// `https`: some relying party's back-channel logout address is https.
+    pub fn new(
+        retry: Duration,
+        https: bool,
+    ) -> Result<Self, crate::server::outbound::NoCertificates> {
+        let builder = reqwest::Client::builder()
             .timeout(ANSWER_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        let http = crate::server::outbound::client(builder, https)?;
         Ok(Self {
             wake: tokio::sync::Notify::new(),
             http,

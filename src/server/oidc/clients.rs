@@ -164,6 +164,16 @@ impl Clients {
         self.by_id.get(id)
     }
 
+    /// Whether some client's back-channel logout address is https (the logouts then
+    /// need the machine's CA certificates).
+    pub fn any_https_backchannel(&self) -> bool {
+        self.by_id.values().any(|c| {
+            c.backchannel_logout_uri
+                .as_deref()
+                .is_some_and(|uri| uri.starts_with("https://"))
+        })
+    }
+
     /// The origins of public clients' redirect URIs: the pages that may call the token
     /// endpoint from a browser (CORS).
     pub fn browser_origins(&self) -> Vec<String> {

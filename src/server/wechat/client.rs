@@ -242,10 +242,7 @@ impl WeChatClient {
         settings: WeChatSettings,
         shared: Option<SharedTokens>,
     ) -> Result<Self, WeChatError> {
-        // reqwest is built without a default TLS provider; ring is ours. Installing
-        // twice is harmless (the first one stays).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent(concat!("scanlogin/", env!("CARGO_PKG_VERSION")))
@@ -253,9 +250,11 @@ impl WeChatClient {
             // burst of calls leaves a few connections, not hundreds (in demo mode they
             // would count against this machine's per-address connection cap).
             .pool_max_idle_per_host(32)
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| WeChatError::Transport(e.without_url().to_string()))?;
+            .pool_idle_timeout(std::time::Duration::from_secs(30));
+        // The simulator (demo mode, the tests) is http: no certificates needed.
+        let https = settings.base.starts_with("https://");
+        let http = crate::server::outbound::client(builder, https)
+            .map_err(|e| WeChatError::Transport(e.to_string()))?;
         let base = url::Url::parse(settings.base.trim_end_matches('/'))
             .map_err(|e| WeChatError::Transport(format!("the API base is not a URL: {e}")))?;
         Ok(Self {
