@@ -44,6 +44,7 @@ pub mod profile;
 pub mod qr_image;
 pub mod qr_images;
 pub mod random;
+pub mod redis_channel;
 pub mod registry;
 pub mod request_id;
 pub mod router;

@@ -16,17 +16,17 @@
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Weak,
+        Arc,
     },
     time::Duration,
 };
 
-use futures::StreamExt;
 use moka::future::Cache;
 use redis::{aio::ConnectionManager, AsyncCommands};
 
 use super::{
     error::AppError,
+    redis_channel::{self, Follower},
     secret::{self, Hash},
     store::{unix_now, SessionPolicy, Store, LAST_SEEN_RESOLUTION},
 };
@@ -102,11 +102,7 @@ impl SessionCache {
             conn,
             channel: channel.clone(),
         }));
-        tokio::spawn(subscription_task(
-            Arc::downgrade(&cache.shared),
-            client,
-            channel,
-        ));
+        redis_channel::spawn(&cache.shared, client, channel, "sessions");
         cache
     }
 
@@ -186,8 +182,17 @@ impl Shared {
             tracing::warn!(error = %err, "cannot tell the other instances a session changed");
         }
     }
+}
 
-    fn on_message(&self, payload: &str) {
+#[async_trait::async_trait]
+impl Follower for Shared {
+    /// Whatever was said while the subscription was down is unknown: everything is read
+    /// again.
+    async fn caught_up(&self) {
+        self.forget(None);
+    }
+
+    fn heard(&self, payload: &str) {
         match payload {
             "all" => self.forget(None),
             other => {
@@ -196,44 +201,6 @@ impl Shared {
                 }
             }
         }
-    }
-}
-
-async fn subscription_task(shared: Weak<Shared>, client: redis::Client, channel: String) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let connected = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        }
-        .await;
-        match connected {
-            Ok(pubsub) => {
-                let Some(s) = shared.upgrade() else { return };
-                // Whatever was said while we were away is unknown: everything is read
-                // again.
-                s.forget(None);
-                drop(s);
-                backoff = Duration::from_millis(100);
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(s) = shared.upgrade() else { return };
-                    if let Ok(payload) = message.get_payload::<String>() {
-                        s.on_message(&payload);
-                    }
-                }
-                tracing::warn!("Redis sessions subscription lost; reconnecting");
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot subscribe to Redis sessions; retrying");
-            }
-        }
-        if shared.strong_count() == 0 {
-            return;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -257,12 +224,12 @@ mod tests {
         entries.insert(secret::hash("a1"), holder(1)).await;
         entries.insert(secret::hash("a2"), holder(1)).await;
         entries.insert(secret::hash("b"), holder(2)).await;
-        cache.shared.on_message(&message_for(Some(1)));
+        cache.shared.heard(&message_for(Some(1)));
         entries.run_pending_tasks().await;
         assert!(entries.get(&secret::hash("a1")).await.is_none());
         assert!(entries.get(&secret::hash("a2")).await.is_none());
         assert_eq!(entries.get(&secret::hash("b")).await, Some(holder(2)));
-        cache.shared.on_message(&message_for(None));
+        cache.shared.heard(&message_for(None));
         entries.run_pending_tasks().await;
         assert!(entries.get(&secret::hash("b")).await.is_none());
     }

@@ -25,7 +25,6 @@ use std::{
 };
 
 use dashmap::DashMap;
-use futures::StreamExt;
 use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -33,7 +32,11 @@ use tokio::sync::watch;
 use super::{Backend, Change, Clock, Inserted, RegistryConfig, Scene, Subscription};
 use crate::{
     protocol::{PushEvent, SceneId},
-    server::{client::ClientKey, error::AppError},
+    server::{
+        client::ClientKey,
+        error::AppError,
+        redis_channel::{self, Follower},
+    },
 };
 
 const PURGE_EVERY: Duration = Duration::from_millis(500);
@@ -136,7 +139,6 @@ impl Keys {
 
 struct Shared {
     conn: ConnectionManager,
-    client: redis::Client,
     keys: Keys,
     local: DashMap<SceneId, Local>,
     config: RegistryConfig,
@@ -182,7 +184,6 @@ impl RedisBackend {
     ) -> Self {
         let shared = Arc::new(Shared {
             conn,
-            client,
             keys: Keys {
                 prefix: prefix.to_owned(),
             },
@@ -192,7 +193,7 @@ impl RedisBackend {
             register: Script::new(REGISTER),
             compare_and_set: Script::new(COMPARE_AND_SET),
         });
-        tokio::spawn(subscription_task(Arc::downgrade(&shared)));
+        redis_channel::spawn(&shared, client, shared.keys.channel(), "events");
         tokio::spawn(purge_task(Arc::downgrade(&shared)));
         Self { shared }
     }
@@ -330,46 +331,19 @@ impl Shared {
     }
 }
 
-async fn subscription_task(shared: Weak<Shared>) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let (client, channel) = match shared.upgrade() {
-            Some(s) => (s.client.clone(), s.keys.channel()),
-            None => return,
-        };
-        let connected = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        }
-        .await;
-        match connected {
-            Ok(pubsub) => {
-                let Some(s) = shared.upgrade() else { return };
-                // Whatever was published while we were away is read from the scenes.
-                s.catch_up().await;
-                drop(s);
-                backoff = Duration::from_millis(100);
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(s) = shared.upgrade() else { return };
-                    let Ok(payload) = message.get_payload::<String>() else {
-                        continue;
-                    };
-                    if let Ok(published) = serde_json::from_str::<Published>(&payload) {
-                        if let Some(local) = s.local.get(&published.scene) {
-                            advance(&local.events, Some(published.event));
-                        }
-                    }
-                }
-                tracing::warn!("Redis events subscription lost; reconnecting");
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot subscribe to Redis events; retrying");
+#[async_trait::async_trait]
+impl Follower for Shared {
+    /// Whatever was published while we were away is read from the scenes.
+    async fn caught_up(&self) {
+        self.catch_up().await;
+    }
+
+    fn heard(&self, payload: &str) {
+        if let Ok(published) = serde_json::from_str::<Published>(payload) {
+            if let Some(local) = self.local.get(&published.scene) {
+                advance(&local.events, Some(published.event));
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
